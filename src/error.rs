@@ -1,0 +1,93 @@
+//! The library's error type: every variant carries what a user needs to find
+//! the problem (a path, a config key, a track, a segment number).
+//!
+//! Which errors stop a run and which skip one item is decided per stage and
+//! written in each stage's module doc; this module only names them.
+
+use std::path::PathBuf;
+
+use crate::time::TimeError;
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in lofiever's library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The station configuration is invalid; stops the run.
+    #[error("{file}: {key}: {message}")]
+    Config {
+        /// The configuration file (or `<embedded default>`).
+        file: String,
+        /// The dotted TOML key, e.g. `stream.segment_ms`.
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An audio file could not be decoded or is unusable; the track is skipped.
+    #[error("{}: {message}", path.display())]
+    Audio {
+        /// The audio file.
+        path: PathBuf,
+        /// What is wrong, in plain words.
+        message: String,
+    },
+    /// A CSV file (catalog or cache) has a bad row or field.
+    #[error("{}: {message}", path.display())]
+    Csv {
+        /// The CSV file.
+        path: PathBuf,
+        /// The row/field and what is wrong.
+        message: String,
+    },
+    /// The schedule cannot be built or read.
+    #[error("schedule: {0}")]
+    Schedule(String),
+    /// Encoding or packaging failed.
+    #[error("{context}: {message}")]
+    Render {
+        /// Where: a segment, chunk or rendition.
+        context: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Programme time arithmetic failed.
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    /// Publishing to the target failed.
+    #[error("publish to {target}: {message}")]
+    Publish {
+        /// The target (directory or bucket URL).
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// An unusable audio file.
+    pub fn audio(path: impl Into<PathBuf>, message: impl Into<String>) -> Error {
+        Error::Audio {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The whole job, `lofiever render --days N`: analyze what changed, extend
+//! the schedule from the state in the target, render the missing segments,
+//! then write schedule, MPD and page — in publish order — and publish.
+//!
+//! Each stage is also callable alone ([`analyze_and_tracks`],
+//! [`extend_schedule`], [`render_window`], [`write_station_files`]); the CLI
+//! subcommands are thin wrappers over these.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::analyze;
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::publish::{self, Target};
+use crate::render::{self, CatalogAudio};
+use crate::schedule::{store, Schedule, Track};
+use crate::station::Station;
+use crate::time::{SampleCount, SampleIndex, SegmentNumber};
+
+/// How far a render run reaches.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// The wall-clock "now" the run is anchored to.
+    pub now: DateTime<Utc>,
+    /// Programme to render ahead of now.
+    pub ahead: SampleCount,
+    /// Re-render segments that already exist.
+    pub force: bool,
+}
+
+/// Everything a render run did, for the summary line.
+#[derive(Debug, Default)]
+pub struct JobSummary {
+    /// Analysis outcome.
+    pub analysis: Option<analyze::Report>,
+    /// Items appended to the schedule.
+    pub items_added: usize,
+    /// Render outcome.
+    pub render: render::Summary,
+    /// Publish outcome (`None` when the target is the output folder).
+    pub publish: Option<publish::Summary>,
+    /// First sample not yet rendered (the runway end).
+    pub rendered_until: Option<SampleIndex>,
+}
+
+/// Runs the analyzer and joins catalog.csv overrides into schedulable tracks.
+pub fn analyze_and_tracks(
+    station: &Station,
+    progress: &dyn Progress,
+) -> Result<(analyze::Report, Vec<Track>)> {
+    let report = analyze::run(&station.catalog_dir, progress)?;
+    let rows: std::collections::HashMap<&str, &crate::catalog::CatalogRow> = report
+        .catalog
+        .entries
+        .iter()
+        .filter_map(|e| e.row.as_ref().map(|r| (e.file.rel_path.as_str(), r)))
+        .collect();
+    let tracks = report
+        .tracks
+        .iter()
+        .map(|f| Track::new(f, rows.get(f.path.as_str()).copied()))
+        .collect();
+    Ok((report, tracks))
+}
+
+/// Reads the schedule from the target (the authoritative state).
+pub fn load_schedule(target: &dyn Target) -> Result<Schedule> {
+    let keys = target.list(&format!("{}/", store::SCHEDULE_DIR))?;
+    let mut items = Vec::new();
+    for key in keys.keys().filter(|k| k.ends_with(".json")) {
+        let bytes = target.get(key)?.ok_or_else(|| {
+            Error::Schedule(format!(
+                "{key} was listed at {} but cannot be read",
+                target.describe()
+            ))
+        })?;
+        items.extend(store::parse_day(key, &bytes)?);
+    }
+    let schedule = Schedule { items };
+    schedule.validate()?;
+    Ok(schedule)
+}
+
+/// Extends `schedule` so everything up to `now + ahead` can be rendered.
+/// An empty schedule starts at the chunk boundary a minute before now.
+pub fn extend_schedule(
+    station: &Station,
+    schedule: &mut Schedule,
+    tracks: &[Track],
+    now: DateTime<Utc>,
+    ahead: SampleCount,
+) -> Result<usize> {
+    let now_s = station.epoch.sample_at(now)?;
+    let start = station
+        .grid
+        .chunk_floor(now_s.saturating_sub(SampleCount::from_secs(60)?));
+    // Render needs the horizon past the window by the crossfade and look-ahead.
+    let margin = SampleCount(station.crossfade.0 + SampleCount::from_secs(10)?.0);
+    let until = now_s.checked_add(ahead)?.checked_add(margin)?;
+    schedule.extend(tracks, station, start, until)
+}
+
+/// The segments a window asks for: from a little before the live point (so
+/// a listener's latency is covered) to `now + ahead`.
+pub fn wanted_segments(
+    station: &Station,
+    window: &Window,
+) -> Result<std::ops::Range<SegmentNumber>> {
+    let now_s = station.epoch.sample_at(window.now)?;
+    let back = SampleCount::from_millis(station.target_latency_ms + 30_000)?;
+    let from = station.grid.segment_of(now_s.saturating_sub(back));
+    let until = station.grid.segment_of(now_s.checked_add(window.ahead)?);
+    Ok(from..SegmentNumber(until.0 + 1))
+}
+
+/// Renders the window into the output folder.
+pub fn render_window(
+    station: &Station,
+    schedule: &Schedule,
+    window: &Window,
+    progress: &dyn Progress,
+) -> Result<render::Summary> {
+    let audio = CatalogAudio::new(&station.catalog_dir);
+    let wanted = wanted_segments(station, window)?;
+    render::run(
+        station,
+        schedule,
+        &audio,
+        &station.output_dir,
+        wanted,
+        window.force,
+        progress,
+    )
+}
+
+/// Writes schedule files (from the first day that changed), then the MPD and
+/// the page, into the output folder — after the segments they point at.
+pub fn write_station_files(
+    station: &Station,
+    schedule: &Schedule,
+    from: Option<SampleIndex>,
+) -> Result<()> {
+    let out = &station.output_dir;
+    let from_day = match from {
+        Some(s) => Some(store::day_of(station.epoch, s)?),
+        None => None,
+    };
+    store::write_dir(out, schedule, station.epoch, from_day)?;
+    crate::fsutil::write_atomic(
+        &out.join("stream.mpd"),
+        &crate::package::mpd::write(station),
+    )?;
+    for (name, bytes) in crate::page::files(station) {
+        let path = out.join(name);
+        if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            crate::fsutil::write_atomic(&path, &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// The whole job: analyze → schedule → render → station files → publish.
+pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Result<JobSummary> {
+    let target = publish::open(station)?;
+    let (report, tracks) = analyze_and_tracks(station, progress)?;
+    let mut schedule = load_schedule(target.as_ref())?;
+    let before = schedule.items.len();
+    let items_added = extend_schedule(station, &mut schedule, &tracks, window.now, window.ahead)?;
+    let first_new = schedule.items.get(before).map(|it| it.start());
+    let render = render_window(station, &schedule, window, progress)?;
+    write_station_files(station, &schedule, first_new.or(schedule.start()))?;
+    let publish = if publish::target_is_output(station) {
+        None
+    } else {
+        Some(publish::run(
+            &station.output_dir,
+            target.as_ref(),
+            progress,
+        )?)
+    };
+    let rendered_until = render
+        .window
+        .as_ref()
+        .map(|w| station.grid.segment_start(w.end))
+        .transpose()?;
+    Ok(JobSummary {
+        analysis: Some(report),
+        items_added,
+        render,
+        publish,
+        rendered_until,
+    })
+}
+
+/// Whether `path` looks like a station root (has `pipeline/station.toml`).
+pub fn is_station_root(path: &Path) -> bool {
+    path.join("pipeline").join("station.toml").is_file()
+}

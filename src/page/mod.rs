@@ -1,0 +1,85 @@
+//! The listening page: static assets (`index.html`, `player.js`,
+//! `style.css`, embedded in the binary) plus `station.json`, the only
+//! station-specific file, which the page fetches. Keeping station data in JSON
+//! (serde) rather than templated into HTML means no value ever needs HTML
+//! escaping: the page inserts names as text.
+
+use serde::Serialize;
+
+use crate::station::Station;
+
+/// `index.html`: the page itself.
+pub const INDEX_HTML: &str = include_str!("index.html");
+/// `player.js`: dash.js set-up, now playing, sync display.
+pub const PLAYER_JS: &str = include_str!("player.js");
+/// `style.css`.
+pub const STYLE_CSS: &str = include_str!("style.css");
+
+/// Where the page looks for dash.js when `player.dashjs_url` fails to load.
+pub const DASHJS_FALLBACK: &str = "vendor/dashjs/dash.all.min.js";
+
+#[derive(Serialize)]
+struct StationJson<'a> {
+    name: &'a str,
+    mpd: &'a str,
+    epoch: String,
+    sample_rate: u32,
+    segment_samples: u64,
+    dashjs_url: &'a str,
+    dashjs_fallback_url: &'a str,
+    latency: Latency,
+    playback_rate: Rate,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    target_ms: u64,
+    min_ms: u64,
+    max_ms: u64,
+}
+
+#[derive(Serialize)]
+struct Rate {
+    min: f64,
+    max: f64,
+}
+
+/// `station.json` for the page (the same latency values as the MPD's
+/// ServiceDescription, so no player default wins by accident).
+pub fn station_json(station: &Station) -> Vec<u8> {
+    let t = station.target_latency_ms;
+    let doc = StationJson {
+        name: &station.name,
+        mpd: "stream.mpd",
+        epoch: station
+            .epoch
+            .instant()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sample_rate: crate::time::SAMPLE_RATE,
+        segment_samples: station.grid.segment_duration().0,
+        dashjs_url: &station.dashjs_url,
+        dashjs_fallback_url: DASHJS_FALLBACK,
+        latency: Latency {
+            target_ms: t,
+            min_ms: t * 3 / 4,
+            max_ms: t * 3 / 2,
+        },
+        playback_rate: Rate {
+            min: 0.96,
+            max: 1.04,
+        },
+    };
+    let mut bytes = serde_json::to_vec_pretty(&doc).expect("a plain struct serialises");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Every page file: (path relative to the output root, bytes).
+pub fn files(station: &Station) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("station.json", station_json(station)),
+        ("player.js", PLAYER_JS.as_bytes().to_vec()),
+        ("style.css", STYLE_CSS.as_bytes().to_vec()),
+        ("index.html", INDEX_HTML.as_bytes().to_vec()),
+    ]
+}

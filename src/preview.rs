@@ -1,0 +1,143 @@
+//! `lofiever preview`: a small static file server for the output folder, so
+//! an operator (or a test) can listen to the station locally. Production
+//! hosting is any static host or CDN; this is not one.
+//!
+//! Serves files under the root with the Content-Types of [`crate::publish::Kind`],
+//! `Cache-Control: no-cache` (so a re-render shows at once), and maps
+//! `/vendor/dashjs/…` to a local copy of dash.js when one is given (the page
+//! falls back to it when the configured dash.js URL cannot be loaded, e.g.
+//! offline).
+
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use tiny_http::{Header, Method, Response, Server, StatusCode};
+
+use crate::error::{Error, Result};
+use crate::publish::Kind;
+
+/// A running preview server.
+pub struct Preview {
+    server: Arc<Server>,
+    root: PathBuf,
+    vendor: Option<PathBuf>,
+}
+
+impl Preview {
+    /// Binds `addr` (port 0 picks a free port) to serve `root`, with
+    /// `/vendor/dashjs/` served from `dashjs_dir` if given.
+    pub fn bind(addr: &str, root: &Path, dashjs_dir: Option<&Path>) -> Result<Preview> {
+        let server = Server::http(addr).map_err(|e| Error::Publish {
+            target: format!("http://{addr}"),
+            message: format!("cannot listen ({e}); is another server using the port? try --port"),
+        })?;
+        Ok(Preview {
+            server: Arc::new(server),
+            root: root.to_path_buf(),
+            vendor: dashjs_dir.map(Path::to_path_buf),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.server.server_addr().to_ip()
+    }
+
+    /// Serves requests until the process ends (or [`Preview::stop`] is
+    /// called from another thread).
+    pub fn serve(&self) {
+        for request in self.server.incoming_requests() {
+            let response = self.respond(request.method(), request.url());
+            // A client that went away is not our problem.
+            let _ = request.respond(response);
+        }
+    }
+
+    /// Stops [`Preview::serve`].
+    pub fn stop(&self) {
+        self.server.unblock();
+    }
+
+    /// A handle to stop the server from another thread.
+    pub fn stopper(&self) -> impl Fn() + Send + Sync + 'static {
+        let s = Arc::clone(&self.server);
+        move || s.unblock()
+    }
+
+    fn respond(&self, method: &Method, url: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+        if !matches!(method, Method::Get | Method::Head) {
+            return text(405, "method not allowed");
+        }
+        let path = url.split(['?', '#']).next().unwrap_or("/");
+        let path = if path.ends_with('/') {
+            format!("{path}index.html")
+        } else {
+            path.to_string()
+        };
+        let (base, rel) = match (path.strip_prefix("/vendor/dashjs/"), &self.vendor) {
+            (Some(rest), Some(v)) => (v.as_path(), rest.to_string()),
+            _ => (
+                self.root.as_path(),
+                path.trim_start_matches('/').to_string(),
+            ),
+        };
+        let rel = percent_decode(&rel);
+        let rel_path = Path::new(&rel);
+        if rel_path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return text(400, "bad path");
+        }
+        let file = base.join(rel_path);
+        match std::fs::read(&file) {
+            Ok(bytes) => {
+                let mut r = Response::from_data(bytes)
+                    .with_header(header("Content-Type", Kind::content_type(&rel)))
+                    .with_header(header("Cache-Control", "no-cache"))
+                    .with_header(header("Access-Control-Allow-Origin", "*"));
+                r.add_header(header("Access-Control-Expose-Headers", "Date"));
+                r
+            }
+            Err(_) => text(404, "not found"),
+        }
+    }
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .expect("static header names and values are valid")
+}
+
+fn text(code: u16, body: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    Response::from_string(body)
+        .with_status_code(StatusCode(code))
+        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+        .with_header(header("Access-Control-Allow-Origin", "*"))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The dash.js build shipped in the test/set-up node packages, if installed
+/// under `root` (the station root).
+pub fn local_dashjs(root: &Path) -> Option<PathBuf> {
+    let dir = root.join("tests/browser/node_modules/dashjs/dist/modern/umd");
+    dir.join("dash.all.min.js").is_file().then_some(dir)
+}

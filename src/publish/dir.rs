@@ -1,0 +1,87 @@
+//! The directory target: a local folder (a web server's root, a mounted
+//! volume, or a folder another tool syncs).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{ObjectInfo, Target};
+use crate::error::{Error, Result};
+
+/// A folder as a publish target.
+#[derive(Debug, Clone)]
+pub struct DirTarget {
+    root: PathBuf,
+}
+
+impl DirTarget {
+    /// The target at `root` (created on first write).
+    pub fn new(root: &Path) -> DirTarget {
+        DirTarget {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf> {
+        let mut p = self.root.clone();
+        for part in key.split('/') {
+            if part.is_empty() || part == "." || part == ".." {
+                return Err(Error::Publish {
+                    target: self.describe(),
+                    message: format!("refusing object key {key:?}"),
+                });
+            }
+            p.push(part);
+        }
+        Ok(p)
+    }
+}
+
+impl Target for DirTarget {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn list(&self, prefix: &str) -> Result<BTreeMap<String, ObjectInfo>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![(self.root.clone(), String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(&dir, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue; // temp files of atomic writes, dotfiles
+                }
+                let key = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+                if meta.is_dir() {
+                    stack.push((entry.path(), key));
+                } else if key.starts_with(prefix) {
+                    out.insert(key, ObjectInfo { size: meta.len() });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let p = self.path_of(key)?;
+        match std::fs::read(&p) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(p, e)),
+        }
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        crate::fsutil::write_atomic(&self.path_of(key)?, bytes)
+    }
+}

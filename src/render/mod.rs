@@ -1,0 +1,267 @@
+//! `lofiever render`: the schedule → mixed, limited programme → Opus → CMAF.
+//!
+//! Rendering splits into fixed chunks on the epoch grid (chunk `k` = segments
+//! `[k·C, (k+1)·C)`), rendered in parallel with rayon and written in any
+//! order. Each chunk:
+//! 1. mixes the programme ([`mix::mix`]) for the chunk plus a priming lead-in
+//!    ([`PRIMING`] before it) and the encoder and limiter look-ahead after it;
+//! 2. limits it ([`limiter::limit`]);
+//! 3. encodes it once per rendition with a fresh libopus encoder, fed the
+//!    programme advanced by the encoder's look-ahead (so decoded sample `t` is
+//!    programme sample `t`), dropping the priming packets;
+//! 4. packages each segment ([`crate::package::fmp4::media_segment`]) and
+//!    writes it atomically.
+//!
+//! A chunk is a pure function of the schedule and its index, so re-rendering
+//! any window gives byte-identical segments whatever `--days`, thread count
+//! or order. Only segments whose samples (plus look-ahead) lie before the
+//! schedule's horizon are written: later ones could still change when the
+//! schedule grows.
+//!
+//! Skip or stop: a scheduled track that is missing or unreadable stops the
+//! run with its name (rendering silence in its place would publish a gap).
+
+pub mod encode;
+pub mod limiter;
+pub mod mix;
+mod source;
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+pub use source::CatalogAudio;
+
+use crate::error::{Error, Result};
+use crate::package::fmp4;
+use crate::progress::{Progress, Unit};
+use crate::schedule::Schedule;
+use crate::station::Station;
+use crate::time::{ChunkIndex, SampleCount, SegmentNumber, OPUS_FRAME};
+
+/// Audio encoded before each chunk and thrown away, so the encoder and the
+/// limiter arrive at the chunk seam in the state a straight-through render
+/// would have (1 s = 50 Opus frames).
+pub const PRIMING: SampleCount = SampleCount(50 * OPUS_FRAME);
+
+/// The path of segment `n` of a rendition, relative to the output root.
+pub fn segment_path(rendition_id: &str, n: SegmentNumber) -> String {
+    format!("{rendition_id}/{}.m4s", n.0)
+}
+
+/// The path of a rendition's init segment, relative to the output root.
+pub fn init_path(rendition_id: &str) -> String {
+    format!("{rendition_id}/init.mp4")
+}
+
+/// What a render run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Segments written (per rendition counted once each).
+    pub written: u64,
+    /// Segments that already existed and were left alone.
+    pub skipped: u64,
+    /// Chunks rendered.
+    pub chunks: u64,
+    /// The segments the run covered, after clamping to the schedule.
+    pub window: Option<Range<SegmentNumber>>,
+}
+
+/// The last segment (exclusive) whose audio is final under `schedule`.
+pub fn renderable_until(station: &Station, schedule: &Schedule, lookahead: u64) -> SegmentNumber {
+    let Some(h) = schedule.horizon() else {
+        return SegmentNumber(0);
+    };
+    let margin = lookahead + limiter::LOOKAHEAD as u64;
+    let last_final = h.0.saturating_sub(margin);
+    SegmentNumber(last_final / station.grid.segment_duration().0)
+}
+
+/// The encoder look-ahead for the station's settings.
+pub fn encoder_lookahead(station: &Station) -> Result<u64> {
+    let r = station.renditions.first().ok_or_else(|| Error::Render {
+        context: "render".into(),
+        message: "no renditions configured".into(),
+    })?;
+    encode::OpusEncoder::new(r.bitrate, station.opus_complexity)?.lookahead()
+}
+
+/// Renders the segments `wanted` (clamped to what the schedule makes final)
+/// into `out_dir`, skipping segments whose files exist unless `force`.
+pub fn run(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &(dyn mix::TrackAudio + Sync),
+    out_dir: &Path,
+    wanted: Range<SegmentNumber>,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let grid = station.grid;
+    let lookahead = encoder_lookahead(station)?;
+    let first = schedule
+        .start()
+        .map_or(SegmentNumber(0), |s| grid.segment_of(s));
+    let until = renderable_until(station, schedule, lookahead);
+    let window =
+        SegmentNumber(wanted.start.0.max(first.0))..SegmentNumber(wanted.end.0.min(until.0));
+    let mut summary = Summary {
+        window: Some(window.clone()),
+        ..Default::default()
+    };
+    if window.start >= window.end {
+        return Ok(summary);
+    }
+
+    for r in &station.renditions {
+        let init = fmp4::init_segment(r.bitrate).map_err(|e| Error::Render {
+            context: init_path(&r.id()),
+            message: e.to_string(),
+        })?;
+        crate::fsutil::write_atomic(&out_dir.join(init_path(&r.id())), &init)?;
+    }
+
+    // Which segments of each chunk are missing.
+    let first_chunk = grid.chunk_of(window.start);
+    let last_chunk = grid.chunk_of(SegmentNumber(window.end.0 - 1));
+    let mut jobs: Vec<(ChunkIndex, Vec<SegmentNumber>)> = Vec::new();
+    for k in first_chunk.0..=last_chunk.0 {
+        let k = ChunkIndex(k);
+        let segs = grid.chunk_segment_range(k)?;
+        let mut missing = Vec::new();
+        for n in segs.start.0.max(window.start.0)..segs.end.0.min(window.end.0) {
+            let n = SegmentNumber(n);
+            let present = !force
+                && station
+                    .renditions
+                    .iter()
+                    .all(|r| out_dir.join(segment_path(&r.id(), n)).is_file());
+            if present {
+                summary.skipped += 1;
+            } else {
+                missing.push(n);
+            }
+        }
+        if !missing.is_empty() {
+            jobs.push((k, missing));
+        }
+    }
+
+    let seg_seconds = grid.segment_duration().0 / u64::from(crate::time::SAMPLE_RATE);
+    let total: u64 = jobs.iter().map(|(_, m)| m.len() as u64).sum::<u64>() * seg_seconds.max(1);
+    progress.start("rendering programme", total, Unit::ProgrammeSeconds);
+    let written = AtomicU64::new(0);
+    jobs.par_iter()
+        .map(|(k, missing)| {
+            let segments = render_chunk(station, schedule, audio, *k, lookahead)?;
+            for n in missing {
+                let idx = usize::try_from(n.0 - grid.chunk_segment_range(*k)?.start.0)
+                    .expect("segment index within a chunk fits usize");
+                for (r, per_rendition) in station.renditions.iter().zip(&segments) {
+                    let path = out_dir.join(segment_path(&r.id(), *n));
+                    crate::fsutil::write_atomic(&path, &per_rendition[idx])?;
+                }
+                written.fetch_add(1, Ordering::Relaxed);
+                progress.advance(seg_seconds.max(1));
+            }
+            Ok(())
+        })
+        .collect::<Result<Vec<()>>>()?;
+    summary.written = written.load(Ordering::Relaxed);
+    summary.chunks = jobs.len() as u64;
+    progress.finish(&format!(
+        "{} segments rendered, {} already there",
+        summary.written, summary.skipped
+    ));
+    Ok(summary)
+}
+
+/// Renders every segment of chunk `k` for every rendition:
+/// `result[rendition][segment_in_chunk]` = media segment bytes.
+pub fn render_chunk(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &dyn mix::TrackAudio,
+    k: ChunkIndex,
+    lookahead: u64,
+) -> Result<Vec<Vec<Vec<u8>>>> {
+    let grid = station.grid;
+    let range = grid.chunk_range(k)?;
+    let pcm = programme_for_encoding(
+        station,
+        schedule,
+        audio,
+        range.start.0,
+        range.end.0,
+        lookahead,
+    )?;
+    let segs = grid.chunk_segment_range(k)?;
+    let per_segment = grid.packets_per_segment() as usize;
+    let priming_frames = (PRIMING.0 / OPUS_FRAME) as usize;
+    let frame_len = (OPUS_FRAME * 2) as usize;
+
+    station
+        .renditions
+        .iter()
+        .map(|r| {
+            let mut enc = encode::OpusEncoder::new(r.bitrate, station.opus_complexity)?;
+            let mut packets = Vec::with_capacity(pcm.len() / frame_len);
+            for (i, frame) in pcm.chunks_exact(frame_len).enumerate() {
+                let p = enc.encode_frame(frame)?;
+                if i >= priming_frames {
+                    packets.push(p);
+                }
+            }
+            (segs.start.0..segs.end.0)
+                .enumerate()
+                .map(|(i, n)| {
+                    let n = SegmentNumber(n);
+                    let chunk = packets
+                        .get(i * per_segment..(i + 1) * per_segment)
+                        .ok_or_else(|| Error::Render {
+                            context: format!("{} {n}", r.id()),
+                            message: "encoder produced too few packets".into(),
+                        })?;
+                    fmp4::media_segment(n, grid.segment_start(n)?, chunk).map_err(|e| {
+                        Error::Render {
+                            context: segment_path(&r.id(), n),
+                            message: e.to_string(),
+                        }
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The limited programme PCM an encoder needs for programme samples
+/// `[start, end)`: priming before, and shifted by the encoder look-ahead.
+/// Input frame `j` is programme sample `start − PRIMING + lookahead + j`.
+pub fn programme_for_encoding(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &dyn mix::TrackAudio,
+    start: u64,
+    end: u64,
+    lookahead: u64,
+) -> Result<Vec<f32>> {
+    let to_i64 = |v: u64| {
+        i64::try_from(v).map_err(|_| {
+            Error::Time(crate::time::TimeError::Overflow {
+                what: "render window",
+            })
+        })
+    };
+    let from = to_i64(start)? - to_i64(PRIMING.0)? + to_i64(lookahead)?;
+    let frames = to_i64(end - start + PRIMING.0)?;
+    let mix_to = from + frames + limiter::LOOKAHEAD as i64;
+    let lo = crate::time::SampleIndex(u64::try_from(from.max(0)).unwrap_or(0));
+    let hi = crate::time::SampleIndex(u64::try_from(mix_to.max(0)).unwrap_or(0));
+    let items = schedule.overlapping(lo, hi);
+    let mut pcm = mix::mix(items, from..mix_to, audio)?;
+    limiter::limit(&mut pcm, station.true_peak_ceiling_dbtp);
+    pcm.truncate(usize::try_from(frames).unwrap_or(0) * 2);
+    Ok(pcm)
+}

@@ -1,0 +1,203 @@
+//! `lofiever schedule`: what plays when, for days ahead, append-only.
+//!
+//! The schedule is a list of [`Item`]s with absolute starts on the programme
+//! clock. Item `i+1` starts where item `i` begins its fade-out, so
+//! consecutive items overlap by a crossfade and there is never dead air.
+//! Everything the renderer needs (cue-in, length, gain, fades) is frozen into
+//! the item when it is scheduled, so the programme is a pure function of the
+//! schedule: re-analysing a track later never changes audio already planned.
+//!
+//! Append-only: [`Schedule::extend`] adds items after the last one and never
+//! touches earlier ones. The samples before [`Schedule::horizon`] are final;
+//! samples after it may still change when the next item is appended (the
+//! last item's fade-out will overlap it), so nothing after the horizon is
+//! rendered.
+//!
+//! The picker here is deliberately simple (least-recently-played rotation
+//! with artist separation and seeded tie-breaks); the mood-aware scheduler of
+//! issue 4 replaces [`pick`] without changing the data model.
+//!
+//! Skip or stop: an empty catalog, or a schedule file that cannot be read or
+//! does not join up, stops the run.
+
+mod pick;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+
+pub use pick::{pick, Track};
+
+use crate::error::{Error, Result};
+use crate::station::Station;
+use crate::time::{SampleCount, SampleIndex};
+
+/// One scheduled play of a track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    /// Programme sample at which the item's cue-in plays.
+    pub start_sample: u64,
+    /// Samples the item plays, from cue-in to cue-out.
+    pub length: u64,
+    /// Track id (path relative to the catalog).
+    pub track: String,
+    /// Content hash of the track when it was scheduled.
+    pub hash: String,
+    /// Offset of cue-in within the decoded track (48 kHz frames).
+    pub cue_in: u64,
+    /// Gain applied to reach the loudness target (dB).
+    pub gain_db: f64,
+    /// Equal-power fade-in length (samples), overlapping the previous item.
+    pub fade_in: u64,
+    /// Equal-power fade-out length (samples), overlapped by the next item.
+    pub fade_out: u64,
+    /// Display title.
+    pub title: String,
+    /// Display artist.
+    pub artist: String,
+}
+
+impl Item {
+    /// First programme sample of the item.
+    pub fn start(&self) -> SampleIndex {
+        SampleIndex(self.start_sample)
+    }
+
+    /// One past the last programme sample of the item.
+    pub fn end(&self) -> SampleIndex {
+        SampleIndex(self.start_sample.saturating_add(self.length))
+    }
+
+    /// Where the next item starts: the beginning of this item's fade-out.
+    pub fn next_start(&self) -> SampleIndex {
+        SampleIndex(self.end().0 - self.fade_out.min(self.length))
+    }
+}
+
+/// The station's schedule: items in start order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schedule {
+    /// The items, sorted by start, each starting at its predecessor's
+    /// [`Item::next_start`].
+    pub items: Vec<Item>,
+}
+
+impl Schedule {
+    /// The first sample that may still change when items are appended (the
+    /// start of the last item's fade-out), or `None` for an empty schedule.
+    pub fn horizon(&self) -> Option<SampleIndex> {
+        self.items.last().map(Item::next_start)
+    }
+
+    /// The first scheduled sample.
+    pub fn start(&self) -> Option<SampleIndex> {
+        self.items.first().map(Item::start)
+    }
+
+    /// Items overlapping `[from, to)`.
+    pub fn overlapping(&self, from: SampleIndex, to: SampleIndex) -> &[Item] {
+        // Items are sorted by start and by end (each ends after the next starts,
+        // and after its predecessor ends), so both bounds are binary searches.
+        let first = self.items.partition_point(|it| it.end() <= from);
+        let last = self.items.partition_point(|it| it.start() < to);
+        if first >= last {
+            &[]
+        } else {
+            &self.items[first..last]
+        }
+    }
+
+    /// The item playing at `at` (the newest one that has started), if any.
+    pub fn playing_at(&self, at: SampleIndex) -> Option<&Item> {
+        let n = self.items.partition_point(|it| it.start() <= at);
+        n.checked_sub(1)
+            .map(|i| &self.items[i])
+            .filter(|it| it.end() > at)
+    }
+
+    /// Checks the items join up: sorted, each starting at its predecessor's
+    /// next start, with sane fades.
+    pub fn validate(&self) -> Result<()> {
+        for (i, w) in self.items.windows(2).enumerate() {
+            if w[1].start() != w[0].next_start() {
+                return Err(Error::Schedule(format!(
+                    "item {} ({}) starts at sample {} but item {} ({}) hands over at sample {}; \
+                     the schedule files do not join up",
+                    i + 1,
+                    w[1].track,
+                    w[1].start_sample,
+                    i,
+                    w[0].track,
+                    w[0].next_start().0
+                )));
+            }
+        }
+        for it in &self.items {
+            if it.length == 0 || it.fade_in > it.length || it.fade_out > it.length {
+                return Err(Error::Schedule(format!(
+                    "item {} at sample {} has an impossible length or fade",
+                    it.track, it.start_sample
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends items until the horizon reaches `until`. An empty schedule
+    /// starts at `start`. Returns how many items were added.
+    pub fn extend(
+        &mut self,
+        tracks: &[Track],
+        station: &Station,
+        start: SampleIndex,
+        until: SampleIndex,
+    ) -> Result<usize> {
+        let usable: Vec<&Track> = tracks.iter().filter(|t| t.enabled).collect();
+        if usable.is_empty() {
+            return Err(Error::Schedule(
+                "no playable tracks: the catalog is empty or every track failed analysis or is \
+                 disabled (see catalog/analyze-errors.csv); add audio to the catalog folder or run \
+                 `lofiever demo`"
+                    .into(),
+            ));
+        }
+        let mut added = 0;
+        loop {
+            let next_start = self.horizon().unwrap_or(start);
+            if next_start >= until {
+                return Ok(added);
+            }
+            let track = pick(&self.items, &usable, station.seed);
+            let item = make_item(self.items.last(), track, next_start, station);
+            self.items.push(item);
+            added += 1;
+        }
+    }
+}
+
+/// Builds the item for `track` starting at `start`, after `prev`.
+fn make_item(prev: Option<&Item>, track: &Track, start: SampleIndex, station: &Station) -> Item {
+    let length = track.cue_out.saturating_sub(track.cue_in).max(1);
+    let crossfade = station.crossfade.0;
+    let fade_out = crossfade.min(length / 3);
+    let fade_in = prev.map_or(0, |p| p.fade_out.min(length / 3));
+    // Gain to the loudness target, rounded to 0.01 dB so the JSON round trip
+    // is exact and the value reads well.
+    let gain = ((station.loudness_target_lufs - track.loudness_lufs) * 100.0).round() / 100.0;
+    Item {
+        start_sample: start.0,
+        length,
+        track: track.id.clone(),
+        hash: track.hash.clone(),
+        cue_in: track.cue_in,
+        gain_db: gain.clamp(-40.0, 40.0),
+        fade_in,
+        fade_out,
+        title: track.title.clone(),
+        artist: track.artist.clone(),
+    }
+}
+
+/// Rounds `s` down to a multiple of `count`.
+pub fn align_down(s: SampleIndex, count: SampleCount) -> SampleIndex {
+    SampleIndex(s.0 / count.0.max(1) * count.0.max(1))
+}

@@ -1,0 +1,156 @@
+//! `station.toml` → a validated [`Station`].
+//!
+//! Two layers (STYLE.md §8): [`raw::RawStation`] mirrors the file with serde
+//! (`deny_unknown_fields`, every key optional with a default), and one
+//! `TryFrom` turns it into [`Station`], whose fields are valid by
+//! construction. Every error names the file, the dotted key, the bad value and
+//! what is allowed. A bad config always stops the run.
+//!
+//! The default configuration is `pipeline/station.toml` of this repository,
+//! embedded in the binary, so `lofiever demo` works from any folder.
+
+mod raw;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::time::{Epoch, Grid, SampleCount};
+
+pub use raw::RawStation;
+
+/// The configuration shipped with lofiever (also `pipeline/station.toml`).
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../pipeline/station.toml");
+
+/// Name used in errors for the embedded default configuration.
+pub const EMBEDDED_NAME: &str = "<embedded default station.toml>";
+
+/// Environment variable that overrides `publish.target`.
+pub const TARGET_ENV: &str = "LOFIEVER_TARGET";
+
+/// One rendition of the ABR ladder: an Opus bitrate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendition {
+    /// Bitrate in bits per second.
+    pub bitrate: u32,
+}
+
+impl Rendition {
+    /// The rendition's folder name and Representation id, e.g. `96k`.
+    pub fn id(&self) -> String {
+        format!("{}k", self.bitrate / 1000)
+    }
+}
+
+/// Where the station is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// A local directory (absolute, resolved against the station root).
+    Dir(PathBuf),
+    /// An S3-compatible bucket and key prefix (`s3://bucket/prefix`).
+    S3 {
+        /// The bucket name.
+        bucket: String,
+        /// The key prefix, without leading or trailing slash (may be empty).
+        prefix: String,
+    },
+}
+
+/// A validated station configuration.
+#[derive(Debug, Clone)]
+pub struct Station {
+    /// Human name of the station.
+    pub name: String,
+    /// Programme sample 0.
+    pub epoch: Epoch,
+    /// Seed for every deterministic random choice.
+    pub seed: u64,
+    /// Segment and chunk grid.
+    pub grid: Grid,
+    /// The ABR ladder, ascending bitrate.
+    pub renditions: Vec<Rendition>,
+    /// libopus complexity 0..=10.
+    pub opus_complexity: i32,
+    /// Loudness target in LUFS.
+    pub loudness_target_lufs: f64,
+    /// Limiter ceiling in dBTP.
+    pub true_peak_ceiling_dbtp: f64,
+    /// Crossfade length.
+    pub crossfade: SampleCount,
+    /// The station root: relative paths in the file are resolved against it.
+    pub root: PathBuf,
+    /// The catalog folder.
+    pub catalog_dir: PathBuf,
+    /// The output folder.
+    pub output_dir: PathBuf,
+    /// The publish target.
+    pub target: TargetSpec,
+    /// URL the page loads dash.js from.
+    pub dashjs_url: String,
+    /// Latency every player holds behind the station clock.
+    pub target_latency_ms: u64,
+    /// Where this configuration came from (a path or [`EMBEDDED_NAME`]).
+    pub source: String,
+}
+
+impl Station {
+    /// Loads `path`, resolving relative paths against its station root (the
+    /// parent of the folder holding the file when that folder is `pipeline`,
+    /// else the file's own folder), then checks the epoch is not after `now`.
+    pub fn load(path: &Path, now: DateTime<Utc>) -> Result<Station> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let root = if dir.file_name().is_some_and(|n| n == "pipeline") {
+            dir.parent().unwrap_or(Path::new(".")).to_path_buf()
+        } else {
+            dir.to_path_buf()
+        };
+        Station::from_toml(&text, &path.display().to_string(), &root, now)
+    }
+
+    /// The embedded default configuration with `root` as station root.
+    pub fn embedded(root: &Path, now: DateTime<Utc>) -> Result<Station> {
+        Station::from_toml(EMBEDDED_DEFAULT, EMBEDDED_NAME, root, now)
+    }
+
+    /// Parses and validates TOML `text` (named `source` in errors).
+    pub fn from_toml(text: &str, source: &str, root: &Path, now: DateTime<Utc>) -> Result<Station> {
+        let raw: RawStation = toml::from_str(text).map_err(|e| Error::Config {
+            file: source.to_string(),
+            key: e
+                .span()
+                .map(|s| format!("byte {}..{}", s.start, s.end))
+                .unwrap_or_else(|| "file".into()),
+            message: e.message().trim().to_string(),
+        })?;
+        let env_target = std::env::var(TARGET_ENV).ok().filter(|t| !t.is_empty());
+        let station = raw::validate(raw, source, root, env_target)?;
+        if station.epoch.instant() > now {
+            return Err(Error::Config {
+                file: source.to_string(),
+                key: "station.epoch".into(),
+                message: format!(
+                    "{} is in the future (now is {}); the epoch must be a past instant, \
+                     e.g. the day the station started",
+                    station.epoch.instant().to_rfc3339(),
+                    now.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            });
+        }
+        Ok(station)
+    }
+
+    /// The folder a rendition's files live in, relative to the output root.
+    pub fn rendition_dir(&self, r: &Rendition) -> String {
+        r.id()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,372 @@
+//! The serde mirror of `station.toml` and its validation into a [`Station`].
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{Rendition, Station, TargetSpec};
+use crate::error::{Error, Result};
+use crate::time::{Epoch, Grid, SampleCount, OPUS_FRAME};
+
+/// `station.toml` as written, before validation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStation {
+    /// `[station]`
+    pub station: RawIdentity,
+    /// `[stream]`
+    pub stream: RawStream,
+    /// `[audio]`
+    pub audio: RawAudio,
+    /// `[paths]`
+    pub paths: RawPaths,
+    /// `[publish]`
+    pub publish: RawPublish,
+    /// `[player]`
+    pub player: RawPlayer,
+}
+
+/// `[station]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIdentity {
+    /// `station.name`
+    pub name: String,
+    /// `station.epoch`, RFC 3339
+    pub epoch: String,
+    /// `station.seed`
+    pub seed: u64,
+}
+
+impl Default for RawIdentity {
+    fn default() -> Self {
+        RawIdentity {
+            name: "lofiever demo".into(),
+            epoch: "2026-01-01T00:00:00Z".into(),
+            seed: 1,
+        }
+    }
+}
+
+/// `[stream]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStream {
+    /// `stream.segment_ms`
+    pub segment_ms: u64,
+    /// `stream.chunk_segments`
+    pub chunk_segments: u64,
+    /// `stream.bitrates_kbps`
+    pub bitrates_kbps: Vec<u32>,
+    /// `stream.opus_complexity`
+    pub opus_complexity: i32,
+}
+
+impl Default for RawStream {
+    fn default() -> Self {
+        RawStream {
+            segment_ms: 2000,
+            chunk_segments: 30,
+            bitrates_kbps: vec![64, 96, 160],
+            opus_complexity: 10,
+        }
+    }
+}
+
+/// `[audio]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudio {
+    /// `audio.loudness_target_lufs`
+    pub loudness_target_lufs: f64,
+    /// `audio.true_peak_ceiling_dbtp`
+    pub true_peak_ceiling_dbtp: f64,
+    /// `audio.crossfade_ms`
+    pub crossfade_ms: u64,
+}
+
+impl Default for RawAudio {
+    fn default() -> Self {
+        RawAudio {
+            loudness_target_lufs: -16.0,
+            true_peak_ceiling_dbtp: -1.0,
+            crossfade_ms: 6000,
+        }
+    }
+}
+
+/// `[paths]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPaths {
+    /// `paths.catalog`
+    pub catalog: PathBuf,
+    /// `paths.output`
+    pub output: PathBuf,
+}
+
+impl Default for RawPaths {
+    fn default() -> Self {
+        RawPaths {
+            catalog: "catalog".into(),
+            output: "out".into(),
+        }
+    }
+}
+
+/// `[publish]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPublish {
+    /// `publish.target`
+    pub target: String,
+}
+
+impl Default for RawPublish {
+    fn default() -> Self {
+        RawPublish {
+            target: "out".into(),
+        }
+    }
+}
+
+/// `[player]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPlayer {
+    /// `player.dashjs_url`
+    pub dashjs_url: String,
+    /// `player.target_latency_ms`
+    pub target_latency_ms: u64,
+}
+
+impl Default for RawPlayer {
+    fn default() -> Self {
+        RawPlayer {
+            dashjs_url: "https://cdn.dashjs.org/v5.2.1/dash.all.min.js".into(),
+            target_latency_ms: 6000,
+        }
+    }
+}
+
+/// Checks every field of `raw` and builds the [`Station`]. `env_target`, when
+/// set, replaces `publish.target`.
+pub(super) fn validate(
+    raw: RawStation,
+    file: &str,
+    root: &Path,
+    env_target: Option<String>,
+) -> Result<Station> {
+    let bad = |key: &str, message: String| Error::Config {
+        file: file.to_string(),
+        key: key.to_string(),
+        message,
+    };
+
+    let name = raw.station.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(bad(
+            "station.name",
+            "must be 1 to 200 characters of text".into(),
+        ));
+    }
+
+    let epoch_text = raw.station.epoch.trim();
+    let parsed = DateTime::parse_from_rfc3339(epoch_text).map_err(|e| {
+        bad(
+            "station.epoch",
+            format!("{epoch_text:?} is not an RFC 3339 instant ({e}); write e.g. \"2026-01-01T00:00:00Z\""),
+        )
+    })?;
+    if parsed.offset().local_minus_utc() != 0 {
+        return Err(bad(
+            "station.epoch",
+            format!("{epoch_text:?} is not in UTC; write it with a Z suffix, e.g. \"2026-01-01T00:00:00Z\""),
+        ));
+    }
+    let epoch = Epoch::new(parsed.with_timezone(&Utc)).map_err(|_| {
+        bad(
+            "station.epoch",
+            format!("{epoch_text:?} has a fractional second; the epoch must be a whole second"),
+        )
+    })?;
+
+    let s = &raw.stream;
+    let frame_ms = OPUS_FRAME * 1000 / u64::from(crate::time::SAMPLE_RATE);
+    if s.segment_ms == 0 || s.segment_ms % frame_ms != 0 || s.segment_ms > 60_000 {
+        return Err(bad(
+            "stream.segment_ms",
+            format!(
+                "{} is not allowed: use a multiple of {frame_ms} ms (one Opus frame) from {frame_ms} to 60000, e.g. 2000",
+                s.segment_ms
+            ),
+        ));
+    }
+    if s.chunk_segments == 0 || s.chunk_segments > 10_000 {
+        return Err(bad(
+            "stream.chunk_segments",
+            format!(
+                "{} is not allowed: use 1 to 10000 segments per chunk, e.g. 30",
+                s.chunk_segments
+            ),
+        ));
+    }
+    let segment = SampleCount::from_millis(s.segment_ms)?;
+    let grid = Grid::new(segment, s.chunk_segments)
+        .map_err(|e| bad("stream.segment_ms", e.to_string()))?;
+
+    if s.bitrates_kbps.is_empty() {
+        return Err(bad(
+            "stream.bitrates_kbps",
+            "needs at least one bitrate, e.g. [96]".into(),
+        ));
+    }
+    let mut bitrates = s.bitrates_kbps.clone();
+    bitrates.sort_unstable();
+    if bitrates.windows(2).any(|w| w[0] == w[1]) {
+        return Err(bad(
+            "stream.bitrates_kbps",
+            format!(
+                "{:?} lists a bitrate twice; each rendition needs its own",
+                s.bitrates_kbps
+            ),
+        ));
+    }
+    if let Some(b) = bitrates.iter().find(|b| !(6..=510).contains(*b)) {
+        return Err(bad(
+            "stream.bitrates_kbps",
+            format!("{b} kb/s is outside what libopus can encode: use 6 to 510 kb/s (64 to 192 suit music)"),
+        ));
+    }
+    let renditions = bitrates
+        .iter()
+        .map(|b| Rendition { bitrate: b * 1000 })
+        .collect();
+    if !(0..=10).contains(&s.opus_complexity) {
+        return Err(bad(
+            "stream.opus_complexity",
+            format!(
+                "{} is not allowed: use 0 (fastest) to 10 (best)",
+                s.opus_complexity
+            ),
+        ));
+    }
+
+    let a = &raw.audio;
+    if !(-40.0..=-5.0).contains(&a.loudness_target_lufs) {
+        return Err(bad(
+            "audio.loudness_target_lufs",
+            format!(
+                "{} is not allowed: use -40 to -5 LUFS, e.g. -16",
+                a.loudness_target_lufs
+            ),
+        ));
+    }
+    if !(-12.0..=0.0).contains(&a.true_peak_ceiling_dbtp) {
+        return Err(bad(
+            "audio.true_peak_ceiling_dbtp",
+            format!(
+                "{} is not allowed: use -12 to 0 dBTP, e.g. -1",
+                a.true_peak_ceiling_dbtp
+            ),
+        ));
+    }
+    if a.crossfade_ms > 30_000 {
+        return Err(bad(
+            "audio.crossfade_ms",
+            format!(
+                "{} is not allowed: use 0 to 30000 ms, e.g. 6000",
+                a.crossfade_ms
+            ),
+        ));
+    }
+    let crossfade = SampleCount::from_millis(a.crossfade_ms)?;
+
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            root.join(p)
+        }
+    };
+    let catalog_dir = resolve(&raw.paths.catalog);
+    let output_dir = resolve(&raw.paths.output);
+
+    let (target_text, target_key) = match env_target {
+        Some(t) => (t, super::TARGET_ENV.to_string()),
+        None => (raw.publish.target.clone(), "publish.target".to_string()),
+    };
+    let target = parse_target(&target_text, root).map_err(|m| bad(&target_key, m))?;
+
+    let p = &raw.player;
+    if p.dashjs_url.trim().is_empty() {
+        return Err(bad(
+            "player.dashjs_url",
+            "must be a URL or a path on the same host".into(),
+        ));
+    }
+    if !(500..=60_000).contains(&p.target_latency_ms) {
+        return Err(bad(
+            "player.target_latency_ms",
+            format!(
+                "{} is not allowed: use 500 to 60000 ms (at least about two segments is wise), e.g. 6000",
+                p.target_latency_ms
+            ),
+        ));
+    }
+
+    Ok(Station {
+        name,
+        epoch,
+        seed: raw.station.seed,
+        grid,
+        renditions,
+        opus_complexity: s.opus_complexity,
+        loudness_target_lufs: a.loudness_target_lufs,
+        true_peak_ceiling_dbtp: a.true_peak_ceiling_dbtp,
+        crossfade,
+        root: root.to_path_buf(),
+        catalog_dir,
+        output_dir,
+        target,
+        dashjs_url: p.dashjs_url.trim().to_string(),
+        target_latency_ms: p.target_latency_ms,
+        source: file.to_string(),
+    })
+}
+
+/// Parses a publish target: `s3://bucket[/prefix]` or a directory path.
+fn parse_target(text: &str, root: &Path) -> std::result::Result<TargetSpec, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("is empty: give a directory (e.g. \"out\") or s3://bucket/prefix".into());
+    }
+    if let Some(rest) = text.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid_bucket {
+            return Err(format!(
+                "{text:?}: {bucket:?} is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')"
+            ));
+        }
+        return Ok(TargetSpec::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+        });
+    }
+    if text.contains("://") {
+        return Err(format!(
+            "{text:?}: only directories and s3://bucket/prefix targets are supported"
+        ));
+    }
+    let p = Path::new(text);
+    Ok(TargetSpec::Dir(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        root.join(p)
+    }))
+}

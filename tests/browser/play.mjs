@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+// Plays the lofiever listening page in Debian's Chromium (headless, fresh profile) and
+// reports, as ONE line of JSON on stdout, whether audio really played:
+//
+//   node tests/browser/play.mjs --url http://127.0.0.1:PORT/index.html [--seconds 8]
+//        [--timeout 60] [--screenshot out.png --width 390 --height 844]
+//        [--external block|allow] [--chromium /usr/bin/chromium]
+//
+//   {"ok": bool, "advanced_s": n, "now_playing": {...}|null, "errors": [...],
+//    "programme_time_ms": n, ...}
+//
+// ok is true iff the audio element played at least --seconds of media and nothing
+// went wrong: no console error, no uncaught page error, no media element error, no
+// dash.js ERROR event, no failed same-origin request. Exit code 0 iff ok.
+//
+// Requests to other origins are blocked by default (--external block), so a run
+// never depends on the network: the page then loads dash.js from its fallback URL
+// on the same host. Blocked requests and missing schedule days (HTTP 404 for
+// schedule/*.json, which the page handles) are listed under "ignored".
+
+import { chromium } from 'playwright-core';
+
+const USAGE = 'usage: play.mjs --url URL [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--chromium PATH]';
+
+function parseArgs(argv) {
+  const opts = {
+    url: null,
+    seconds: 8,
+    timeout: 60,
+    screenshot: null,
+    width: 1280,
+    height: 800,
+    external: 'block',
+    chromium: '/usr/bin/chromium',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const key = arg.startsWith('--') ? (eq > 0 ? arg.slice(2, eq) : arg.slice(2)) : null;
+    const value = () => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+    switch (key) {
+      case 'url': opts.url = value(); break;
+      case 'seconds': opts.seconds = Number(value()); break;
+      case 'timeout': opts.timeout = Number(value()); break;
+      case 'screenshot': opts.screenshot = value(); break;
+      case 'width': opts.width = Number(value()); break;
+      case 'height': opts.height = Number(value()); break;
+      case 'external': opts.external = value(); break;
+      case 'chromium': opts.chromium = value(); break;
+      case 'help': throw new UsageError(USAGE);
+      default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
+    }
+  }
+  if (!opts.url) throw new UsageError(`--url is required\n${USAGE}`);
+  for (const k of ['seconds', 'timeout', 'width', 'height']) {
+    if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new UsageError(`--${k} must be a positive number`);
+  }
+  if (!['block', 'allow'].includes(opts.external)) throw new UsageError('--external must be block or allow');
+  return opts;
+}
+
+class UsageError extends Error {}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function run(opts) {
+  const errors = [];
+  const ignored = [];
+  const pageOrigin = new URL(opts.url).origin;
+  const blocked = new Set();
+
+  const browser = await chromium.launch({
+    executablePath: opts.chromium,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  try {
+    // A new context is a fresh profile: no cache, no storage from earlier runs.
+    const context = await browser.newContext({
+      viewport: { width: Math.round(opts.width), height: Math.round(opts.height) },
+      deviceScaleFactor: 1,
+    });
+    const page = await context.newPage();
+
+    if (opts.external === 'block') {
+      await page.route(
+        (url) => url.origin !== pageOrigin && (url.protocol === 'http:' || url.protocol === 'https:'),
+        (route) => {
+          blocked.add(route.request().url());
+          return route.abort('blockedbyclient');
+        },
+      );
+    }
+
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      const text = msg.text();
+      // Failed loads are reported (with their URL and status) by the handlers below.
+      if (text.startsWith('Failed to load resource')) return;
+      errors.push(`console: ${text}`);
+    });
+    page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
+    page.on('response', (res) => {
+      if (res.status() < 400) return;
+      const url = res.url();
+      const entry = `HTTP ${res.status()} ${url}`;
+      if (isScheduleUrl(url, pageOrigin)) ignored.push(entry);
+      else errors.push(entry);
+    });
+    page.on('requestfailed', (req) => {
+      const url = req.url();
+      const why = (req.failure() && req.failure().errorText) || 'failed';
+      if (blocked.has(url)) {
+        ignored.push(`blocked external request ${url}`);
+        return;
+      }
+      // Media requests cancelled by the player itself (abandoned, or at the end of the run).
+      if (why === 'net::ERR_ABORTED') return;
+      errors.push(`request failed: ${url} (${why})`);
+    });
+
+    await page.goto(opts.url, { waitUntil: 'load', timeout: opts.timeout * 1000 });
+
+    const deadline = Date.now() + opts.timeout * 1000;
+    // The page enables the button once station.json, the MPD and dash.js are there.
+    try {
+      await page.waitForSelector('#play:not([disabled])', { timeout: Math.max(1000, deadline - Date.now()) });
+    } catch (e) {
+      errors.push(`the play button never became ready: ${await statusText(page)}`);
+      return await finish(page, opts, errors, ignored, 0);
+    }
+    await page.click('#play');
+
+    let advanced = 0;
+    while (Date.now() < deadline) {
+      const probe = await page.evaluate(() => {
+        const a = window.lofiever && window.lofiever.audio;
+        if (!a) return { played: 0, error: null };
+        let played = 0;
+        for (let i = 0; i < a.played.length; i++) played += a.played.end(i) - a.played.start(i);
+        return { played, error: a.error ? `media error ${a.error.code}: ${a.error.message}` : null };
+      });
+      advanced = probe.played;
+      if (probe.error) break; // the page's own error list has it
+      if (advanced >= opts.seconds) break;
+      await sleep(250);
+    }
+    if (advanced < opts.seconds) {
+      errors.push(`audio advanced only ${advanced.toFixed(2)} s of the ${opts.seconds} s wanted within ${opts.timeout} s`);
+    }
+    return await finish(page, opts, errors, ignored, advanced);
+  } finally {
+    await browser.close();
+  }
+}
+
+function isScheduleUrl(url, origin) {
+  try {
+    const u = new URL(url);
+    return u.origin === origin && /\/schedule\/\d{4}-\d\d-\d\d\.json$/.test(u.pathname);
+  } catch (e) {
+    return false;
+  }
+}
+
+async function statusText(page) {
+  try {
+    return (await page.textContent('#status')) || '(no status shown)';
+  } catch (e) {
+    return '(no status element)';
+  }
+}
+
+async function finish(page, opts, errors, ignored, advanced) {
+  const snap = await page.evaluate(() => {
+    const l = window.lofiever;
+    if (!l) return null;
+    const a = l.audio;
+    return {
+      nowPlaying: l.nowPlaying(),
+      programmeTimeMs: l.programmeTimeMs(),
+      wallClockMs: Date.now(),
+      pageErrors: (l.errors || []).map((e) => `${e.source}${e.code != null ? ' ' + e.code : ''}: ${e.message}`),
+      dashjsSource: l.dashjsSource || null,
+      dashjsVersion: l.player && l.player.getVersion ? l.player.getVersion() : null,
+      playbackRate: a ? a.playbackRate : null,
+      status: (document.getElementById('status') || {}).textContent || '',
+      sync: (document.getElementById('sync') || {}).textContent || '',
+    };
+  }).catch((e) => ({ evalError: e.message }));
+
+  if (!snap) errors.push('window.lofiever is not defined by the page');
+  else if (snap.evalError) errors.push(`could not read the page state: ${snap.evalError}`);
+  else for (const e of snap.pageErrors) errors.push(e);
+
+  if (opts.screenshot) {
+    try {
+      await page.screenshot({ path: opts.screenshot, fullPage: false });
+    } catch (e) {
+      errors.push(`screenshot failed: ${e.message}`);
+    }
+  }
+
+  const ok = errors.length === 0 && advanced >= opts.seconds;
+  const s = snap && !snap.evalError ? snap : {};
+  const latency = Number.isFinite(s.programmeTimeMs) ? s.wallClockMs - s.programmeTimeMs : null;
+  return {
+    ok,
+    advanced_s: Math.round(advanced * 1000) / 1000,
+    now_playing: s.nowPlaying || null,
+    errors: [...errors],
+    programme_time_ms: Number.isFinite(s.programmeTimeMs) ? Math.round(s.programmeTimeMs) : null,
+    wall_clock_ms: s.wallClockMs || null,
+    latency_ms: latency === null ? null : Math.round(latency),
+    playback_rate: s.playbackRate ?? null,
+    dashjs: { source: s.dashjsSource || null, version: s.dashjsVersion || null },
+    page_status: s.status || '',
+    page_sync: s.sync || '',
+    ignored: [...ignored],
+  };
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
+  let result;
+  try {
+    result = await run(opts);
+  } catch (e) {
+    result = { ok: false, advanced_s: 0, now_playing: null, errors: [`play.mjs: ${e.message}`], programme_time_ms: null };
+  }
+  process.stdout.write(JSON.stringify(result) + '\n');
+  process.exit(result.ok ? 0 : 1);
+}
+
+main();
