@@ -200,15 +200,17 @@ impl Epoch {
             })
     }
 
-    /// The UTC instant at which `sample` starts, rounded down to a nanosecond.
+    /// The UTC instant at which `sample` starts, rounded up to a whole
+    /// nanosecond, so that `sample_at(instant_of(s)) == s` for every sample.
     pub fn instant_of(self, sample: SampleIndex) -> Result<DateTime<Utc>, TimeError> {
         let overflow = TimeError::Overflow {
             what: "samples to instant",
         };
         let secs = i64::try_from(sample.0 / SAMPLE_RATE_U64).map_err(|_| overflow.clone())?;
         let rem = sample.0 % SAMPLE_RATE_U64;
-        // rem < 48_000, so rem * 1e9 < 4.8e13: no overflow; result < 1e9.
-        let nanos = u32::try_from(rem * NANOS_PER_SECOND / SAMPLE_RATE_U64)
+        // rem < 48_000, so rem * 1e9 < 4.8e13: no overflow; the ceiling is
+        // at most 999_979_167 < 1e9.
+        let nanos = u32::try_from((rem * NANOS_PER_SECOND).div_ceil(SAMPLE_RATE_U64))
             .expect("a sub-second remainder is fewer than 1e9 nanoseconds");
         let unix = self
             .unix_seconds
@@ -382,14 +384,13 @@ mod tests {
             e.sample_at(utc("2026-01-01T00:00:00.000000001Z")),
             Ok(SampleIndex(0))
         );
-        // Sample 1 starts 20833.33 ns after the epoch.
+        // Sample 1 starts 20833.33 ns after the epoch: the instant rounds up
+        // to 20834 ns, so it maps back to sample 1, while 20833 ns is still 0.
         let t = e.instant_of(SampleIndex(1)).expect("in range");
-        assert_eq!(t.timestamp_subsec_nanos(), 20_833);
-        assert_eq!(
-            e.sample_at(t),
-            Ok(SampleIndex(0)),
-            "20833 ns is just short of sample 1"
-        );
+        assert_eq!(t.timestamp_subsec_nanos(), 20_834);
+        assert_eq!(e.sample_at(t), Ok(SampleIndex(1)));
+        let just_before = t - chrono::Duration::nanoseconds(1);
+        assert_eq!(e.sample_at(just_before), Ok(SampleIndex(0)));
     }
 
     #[test]

@@ -100,21 +100,25 @@ struct AheadArgs {
     #[arg(long, value_name = "N", conflicts_with = "hours")]
     days: Option<u64>,
     /// Hours of programme to have ready ahead of now (default: 48 hours).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "minutes")]
     hours: Option<u64>,
+    /// Minutes of programme to have ready ahead of now (for quick checks).
+    #[arg(long, value_name = "N", conflicts_with = "days")]
+    minutes: Option<u64>,
 }
 
 impl AheadArgs {
     fn ahead(&self) -> anyhow::Result<SampleCount> {
-        let hours = match (self.days, self.hours) {
-            (Some(d), _) => d.checked_mul(24).context("--days is too large")?,
-            (None, Some(h)) => h,
-            (None, None) => 48,
+        let minutes = match (self.days, self.hours, self.minutes) {
+            (Some(d), _, _) => d.checked_mul(24 * 60).context("--days is too large")?,
+            (None, Some(h), _) => h.checked_mul(60).context("--hours is too large")?,
+            (None, None, Some(m)) => m,
+            (None, None, None) => 48 * 60,
         };
-        if hours == 0 || hours > 24 * 366 {
-            bail!("ahead must be between 1 hour and 366 days (got {hours} hours)");
+        if minutes == 0 || minutes > 366 * 24 * 60 {
+            bail!("the time ahead must be between 1 minute and 366 days");
         }
-        Ok(SampleCount::from_secs(hours * 3600)?)
+        Ok(SampleCount::from_secs(minutes * 60)?)
     }
 }
 

@@ -17,12 +17,18 @@
 //!   `Imaj7–ii7–V7–Imaj7` or `Imaj7–IVmaj7–Imaj7–V7`. Minor keys:
 //!   `i7–VImaj7–iv7–V7`, `i7–iv7–i7–V7` or `i7–VImaj7–i7–VII7`. The seed
 //!   picks one.
-//! - **Electric piano**: each chord tone is two oscillators detuned a few
-//!   cents apart and panned left/right (stereo width), reading a wavetable of
-//!   a few falling harmonics, with a fast attack and an exponential decay.
-//!   Struck on beat 1, or on beats 1 and 3.
-//! - **Bass**: the chord root, an octave or two below, on beats 1 and 3 with
-//!   a soft swung pick-up before beat 4.
+//! - **Electric piano**: root-position seventh chords from E3..D#4 (the
+//!   tonic chord also doubles the tonic an octave up). Each tone is two
+//!   oscillators detuned about ±0.75 cent and panned apart (stereo width and
+//!   a slow chorus; wider detune would beat at tempo-like rates and blur the
+//!   energy envelope), reading a wavetable of a few falling harmonics, with a
+//!   fast attack and an exponential decay. Struck on beat 1, or on beats 1
+//!   and 3.
+//! - **Lead**: a soft bell motif in C5..B5 on beats 1, 3 and 4: the bar's
+//!   anchor note (the key's tonic when the chord contains it, else the chord
+//!   tone nearest it, e.g. the leading tone in `V7`) and the chord's third.
+//! - **Bass**: the chord root in C2..B2, on beats 1 and 3 with a soft swung
+//!   pick-up before beat 4.
 //! - **Drums**: kick on beats 1 and 3 (its pitch falls to the tonic), snare
 //!   on 2 and 4, closed hi-hats on every eighth with the off-beats swung late.
 //! - **Vinyl**: faint band-limited noise plus sparse random clicks.
@@ -32,11 +38,14 @@
 //!
 //! # Why an analyzer can measure it
 //!
-//! - **Key**: the tonic chord is bar 1, recurs in the progression and ends the
-//!   track; the bass plays chord roots; minor keys mostly resolve through a
-//!   major `V7` whose leading tone is outside the relative major. So the
+//! - **Key**: the tonic chord is bar 1, recurs in the progression, ends the
+//!   track and doubles its tonic; the lead keeps returning to the tonic; the
+//!   bass plays chord roots; minor keys mostly resolve through a major `V7`
+//!   whose leading tone is outside the relative major; upper harmonics are
+//!   kept weak so they do not pull the chroma towards the dominant. So the
 //!   tonic pitch class carries the most chroma energy and a Krumhansl–
-//!   Schmuckler detector finds the key (the tests check all 24).
+//!   Schmuckler detector finds the key: the tests check all 24 keys × all
+//!   progressions with a chroma over C3..B5.
 //! - **Tempo**: the loudest onsets are kick and snare, one per beat, exactly
 //!   on the grid (no timing humanisation); chords and bass also start on
 //!   beats. Hats are quiet, so the beat, not the eighth, dominates.
@@ -486,16 +495,16 @@ struct Envelope {
     release: usize,
 }
 
-/// Adds a note of `N` oscillators sharing one envelope to `music` (interleaved
+/// Adds a note (or a whole chord) of oscillators sharing one envelope to `music` (interleaved
 /// stereo): starts at frame `start`, note-off after `hold` frames, then
 /// releases. Everything past the music's end is dropped.
-fn play<const N: usize>(
+fn play(
     music: &mut [f32],
     table: &Wavetable,
     start: usize,
     hold: usize,
     env: Envelope,
-    mut oscs: [Osc; N],
+    oscs: &mut [Osc],
 ) {
     let mut amp = 0.0f32;
     let attack = env.attack.max(1);
@@ -506,7 +515,7 @@ fn play<const N: usize>(
         table,
         pos,
         attack_len,
-        &mut oscs,
+        oscs,
         &mut amp,
         1.0,
         1.0 / attack as f32,
@@ -516,26 +525,26 @@ fn play<const N: usize>(
         table,
         pos,
         hold - attack_len,
-        &mut oscs,
+        oscs,
         &mut amp,
         env.decay,
         0.0,
     );
     let release = env.release.max(1);
     let step = -amp / release as f32;
-    run(music, table, pos, release, &mut oscs, &mut amp, 1.0, step);
+    run(music, table, pos, release, oscs, &mut amp, 1.0, step);
 }
 
 /// The inner loop: `len` frames from `pos`, `amp = amp·mul + add` per frame.
 /// Returns the frame after the run.
 #[allow(clippy::too_many_arguments)] // a hot inner loop, kept flat on purpose
 #[inline]
-fn run<const N: usize>(
+fn run(
     music: &mut [f32],
     table: &Wavetable,
     pos: usize,
     len: usize,
-    oscs: &mut [Osc; N],
+    oscs: &mut [Osc],
     amp: &mut f32,
     mul: f32,
     add: f32,
@@ -850,24 +859,25 @@ fn play_music(
         for &(at, length, velocity) in strikes {
             let start = timing.frame(beat0 + at);
             let hold = timing.frame(beat0 + at + length) - start;
+            // The whole chord in one pass: the notes share the envelope
+            // shape, so each note's velocity goes into its gains.
+            let mut oscs = Vec::with_capacity(2 * chord.tones.len());
             for &tone in chord.tones {
                 let freq = midi_to_hz(piano_root + tone);
                 let amp = 0.15 * velocity * (0.9 + 0.1 * rng.unit() as f32);
                 let (near, far) = (0.85 * amp, 0.5 * amp);
-                let oscs = [
-                    Osc {
-                        phase: 0,
-                        inc: phase_inc(freq * detune_up, sr),
-                        gain: [near, far],
-                    },
-                    Osc {
-                        phase: 0,
-                        inc: phase_inc(freq * detune_down, sr),
-                        gain: [far, near],
-                    },
-                ];
-                play(music, &piano, start, hold, piano_env, oscs);
+                oscs.push(Osc {
+                    phase: 0,
+                    inc: phase_inc(freq * detune_up, sr),
+                    gain: [near, far],
+                });
+                oscs.push(Osc {
+                    phase: 0,
+                    inc: phase_inc(freq * detune_down, sr),
+                    gain: [far, near],
+                });
             }
+            play(music, &piano, start, hold, piano_env, &mut oscs);
         }
 
         // Lead: a bell-like motif in C5..B5 on the chord's anchor note
@@ -888,7 +898,7 @@ fn play_music(
                 inc: phase_inc(freq, sr),
                 gain: [0.8 * amp, amp],
             };
-            play(music, &bell, start, hold, lead_env, [osc]);
+            play(music, &bell, start, hold, lead_env, &mut [osc]);
         }
 
         // Bass: chord root from C2..B2.
@@ -906,7 +916,7 @@ fn play_music(
                 inc: phase_inc(bass_freq, sr),
                 gain: [amp, amp],
             };
-            play(music, &bass, start, hold, bass_env, [osc]);
+            play(music, &bass, start, hold, bass_env, &mut [osc]);
         }
 
         // Drums.
@@ -1135,7 +1145,7 @@ fn stratified(rng: &mut SplitMix64, n: usize, lo: f64, hi: f64) -> Vec<f64> {
 /// from `seed`.
 ///
 /// - 12 distinct keys; tempos are whole BPM spread over 70–95 (one per
-///   ~2 BPM stratum); music lengths 90–175 s in whole 4-bar phrases, so with
+///   ~2 BPM stratum); music about 95–165 s in whole 4-bar phrases, so with
 ///   silences each track lasts 1.5–3 minutes.
 /// - 7 artists: one with 3 tracks, three with 2, three with 1; distinct titles.
 /// - `level_db` spread over −5..0 dB; lead silence 0–0.9 s (about a quarter
@@ -1507,11 +1517,16 @@ mod tests {
         let failures: Vec<String> = cases
             .iter()
             .filter_map(|&(key, progression)| {
-                let spec = short(
-                    &key.name(),
-                    70.0 + (key.index() as f64),
-                    key.index() as u64 * 3 + progression as u64,
-                );
+                // 11 025 Hz keeps this fast and still holds every partial
+                // the chroma looks at (C3..B5).
+                let spec = TrackSpec {
+                    sample_rate: 11_025,
+                    ..short(
+                        &key.name(),
+                        70.0 + (key.index() as f64),
+                        key.index() as u64 * 3 + progression as u64,
+                    )
+                };
                 let samples = render_with(&spec, Some(progression));
                 let chroma = chroma(&mono(&music_of(&spec, &samples)), spec.sample_rate);
                 let loudest = (0..12)
@@ -1531,16 +1546,21 @@ mod tests {
 
     #[test]
     fn demo_catalog_meets_its_ranges() {
-        let catalog = demo_catalog(2026);
+        assert_eq!(demo_catalog(2026), demo_catalog(2026), "deterministic");
+        assert_ne!(demo_catalog(2026), demo_catalog(2027), "seeded");
+        for seed in 0..64 {
+            check_demo_catalog(&demo_catalog(seed));
+        }
+    }
+
+    fn check_demo_catalog(catalog: &[TrackSpec]) {
         assert_eq!(catalog.len(), DEMO_TRACKS);
-        assert_eq!(catalog, demo_catalog(2026), "deterministic");
-        assert_ne!(catalog, demo_catalog(2027), "seeded");
         let keys: BTreeSet<Key> = catalog.iter().map(|t| t.key).collect();
         assert_eq!(keys.len(), DEMO_TRACKS, "distinct keys");
         let titles: BTreeSet<&str> = catalog.iter().map(|t| t.title.as_str()).collect();
         assert_eq!(titles.len(), DEMO_TRACKS, "distinct titles");
         let mut per_artist: BTreeMap<&str, usize> = BTreeMap::new();
-        for t in &catalog {
+        for t in catalog {
             *per_artist.entry(t.artist.as_str()).or_default() += 1;
         }
         assert!(per_artist.len() >= 5, "{per_artist:?}");
@@ -1555,7 +1575,7 @@ mod tests {
             bpms.iter().copied().fold(0.0, f64::max),
         );
         assert!(lo <= 73.0 && hi >= 92.0, "spread {lo}..{hi}");
-        for t in &catalog {
+        for t in catalog {
             t.validate().expect("demo specs are valid");
             let secs = t.duration_secs();
             assert!((90.0..=180.0).contains(&secs), "{}: {secs} s", t.title);
@@ -1575,10 +1595,13 @@ mod tests {
 
     #[test]
     fn ground_truth_catalog_covers_keys_and_tempos() {
-        for n in [40, 48] {
-            let catalog = ground_truth_catalog(n, 9);
+        for (n, seed) in [40, 48, 100]
+            .into_iter()
+            .flat_map(|n| (0..16).map(move |s| (n, s)))
+        {
+            let catalog = ground_truth_catalog(n, seed);
             assert_eq!(catalog.len(), n);
-            assert_eq!(catalog, ground_truth_catalog(n, 9));
+            assert_eq!(catalog, ground_truth_catalog(n, seed));
             let keys: BTreeSet<Key> = catalog.iter().map(|t| t.key).collect();
             assert_eq!(keys.len(), 24);
             let bpms: Vec<f64> = catalog.iter().map(|t| t.bpm).collect();

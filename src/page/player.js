@@ -39,6 +39,11 @@
    * left to the playback rate, which would take tens of seconds.
    */
   const SETTLE_S = 0.5;
+  /**
+   * Playing but stuck this long (a segment that will not load, a network outage):
+   * jump to the live point. dash.js's own catch-up only acts while media flows.
+   */
+  const STALL_RESYNC_MS = 5000;
   /** Slack when deciding whether the device clock agrees with the server's Date header. */
   const CLOCK_SLACK_MS = 250;
   const DAY_MS = 86400000;
@@ -76,6 +81,13 @@
     wantPlaying: false,
     /** The next 'playing' event is the first since play was pressed. */
     settlePending: false,
+    /** A play() was aborted by a reload of the element; play again on canplay. */
+    retryPlay: false,
+    /** When the status line last showed a playback error (0: it does not). */
+    playbackErrorAt: 0,
+    /** Last seen playhead and when it last moved, for the stall watchdog. */
+    lastHead: 0,
+    lastHeadMovedAt: 0,
     /** dash.js ERROR events and media element errors, oldest first. */
     errors: [],
     /** UTC day "YYYY-MM-DD" -> { status: 'loading'|'ok'|'missing'|'error', items, fetchedAt } */
@@ -405,6 +417,28 @@
     };
   }
 
+  /**
+   * Resolves once dash.js has attached its MediaSource to the audio element (the
+   * element's load algorithm fires loadstart). A play() before that would be
+   * aborted by the attach, so the button waits for it.
+   */
+  function mediaAttached() {
+    return new Promise((resolve) => {
+      if (audio.currentSrc || audio.src) {
+        resolve();
+        return;
+      }
+      const done = () => {
+        clearTimeout(timer);
+        audio.removeEventListener('loadstart', done);
+        resolve();
+      };
+      // Should dash.js attach later than this (it never has), play() is retried below.
+      const timer = setTimeout(done, 5000);
+      audio.addEventListener('loadstart', done);
+    });
+  }
+
   function createPlayer(dashjs, station) {
     const player = dashjs.MediaPlayer().create();
     player.updateSettings(dashSettings(station));
@@ -428,6 +462,7 @@
       text = `Playback problem: ${message}${code !== undefined ? ` (dash.js ${code})` : ''}`;
     }
     setStatus('error', text);
+    state.playbackErrorAt = Date.now();
   }
 
   // ---------------------------------------------------------------- playing
@@ -486,7 +521,12 @@
     const p = audio.play();
     if (p && typeof p.catch === 'function') {
       p.catch((err) => {
-        if (err && err.name === 'AbortError') return; // superseded by pause or a seek
+        if (err && err.name === 'AbortError') {
+          // Interrupted by a pause (fine) or by the element being (re)loaded: then
+          // try again once it can play.
+          if (state.wantPlaying) state.retryPlay = true;
+          return;
+        }
         state.wantPlaying = false;
         setButton('paused');
         setStatus('error', `The browser would not start playback: ${err && err.message ? err.message : err}`);
@@ -520,6 +560,12 @@
         resyncToLive(SETTLE_S);
       }
     });
+    audio.addEventListener('canplay', () => {
+      if (state.retryPlay && state.wantPlaying && audio.paused) {
+        state.retryPlay = false;
+        startListening();
+      }
+    });
     audio.addEventListener('waiting', () => {
       if (state.wantPlaying) setButton('loading');
     });
@@ -533,6 +579,7 @@
       const message = e.message || `media error ${e.code}`;
       state.errors.push({ source: 'audio', code: e.code, message });
       setStatus('error', `The browser could not play the stream: ${message}`);
+      state.playbackErrorAt = Date.now();
     });
   }
 
@@ -685,6 +732,7 @@
     const nextKey = next ? `${next.startMs}|${next.title}` : 'none';
     if (key + '#' + nextKey !== state.shownKey) {
       state.shownKey = key + '#' + nextKey;
+      ui.title.classList.toggle('placeholder', !current);
       if (current) {
         ui.title.textContent = current.title || 'Untitled';
         ui.artist.textContent = current.artist || '';
@@ -708,8 +756,8 @@
     } else {
       ui.fill.style.width = '0%';
       ui.progress.setAttribute('aria-valuenow', '0');
-      ui.elapsed.textContent = current ? formatDuration(t - current.startMs) : '0:00';
-      ui.duration.textContent = current ? '' : '0:00';
+      ui.elapsed.textContent = current ? formatDuration(t - current.startMs) : '';
+      ui.duration.textContent = '';
     }
     ui.nextAt.textContent = next ? `in ${formatDuration(next.startMs - t)}` : '';
   }
@@ -751,7 +799,7 @@
     } else {
       ui.sync.dataset.state = 'drift';
       const amount = abs >= 1000 ? `${(abs / 1000).toFixed(1)} s` : `${abs} ms`;
-      parts.push(`${amount} ${offsetMs < 0 ? 'behind' : 'ahead'}, catching up`);
+      parts.push(`${amount} ${offsetMs < 0 ? 'behind' : 'ahead'}`);
     }
     parts.push(`latency ${(latencyMs / 1000).toFixed(2)} s`);
     if (Math.abs(audio.playbackRate - 1) > 0.0005) parts.push(`${audio.playbackRate.toFixed(3)}×`);
@@ -761,8 +809,33 @@
 
   // ---------------------------------------------------------------- main
 
+  /** Clears a playback error from the status line once music has flowed again for a while. */
+  function clearRecoveredError() {
+    if (state.playbackErrorAt && isAudible() && Date.now() - state.playbackErrorAt > 15000) {
+      state.playbackErrorAt = 0;
+      setStatus(null, '');
+    }
+  }
+
+  /** Jumps to the live point when playback has been stuck for STALL_RESYNC_MS. */
+  function stallWatchdog() {
+    const now = Date.now();
+    if (!state.wantPlaying || audio.paused || audio.seeking || audio.currentTime !== state.lastHead) {
+      state.lastHead = audio.currentTime;
+      state.lastHeadMovedAt = now;
+      return;
+    }
+    if (now - state.lastHeadMovedAt > STALL_RESYNC_MS) {
+      state.lastHeadMovedAt = now; // give the jump time before trying again
+      console.warn('lofiever: playback stalled; jumping to the live point.');
+      resyncToLive(0);
+    }
+  }
+
   function tick() {
     if (!state.station) return;
+    clearRecoveredError();
+    stallWatchdog();
     const t = listeningPositionMs();
     ensureSchedule(t);
     paintNowPlaying(t);
@@ -809,6 +882,7 @@
       tick(); // starts loading the schedule while dash.js loads
       const [dashjs] = await Promise.all([loadDashjs(station), checkManifest(station)]);
       state.player = createPlayer(dashjs, station);
+      await mediaAttached();
       ui.play.disabled = false;
     } catch (e) {
       ui.play.disabled = true;

@@ -255,13 +255,33 @@ pub fn programme_for_encoding(
         })
     };
     let from = to_i64(start)? - to_i64(PRIMING.0)? + to_i64(lookahead)?;
-    let frames = to_i64(end - start + PRIMING.0)?;
-    let mix_to = from + frames + limiter::LOOKAHEAD as i64;
+    let frames = usize::try_from(end - start + PRIMING.0).map_err(|_| Error::Render {
+        context: "render window".into(),
+        message: "window too large".into(),
+    })?;
+    programme(station, schedule, audio, from, frames)
+}
+
+/// The limited programme: `frames` interleaved stereo frames starting at
+/// programme sample `from` (negative = before the epoch, silence). This is
+/// what a straight-through render of the window sounds like before encoding.
+pub fn programme(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &dyn mix::TrackAudio,
+    from: i64,
+    frames: usize,
+) -> Result<Vec<f32>> {
+    let len = i64::try_from(frames).map_err(|_| Error::Render {
+        context: "render window".into(),
+        message: "window too large".into(),
+    })?;
+    let mix_to = from + len + limiter::LOOKAHEAD as i64;
     let lo = crate::time::SampleIndex(u64::try_from(from.max(0)).unwrap_or(0));
     let hi = crate::time::SampleIndex(u64::try_from(mix_to.max(0)).unwrap_or(0));
     let items = schedule.overlapping(lo, hi);
     let mut pcm = mix::mix(items, from..mix_to, audio)?;
     limiter::limit(&mut pcm, station.true_peak_ceiling_dbtp);
-    pcm.truncate(usize::try_from(frames).unwrap_or(0) * 2);
+    pcm.truncate(frames * 2);
     Ok(pcm)
 }

@@ -131,11 +131,19 @@ async function run(opts) {
     await page.goto(opts.url, { waitUntil: 'load', timeout: opts.timeout * 1000 });
 
     const deadline = Date.now() + opts.timeout * 1000;
-    // The page enables the button once station.json, the MPD and dash.js are there.
+    // The page enables the button once station.json, the MPD and dash.js are there,
+    // or shows an error status when one of them is missing.
+    let ready = false;
     try {
-      await page.waitForSelector('#play:not([disabled])', { timeout: Math.max(1000, deadline - Date.now()) });
+      await page.waitForSelector('#play:not([disabled]), #status[data-level="error"]', {
+        timeout: Math.max(1000, deadline - Date.now()),
+      });
+      ready = await page.isEnabled('#play');
     } catch (e) {
-      errors.push(`the play button never became ready: ${await statusText(page)}`);
+      /* timed out: reported below */
+    }
+    if (!ready) {
+      errors.push(`the page never became ready to play: ${await statusText(page)}`);
       return await finish(page, opts, errors, ignored, 0);
     }
     await page.click('#play');

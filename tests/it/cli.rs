@@ -1,0 +1,143 @@
+//! The command line as an operator meets it: clear errors for bad config and
+//! bad audio, and a run that goes on past a corrupt file.
+
+use crate::util::{short_specs, TempStation, TEST_STATION_TOML};
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn invalid_config_names_the_field_the_value_and_what_is_allowed() {
+    let cases = [
+        (
+            "[stream]\nsegment_ms = 2010\n",
+            "stream.segment_ms",
+            "multiple of 20",
+        ),
+        (
+            "[station]\nepoch = \"2999-01-01T00:00:00Z\"\n",
+            "station.epoch",
+            "future",
+        ),
+        (
+            "[stream]\nbitrates_kbps = [96, 1000]\n",
+            "stream.bitrates_kbps",
+            "6 to 510",
+        ),
+        (
+            "[stream]\nsegmentms = 2000\n",
+            "station.toml",
+            "unknown field `segmentms`",
+        ),
+    ];
+    for (toml, key, allowed) in cases {
+        let st = TempStation::new(toml);
+        let out = st.run(&["analyze"]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{toml}: should fail");
+        assert!(
+            err.contains(key) && err.contains(allowed),
+            "{toml}: unclear error: {err}"
+        );
+        assert!(
+            err.lines().count() <= 3,
+            "{toml}: error should be short: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_catalog_is_a_clear_error() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    std::fs::remove_dir_all(st.root().join("catalog")).expect("rm");
+    let out = st.run(&["analyze"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("catalog folder not found"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn corrupt_and_unusable_files_are_reported_and_the_run_goes_on() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    st.add_tracks(&short_specs(2));
+    let cat = st.root().join("catalog");
+    std::fs::write(cat.join("empty.wav"), b"").expect("write");
+    std::fs::write(
+        cat.join("noise.mp3"),
+        (0..5000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )
+    .expect("write");
+    // A valid WAV that is only half a second long.
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(cat.join("short.wav"), spec).expect("wav");
+    for i in 0..48_000 {
+        w.write_sample(((i % 100) * 100) as i16).expect("sample");
+    }
+    w.finalize().expect("finalize");
+
+    let out = st.run(&["render", "--minutes", "2"]);
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "render should go on past bad files: {err}"
+    );
+    assert!(err.contains("empty.wav: the file is empty"), "{err}");
+    assert!(
+        err.contains("noise.mp3: not a readable audio file"),
+        "{err}"
+    );
+    assert!(err.contains("short.wav: too short"), "{err}");
+    let report = std::fs::read_to_string(cat.join("analyze-errors.csv")).expect("error report");
+    assert_eq!(report.lines().count(), 4, "header + 3 failures: {report}");
+    assert!(st.root().join("out/stream.mpd").is_file());
+
+    // A second run decodes nothing: everything, failures included, is cached.
+    let out = st.run(&["analyze"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 analysed now, 5 from cache"), "{text}");
+    // --strict turns reported failures into a failing exit code.
+    assert!(!st.run(&["analyze", "--strict"]).status.success());
+}
+
+#[test]
+fn a_scheduled_track_that_vanished_is_named() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    let paths = st.add_tracks(&short_specs(2));
+    assert!(st.run(&["schedule", "--minutes", "3"]).status.success());
+    for p in &paths {
+        std::fs::remove_file(p).expect("rm");
+    }
+    // Keep one other track so the catalog is not empty.
+    st.add_tracks(&short_specs(3)[2..]);
+    let out = st.run(&["render", "--minutes", "3"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("is no longer in the catalog") && err.contains("track \"test/0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_subcommand_has_operator_help() {
+    let st = TempStation::new("");
+    for cmd in [
+        "analyze", "schedule", "render", "publish", "demo", "preview",
+    ] {
+        let out = st.run(&[cmd, "--help"]);
+        assert!(out.status.success(), "{cmd} --help");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.len() > 200, "{cmd} --help is too thin: {text}");
+    }
+}

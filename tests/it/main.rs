@@ -1,0 +1,9 @@
+//! lofiever's integration tests: one binary, modules by purpose. They run the
+//! real pipeline on a synthetic catalog and check the output with real,
+//! independent components (ffmpeg/ffprobe, Chromium with dash.js). Install
+//! those with `bash ci/setup.sh`.
+
+mod browser;
+mod cli;
+mod stream;
+mod util;

@@ -1,0 +1,249 @@
+//! The rendered stream, checked with ffprobe/ffmpeg as an independent
+//! decoder: codec parameters, tfdt = N·D, exactly D samples per segment, and
+//! 30 consecutive segments decoding to exactly 30·D samples that match the
+//! programme we meant to produce.
+
+use std::process::Command;
+
+use chrono::Utc;
+use lofiever::package::fmp4::read_segment;
+use lofiever::render::{self, CatalogAudio};
+use lofiever::time::SegmentNumber;
+
+use crate::util::{ffmpeg_decode, rendered, tool};
+
+fn segment_file(rendition: &str, n: u64) -> std::path::PathBuf {
+    let r = rendered();
+    r.station
+        .root()
+        .join("out")
+        .join(rendition)
+        .join(format!("{n}.m4s"))
+}
+
+fn now_segment() -> u64 {
+    let s = rendered().station.station();
+    let now = s.epoch.sample_at(Utc::now()).expect("after epoch");
+    s.grid.segment_of(now).0
+}
+
+/// Concatenates init + segments `[first, first+count)` into a temp MP4.
+fn concat(rendition: &str, first: u64, count: u64) -> tempfile::NamedTempFile {
+    let r = rendered();
+    let mut bytes = std::fs::read(
+        r.station
+            .root()
+            .join("out")
+            .join(rendition)
+            .join("init.mp4"),
+    )
+    .expect("init segment exists");
+    for n in first..first + count {
+        bytes.extend(
+            std::fs::read(segment_file(rendition, n))
+                .unwrap_or_else(|e| panic!("segment {n}: {e}")),
+        );
+    }
+    let f = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(f.path(), &bytes).expect("write");
+    f
+}
+
+#[test]
+fn ffprobe_reads_opus_48k_stereo() {
+    let n = now_segment();
+    for rendition in ["64k", "96k"] {
+        let f = concat(rendition, n, 1);
+        let out = Command::new(tool("ffprobe"))
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "a:0",
+                "-show_entries",
+                "stream=codec_name,sample_rate,channels",
+                "-of",
+                "default=nw=1",
+            ])
+            .arg(f.path())
+            .output()
+            .expect("run ffprobe");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("codec_name=opus"), "{text}");
+        assert!(text.contains("sample_rate=48000"), "{text}");
+        assert!(text.contains("channels=2"), "{text}");
+    }
+}
+
+#[test]
+fn segments_around_now_have_tfdt_n_times_d_and_exactly_d_samples() {
+    let d = 96_000u64;
+    let now = now_segment();
+    for n in now - 2..=now + 2 {
+        let bytes = std::fs::read(segment_file("96k", n)).expect("segment around now exists");
+        let facts = read_segment(&bytes).expect("our own parser reads it");
+        assert_eq!(facts.base_media_decode_time, n * d, "tfdt of segment {n}");
+        assert_eq!(facts.duration, d, "duration of segment {n}");
+        assert_eq!(facts.sample_count, 100);
+
+        // Independently: ffprobe's packet timestamps (960 apart from N·D),
+        // and ffmpeg's decoded sample count.
+        let f = concat("96k", n, 1);
+        let out = Command::new(tool("ffprobe"))
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "a:0",
+                "-show_entries",
+                "packet=pts",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(f.path())
+            .output()
+            .expect("run ffprobe");
+        let pts: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim().parse().expect("numeric pts"))
+            .collect();
+        assert_eq!(pts.len(), 100, "packets in segment {n}");
+        assert_eq!(pts[0], n * d, "first pts of segment {n} (ffprobe)");
+        assert!(
+            pts.windows(2).all(|w| w[1] - w[0] == 960),
+            "packets 960 apart in segment {n}"
+        );
+        assert_eq!(
+            ffmpeg_decode(f.path()).len() as u64,
+            2 * d,
+            "decoded samples of segment {n}"
+        );
+    }
+}
+
+#[test]
+fn thirty_segments_decode_to_exactly_30_d_samples_matching_the_programme() {
+    let r = rendered();
+    let station = r.station.station();
+    let window = r
+        .summary
+        .render
+        .window
+        .clone()
+        .expect("something was rendered");
+    assert!(
+        window.end.0 - window.start.0 >= 30,
+        "window {window:?} too short"
+    );
+    // Start on a chunk seam (chunks are 10 segments here) inside the window,
+    // so the 30 segments cross several seams.
+    let first = (window.start.0 / 10 + 1) * 10;
+    assert!(first + 30 <= window.end.0);
+    let f = concat("96k", first, 30);
+    let decoded = ffmpeg_decode(f.path());
+    assert_eq!(decoded.len(), 30 * 96_000 * 2, "decoded sample count");
+
+    // Compare with the programme rendered straight through, no chunks.
+    let schedule =
+        lofiever::job::load_schedule(lofiever::publish::open(&station).expect("target").as_ref())
+            .expect("schedule");
+    let audio = CatalogAudio::new(&station.catalog_dir);
+    let start = station
+        .grid
+        .segment_start(SegmentNumber(first))
+        .expect("in range");
+    let reference = render::programme(&station, &schedule, &audio, start.0 as i64, 30 * 96_000)
+        .expect("programme");
+    let snr = |a: &[f32], b: &[f32]| {
+        let sig: f64 = b.iter().map(|&v| f64::from(v).powi(2)).sum();
+        let err: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+            .sum();
+        10.0 * (sig / err.max(1e-20)).log10()
+    };
+    let whole = snr(&decoded, &reference);
+    assert!(
+        whole > 12.0,
+        "decoded audio does not match the programme: SNR {whole:.1} dB"
+    );
+    // Each second must match too: a gap or a misaligned seam would show here.
+    let worst = decoded
+        .chunks(96_000)
+        .zip(reference.chunks(96_000))
+        .filter(|(_, r)| r.iter().any(|v| v.abs() > 0.01))
+        .map(|(a, b)| snr(a, b))
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        worst > 6.0,
+        "a one-second stretch is off: worst SNR {worst:.1} dB (whole {whole:.1})"
+    );
+    // Shifting by the encoder delay must make it worse: the timing is exact.
+    let shifted = snr(&decoded[624..], &reference[..reference.len() - 624]);
+    eprintln!("programme match: whole {whole:.1} dB, worst second {worst:.1} dB, shifted by 624 samples {shifted:.1} dB");
+    assert!(
+        shifted < whole - 3.0,
+        "alignment not sharp: {shifted:.1} vs {whole:.1} dB"
+    );
+}
+
+#[test]
+fn rerendering_gives_byte_identical_segments() {
+    let r = rendered();
+    let station = r.station.station();
+    let window = r.summary.render.window.clone().expect("rendered");
+    let schedule =
+        lofiever::job::load_schedule(lofiever::publish::open(&station).expect("target").as_ref())
+            .expect("schedule");
+    let audio = CatalogAudio::new(&station.catalog_dir);
+    let lookahead = render::encoder_lookahead(&station).expect("encoder");
+    // A chunk in the middle of the window, rendered again from scratch.
+    let k = station.grid.chunk_of(SegmentNumber(window.start.0 + 15));
+    let again = render::render_chunk(&station, &schedule, &audio, k, lookahead).expect("render");
+    let segs = station.grid.chunk_segment_range(k).expect("range");
+    for (ri, rendition) in ["64k", "96k"].iter().enumerate() {
+        for (i, n) in (segs.start.0..segs.end.0).enumerate() {
+            if n < window.start.0 || n >= window.end.0 {
+                continue;
+            }
+            let on_disk = std::fs::read(segment_file(rendition, n)).expect("segment");
+            assert!(
+                on_disk == again[ri][i],
+                "{rendition} segment {n} differs on re-render"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_mpd_and_page_files_are_there_and_escaped() {
+    let r = rendered();
+    let out = r.station.root().join("out");
+    let mpd = std::fs::read_to_string(out.join("stream.mpd")).expect("mpd");
+    assert!(
+        mpd.contains("<Title>Test FM &lt;&amp;&gt;</Title>"),
+        "{mpd}"
+    );
+    assert!(!mpd.contains("minimumUpdatePeriod"));
+    assert!(mpd.contains(r#"availabilityStartTime="2025-01-01T00:00:00Z""#));
+    assert!(mpd.contains(r#"<Representation id="64k" bandwidth="64000"/>"#));
+    let station: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("station.json")).expect("station.json"))
+            .expect("json");
+    assert_eq!(station["name"], "Test FM <&>");
+    for f in ["index.html", "player.js", "style.css"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let day = Utc::now().format("%Y-%m-%d").to_string();
+    let sched: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join(format!("schedule/{day}.json"))).expect("today's schedule"),
+    )
+    .expect("json");
+    assert!(sched["items"].as_array().is_some_and(|a| !a.is_empty()));
+}
