@@ -17,8 +17,8 @@
 //!
 //! Keys print and serialise as their name (`"A minor"`, `"F# major"`) and
 //! parse from a name in common spellings (`"Am"`, `"F#"`, `"Gb major"`,
-//! `"c♯ min"`) or from a Camelot code (`"8A"`); see [`Key::from_str`](
-//! std::str::FromStr::from_str). A bad string gives a [`ParseKeyError`] that
+//! `"c♯ min"`) or from a Camelot code (`"8A"`); the `FromStr` impl on
+//! [`Key`] lists the spellings. A bad string gives a [`ParseKeyError`] that
 //! carries the text.
 
 use std::fmt;

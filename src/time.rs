@@ -232,7 +232,7 @@ impl Grid {
     /// A grid of `segment` samples per segment (a positive multiple of 960)
     /// and `chunk_segments` segments per chunk (at least 1).
     pub fn new(segment: SampleCount, chunk_segments: u64) -> Result<Grid, TimeError> {
-        if segment.0 == 0 || segment.0 % OPUS_FRAME != 0 {
+        if segment.0 == 0 || !segment.0.is_multiple_of(OPUS_FRAME) {
             return Err(TimeError::BadSegmentDuration { samples: segment.0 });
         }
         if chunk_segments == 0 {

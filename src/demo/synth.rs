@@ -73,8 +73,9 @@
 //! stream per part, so parts do not disturb each other). The oscillators use
 //! fixed-point phase and wavetables, and the few transcendental values
 //! (`sin`, `exp`) come from this module's own series built on `+ − × ÷`,
-//! which IEEE 754 makes exact everywhere. So the samples, and the WAV bytes,
-//! depend only on the spec, not on the platform's maths library.
+//! which IEEE 754 rounds correctly, and Rust never fuses into FMAs behind
+//! our back. So the samples, and the WAV bytes, depend only on the spec,
+//! not on the platform's maths library.
 //!
 //! # Bad specs
 //!
@@ -495,9 +496,9 @@ struct Envelope {
     release: usize,
 }
 
-/// Adds a note (or a whole chord) of oscillators sharing one envelope to `music` (interleaved
-/// stereo): starts at frame `start`, note-off after `hold` frames, then
-/// releases. Everything past the music's end is dropped.
+/// Adds a note, or a whole chord, of oscillators sharing one envelope to
+/// `music` (interleaved stereo): starts at frame `start`, note-off after
+/// `hold` frames, then releases. Everything past the music's end is dropped.
 fn play(
     music: &mut [f32],
     table: &Wavetable,
@@ -784,8 +785,8 @@ fn render_with(spec: &TrackSpec, progression_index: Option<usize>) -> Vec<f32> {
     let index = progression_index.unwrap_or_else(|| rng.below(3));
     let tape_hz = rng.range(6_500.0, 9_500.0);
     play_music(music, spec.key, &timing, index, &mut rng, spec.seed);
-    add_vinyl(music, &timing, spec.seed);
-    finish(music, &timing, spec.level_db, tape_hz);
+    add_clicks(music, &timing, spec.seed);
+    finish(music, &timing, spec.level_db, tape_hz, spec.seed);
     out
 }
 
@@ -829,7 +830,7 @@ fn play_music(
         release: timing.frames(0.12),
     };
     let bass_env = Envelope {
-        attack: timing.frames(0.006),
+        attack: timing.frames(0.015),
         decay: decay_per_frame(0.9, sr),
         release: timing.frames(0.05),
     };
@@ -885,8 +886,8 @@ fn play_music(
         let anchor = tonic + anchor(&chord);
         let third = tonic + chord.root + chord.tones[1];
         for (at, length, pc, velocity) in [
-            (0.0, 1.5, anchor, 1.0f32),
-            (2.0, 0.9, third, 0.5),
+            (0.0, 0.9, anchor, 1.0f32),
+            (1.0, 1.9, third, 0.5),
             (3.0, 0.9, anchor, 0.8),
         ] {
             let start = timing.frame(beat0 + at);
@@ -921,11 +922,11 @@ fn play_music(
 
         // Drums.
         for beat in [0.0, 2.0] {
-            let v = 0.9 * rng.range(0.94, 1.0) as f32;
+            let v = 0.8 * rng.range(0.94, 1.0) as f32;
             add_shot(music, &drums.kick, timing.frame(beat0 + beat), [v, v]);
         }
         for beat in [1.0, 3.0] {
-            let v = 0.7 * rng.range(0.9, 1.0) as f32;
+            let v = 0.85 * rng.range(0.9, 1.0) as f32;
             add_shot(
                 music,
                 &drums.snare,
@@ -943,30 +944,15 @@ fn play_music(
     }
 }
 
-/// Vinyl: faint band-passed stereo noise and sparse clicks.
-fn add_vinyl(music: &mut [f32], timing: &Timing, seed: u64) {
-    let sr = f64::from(timing.sample_rate);
-    let mut noise = SplitMix64::stream(seed, part::VINYL_NOISE);
-    let lp = lowpass_coef(3_000.0, sr);
-    let hp = highpass_coef(400.0, sr);
-    const NOISE_LEVEL: f32 = 0.006;
-    let mut state = [[0.0f32; 3]; 2]; // per channel: low-pass y, high-pass x_prev, high-pass y
-    for frame in music.chunks_exact_mut(2) {
-        for (sample, st) in frame.iter_mut().zip(state.iter_mut()) {
-            st[0] += lp * (noise.bipolar() - st[0]);
-            st[2] = hp * (st[2] + st[0] - st[1]);
-            st[1] = st[0];
-            *sample += st[2] * NOISE_LEVEL;
-        }
-    }
-
-    // Clicks: in each 10 ms block, one click with probability CLICKS_PER_S / 100.
+/// Vinyl clicks: in each 10 ms block, one click with probability
+/// `CLICKS_PER_S / 100`, a few samples of ringing impulse, randomly panned.
+fn add_clicks(music: &mut [f32], timing: &Timing, seed: u64) {
     const CLICKS_PER_S: f64 = 3.0;
     let mut clicks = SplitMix64::stream(seed, part::VINYL_CLICKS);
     let frames = music.len() / 2;
     let block = timing.frames(0.01);
     let width = timing.frames(0.0005);
-    let ring = decay_per_frame(0.00015, sr);
+    let ring = decay_per_frame(0.00015, f64::from(timing.sample_rate));
     for block_start in (0..frames).step_by(block) {
         if clicks.unit() >= CLICKS_PER_S / 100.0 {
             continue;
@@ -993,37 +979,46 @@ fn add_vinyl(music: &mut [f32], timing: &Timing, seed: u64) {
     }
 }
 
-/// Tape low-pass, fades, and the peak normalisation described in the module docs.
-fn finish(music: &mut [f32], timing: &Timing, level_db: f64, tape_hz: f64) {
-    let a = lowpass_coef(tape_hz, f64::from(timing.sample_rate));
-    let mut y = [0.0f32; 2];
-    for frame in music.chunks_exact_mut(2) {
-        for (sample, y) in frame.iter_mut().zip(y.iter_mut()) {
-            *y += a * (*sample - *y);
-            *sample = *y;
-        }
-    }
+/// The last steps, fused into one pass over the music plus a gain pass (the
+/// music is the bulk of the work after the oscillators): add the vinyl
+/// noise (faint band-passed stereo noise), apply the tape low-pass and the
+/// fades while tracking the peak, then scale to the target peak described in
+/// the module docs.
+fn finish(music: &mut [f32], timing: &Timing, level_db: f64, tape_hz: f64, seed: u64) {
+    const NOISE_LEVEL: f32 = 0.006;
+    let sr = f64::from(timing.sample_rate);
+    let mut noise = SplitMix64::stream(seed, part::VINYL_NOISE);
+    let noise_lp = lowpass_coef(3_000.0, sr);
+    let noise_hp = highpass_coef(400.0, sr);
+    let tape = lowpass_coef(tape_hz, sr);
+    // Per channel: noise low-pass y, noise high-pass x_prev and y, tape y.
+    let mut state = [[0.0f32; 4]; 2];
 
-    let fade = to_usize(timing.fade);
-    if fade > 0 {
-        let frames = music.len() / 2;
-        let smoothstep = |i: usize| {
-            let x = i as f32 / fade as f32;
-            x * x * (3.0 - 2.0 * x)
+    let frames = music.len() / 2;
+    let fade = to_usize(timing.fade); // at most frames / 2
+    let smoothstep = |i: usize| {
+        let x = i as f32 / fade as f32;
+        x * x * (3.0 - 2.0 * x)
+    };
+    let mut peak = 0.0f32;
+    for (i, frame) in music.chunks_exact_mut(2).enumerate() {
+        let fade_gain = if i < fade {
+            smoothstep(i)
+        } else if frames - i <= fade {
+            smoothstep(frames - 1 - i)
+        } else {
+            1.0
         };
-        for i in 0..fade {
-            let g = smoothstep(i);
-            let head = &mut music[i * 2..i * 2 + 2];
-            head[0] *= g;
-            head[1] *= g;
-            let j = frames - 1 - i;
-            let tail = &mut music[j * 2..j * 2 + 2];
-            tail[0] *= g;
-            tail[1] *= g;
+        for (sample, st) in frame.iter_mut().zip(state.iter_mut()) {
+            st[0] += noise_lp * (noise.bipolar() - st[0]);
+            st[2] = noise_hp * (st[2] + st[0] - st[1]);
+            st[1] = st[0];
+            st[3] += tape * (*sample + st[2] * NOISE_LEVEL - st[3]);
+            *sample = st[3] * fade_gain;
+            peak = peak.max(sample.abs());
         }
     }
 
-    let peak = music.iter().fold(0.0f32, |m, s| m.max(s.abs()));
     if peak > 0.0 && peak.is_finite() {
         let level = if level_db.is_finite() { level_db } else { 0.0 };
         let target_db = (REFERENCE_PEAK_DBFS + level).min(PEAK_CEILING_DBFS);

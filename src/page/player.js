@@ -83,6 +83,10 @@
     settlePending: false,
     /** A play() was aborted by a reload of the element; play again on canplay. */
     retryPlay: false,
+    /** dash.js has been given the stream (at the first press of play). */
+    attached: false,
+    /** Audio has flowed at least once. */
+    everPlayed: false,
     /** When the status line last showed a playback error (0: it does not). */
     playbackErrorAt: 0,
     /** Last seen playhead and when it last moved, for the stall watchdog. */
@@ -368,9 +372,9 @@
         // gets the same numbers; ours below are the same values and take precedence.
         applyServiceDescription: true,
         delay: {
-          // The one number that makes listeners agree: everyone plays
-          // epoch + (now - target) . It also leaves target/segment (3) segments
-          // of buffer, since segment N is available once its 2 s have passed.
+          // The one number that makes listeners agree: everyone plays the sample of
+          // (now - target). 6 s behind also leaves 2 to 3 segments of buffer, as
+          // segment N becomes available only once its 2 s have passed.
           liveDelay: targetS,
           // liveDelay wins over both anyway; state them so nothing else is read.
           liveDelayFragmentCount: NaN,
@@ -384,8 +388,8 @@
           // which is what we want for a fixed target; LoL+ and step modes trade
           // latency for buffer, a concern of sub-second low-latency streams.
           mode: 'liveCatchupModeDefault',
-          // Gentle rate changes (about 4 %) keep the music natural while correcting
-          // about 2.4 s per minute of drift.
+          // Gentle rates (0.96 to 1.04 in the demo station) keep the music natural
+          // and still correct up to 2.4 s of drift a minute.
           playbackRate: { min: rateMin, max: rateMax },
           // Beyond this the gap is closed with a seek instead of waiting minutes for
           // the rate to do it (after a long stall, a sleeping tab, a slow network).
@@ -418,33 +422,19 @@
   }
 
   /**
-   * Resolves once dash.js has attached its MediaSource to the audio element (the
-   * element's load algorithm fires loadstart). A play() before that would be
-   * aborted by the attach, so the button waits for it.
+   * Creates and configures the dash.js player. The stream itself is attached only
+   * at the first press of play (see startListening): dash.js picks its start point
+   * when it attaches, and a start point chosen at page load is as old as the page.
    */
-  function mediaAttached() {
-    return new Promise((resolve) => {
-      if (audio.currentSrc || audio.src) {
-        resolve();
-        return;
-      }
-      const done = () => {
-        clearTimeout(timer);
-        audio.removeEventListener('loadstart', done);
-        resolve();
-      };
-      // Should dash.js attach later than this (it never has), play() is retried below.
-      const timer = setTimeout(done, 5000);
-      audio.addEventListener('loadstart', done);
-    });
-  }
-
   function createPlayer(dashjs, station) {
     const player = dashjs.MediaPlayer().create();
     player.updateSettings(dashSettings(station));
     player.on(dashjs.MediaPlayer.events.ERROR, onDashError);
-    // autoPlay false: browsers block sound until the listener presses play.
-    player.initialize(audio, station.mpdUrl, false);
+    player.on(dashjs.MediaPlayer.events.PLAYBACK_NOT_ALLOWED, () => {
+      state.wantPlaying = false;
+      setButton('paused');
+      setStatus('warn', 'The browser blocked playback; press play again.');
+    });
     return player;
   }
 
@@ -498,10 +488,9 @@
       if (!dvr || !Number.isFinite(dvr.end) || dvr.end <= 0) return false; // not ready yet
       const latency = player.getCurrentLiveLatency();
       const target = state.station.latency.targetMs / 1000;
-      // currentTime 0: dash.js still holds the start point it chose when the page
-      // loaded, which is as old as the page; replace it with today's.
-      const stale = !(audio.currentTime > 0) || !Number.isFinite(latency) || latency <= 0;
-      if (stale || Math.abs(latency - target) > thresholdS) {
+      // No position yet: let dash.js's own start point stand.
+      if (!(audio.currentTime > 0) || !Number.isFinite(latency) || latency <= 0) return false;
+      if (Math.abs(latency - target) > thresholdS) {
         // seekToOriginalLive also restores dash.js's target delay; MediaPlayer.play()
         // would instead make the current (late) latency the new target.
         player.seekToOriginalLive();
@@ -516,6 +505,15 @@
   function startListening() {
     state.wantPlaying = true;
     setButton('loading');
+    if (!state.attached) {
+      // First press: attach the stream now, with autoPlay, so that dash.js starts at
+      // the live point of this moment and plays as soon as it has buffered. The
+      // press is the user activation that lets it play with sound.
+      state.attached = true;
+      state.settlePending = true;
+      state.player.initialize(audio, state.station.mpdUrl, true);
+      return;
+    }
     resyncToLive(RESYNC_ON_PLAY_S);
     // audio.play(), not player.play(): see resyncToLive.
     const p = audio.play();
@@ -542,18 +540,25 @@
 
   function onPlayClick() {
     if (!state.player) return;
-    if (audio.paused) startListening();
-    else stopListening();
+    // While tuning in the button already shows "pause": a press stops.
+    if (state.wantPlaying) stopListening();
+    else startListening();
   }
 
   function bindAudio() {
     audio.addEventListener('play', () => {
+      if (!state.wantPlaying && !state.everPlayed) {
+        // dash.js's autoplay after the listener pressed stop while tuning in.
+        audio.pause();
+        return;
+      }
       // Also when play comes from the OS (media keys, lock screen).
       state.wantPlaying = true;
       state.settlePending = true;
       resyncToLive(RESYNC_ON_PLAY_S);
     });
     audio.addEventListener('playing', () => {
+      state.everPlayed = true;
       setButton('playing');
       if (state.settlePending) {
         state.settlePending = false;
@@ -882,7 +887,6 @@
       tick(); // starts loading the schedule while dash.js loads
       const [dashjs] = await Promise.all([loadDashjs(station), checkManifest(station)]);
       state.player = createPlayer(dashjs, station);
-      await mediaAttached();
       ui.play.disabled = false;
     } catch (e) {
       ui.play.disabled = true;

@@ -139,7 +139,7 @@ pub fn run(out_dir: &Path, target: &dyn Target, progress: &dyn Progress) -> Resu
     let local = DirTarget::new(out_dir).list("")?;
     let remote = target.list("")?;
     let mut keys: Vec<(&String, &ObjectInfo)> = local.iter().collect();
-    keys.sort_by(|a, b| publish_order(a.0).cmp(&publish_order(b.0)));
+    keys.sort_by_key(|(k, _)| publish_order(k));
     progress.start("publishing", keys.len() as u64, Unit::Items);
     let mut summary = Summary::default();
     for (key, info) in keys {

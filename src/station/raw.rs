@@ -194,7 +194,7 @@ pub(super) fn validate(
 
     let s = &raw.stream;
     let frame_ms = OPUS_FRAME * 1000 / u64::from(crate::time::SAMPLE_RATE);
-    if s.segment_ms == 0 || s.segment_ms % frame_ms != 0 || s.segment_ms > 60_000 {
+    if s.segment_ms == 0 || !s.segment_ms.is_multiple_of(frame_ms) || s.segment_ms > 60_000 {
         return Err(bad(
             "stream.segment_ms",
             format!(
