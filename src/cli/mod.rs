@@ -81,9 +81,17 @@ enum Command {
     /// Make a demo station: synthesise a small lo-fi catalog, render the next
     /// hour, and serve it on http://127.0.0.1:8080.
     Demo {
-        /// How much programme to render.
-        #[arg(long, default_value_t = 1, value_name = "HOURS")]
+        /// How much programme to render, in hours.
+        #[arg(
+            long,
+            default_value_t = 1,
+            value_name = "HOURS",
+            conflicts_with = "minutes"
+        )]
         hours: u64,
+        /// How much programme to render, in minutes (instead of --hours).
+        #[arg(long, value_name = "MINUTES")]
+        minutes: Option<u64>,
         /// Only build the demo; do not start the preview server.
         #[arg(long)]
         no_serve: bool,
@@ -269,6 +277,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo {
             hours,
+            minutes,
             no_serve,
             serve,
         } => {
@@ -276,12 +285,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let specs = lofiever::demo::synth::demo_catalog(station.seed);
             let dir = station.catalog_dir.join(lofiever::demo::DEMO_DIR);
             lofiever::demo::write_catalog(&dir, &specs, &bars)?;
-            if hours == 0 || hours > 24 * 7 {
-                bail!("--hours must be between 1 and 168");
+            let minutes = minutes.unwrap_or(hours.saturating_mul(60));
+            if minutes == 0 || minutes > 7 * 24 * 60 {
+                bail!("the demo renders between 1 minute and 7 days");
             }
             let window = Window {
                 now: Utc::now(),
-                ahead: SampleCount::from_secs(hours * 3600)?,
+                ahead: SampleCount::from_secs(minutes * 60)?,
                 force: false,
             };
             let summary = job::run(&station, &window, &bars)?;

@@ -121,3 +121,26 @@ fn other_ranges_name_their_key() {
         assert_eq!(config_error(text).0, key, "{text}");
     }
 }
+
+#[test]
+fn the_environment_overrides_the_target_and_is_named_in_errors() {
+    let raw: RawStation = toml::from_str("[publish]\ntarget = \"out\"\n").expect("valid toml");
+    let s = raw::validate(
+        raw.clone(),
+        "f",
+        Path::new("/r"),
+        Some("s3://bucket-a/x".into()),
+    )
+    .expect("valid override");
+    assert_eq!(
+        s.target,
+        TargetSpec::S3 {
+            bucket: "bucket-a".into(),
+            prefix: "x".into()
+        }
+    );
+    match raw::validate(raw, "f", Path::new("/r"), Some("s3://B".into())) {
+        Err(Error::Config { key, .. }) => assert_eq!(key, TARGET_ENV),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}

@@ -141,3 +141,70 @@ fn every_subcommand_has_operator_help() {
         assert!(text.len() > 200, "{cmd} --help is too thin: {text}");
     }
 }
+
+#[test]
+fn the_demo_survives_a_corrupt_file_and_ends_with_a_served_page() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    // One rendition at low complexity keeps this quick; the demo's own
+    // catalog (12 synthesised tracks) is used as is.
+    let st = TempStation::new(
+        "[stream]\nbitrates_kbps = [64]\nopus_complexity = 0\n[player]\ndashjs_url = \"vendor/dashjs/dash.all.min.js\"\n",
+    );
+    std::fs::write(
+        st.root().join("catalog/broken.flac"),
+        b"fLaC this is not really flac",
+    )
+    .expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
+        .args(["demo", "--minutes", "2", "--port", "0"])
+        .current_dir(st.root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start demo");
+    let stdout = child.stdout.take().expect("piped");
+    let mut url = None;
+    let mut seen = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("utf-8 output");
+        seen.push(line.clone());
+        if let Some(rest) = line.strip_prefix("Listening page: http://") {
+            url = rest.split('/').next().map(str::to_string);
+            break;
+        }
+    }
+    let Some(addr) = url else {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+        panic!("demo did not end with a served page; stdout: {seen:?} stderr: {err}");
+    };
+    let mut conn = std::net::TcpStream::connect(&addr).expect("connect to the preview server");
+    write!(conn, "GET /index.html HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
+    let mut body = String::new();
+    conn.read_to_string(&mut body).expect("read");
+    let _ = child.kill();
+    let mut err = String::new();
+    let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+    let _ = child.wait();
+    assert!(
+        body.starts_with("HTTP/1.") && body.contains(" 200 "),
+        "{body}"
+    );
+    assert!(body.contains("<html"), "{body}");
+    assert!(
+        err.contains("broken.flac") && err.contains("skipped"),
+        "corrupt file not reported: {err}"
+    );
+    let analysed = seen
+        .iter()
+        .any(|l| l.contains("12 tracks usable") && l.contains("1 failed"));
+    assert!(analysed, "{seen:?}");
+    assert_eq!(
+        std::fs::read_dir(st.root().join("catalog/demo"))
+            .expect("demo catalog")
+            .count(),
+        13
+    );
+}
