@@ -42,6 +42,46 @@ pub struct Features {
     pub tag_artist: String,
     /// Title from the file's tags (empty if none).
     pub tag_title: String,
+    /// Loudness range, EBU Tech 3342 (LU).
+    #[serde(default)]
+    pub loudness_range_lu: f64,
+    /// Mean short-term RMS level over the music (dBFS): the track's energy.
+    #[serde(default)]
+    pub energy_db: f64,
+    /// Standard deviation of the short-term RMS level (dB): how much the
+    /// energy moves within the track.
+    #[serde(default)]
+    pub energy_spread_db: f64,
+    /// Mean spectral centroid (Hz): brightness.
+    #[serde(default)]
+    pub centroid_hz: f64,
+    /// Mean spectral roll-off, 85 % of energy below (Hz).
+    #[serde(default)]
+    pub rolloff_hz: f64,
+    /// Mean spectral flatness (0 = tonal, 1 = noise-like).
+    #[serde(default)]
+    pub flatness: f64,
+    /// Onsets per second.
+    #[serde(default)]
+    pub onset_rate: f64,
+    /// Tempo in BPM, octave resolved toward the lo-fi range (0 = unknown).
+    #[serde(default)]
+    pub tempo_bpm: f64,
+    /// Confidence of the tempo estimate, 0..1.
+    #[serde(default)]
+    pub tempo_confidence: f64,
+    /// Key name as [`crate::music::Key`] prints it, e.g. "A minor" (empty = unknown).
+    #[serde(default)]
+    pub key: String,
+    /// Confidence of the key estimate, 0..1.
+    #[serde(default)]
+    pub key_confidence: f64,
+    /// Camelot code of the key, e.g. "8A" (empty = unknown).
+    #[serde(default)]
+    pub camelot: String,
+    /// Where the track's own fade-out begins (48 kHz frame), ≤ cue_out.
+    #[serde(default)]
+    pub fade_out_start: u64,
 }
 
 /// Incremental measurement over 48 kHz stereo blocks.
