@@ -122,12 +122,14 @@ pub fn render_window(
     window: &Window,
     progress: &dyn Progress,
 ) -> Result<render::Summary> {
-    let audio = CatalogAudio::new(&station.catalog_dir);
+    let catalog = station.catalog_dir.clone();
+    let make_audio =
+        move || -> Box<dyn render::mix::TrackAudio> { Box::new(CatalogAudio::new(&catalog)) };
     let wanted = wanted_segments(station, window)?;
     render::run(
         station,
         schedule,
-        &audio,
+        &make_audio,
         &station.output_dir,
         wanted,
         window.force,

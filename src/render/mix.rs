@@ -10,7 +10,11 @@ use crate::schedule::Item;
 /// `[from, from + frames)` of a track (zero-padded past its end).
 pub trait TrackAudio {
     /// Decoded frames of `item`'s track starting at frame `from`.
-    fn frames(&self, item: &Item, from: u64, frames: usize) -> crate::Result<Vec<f32>>;
+    fn frames(&mut self, item: &Item, from: u64, frames: usize) -> crate::Result<Vec<f32>>;
+
+    /// A hint that no sample before `sample` will be asked for again, so
+    /// resources of items ending before it may be released.
+    fn retire_before(&mut self, _sample: u64, _items: &[Item]) {}
 }
 
 /// Equal-power fade gain at position `pos` of a fade of `len` samples:
@@ -25,7 +29,11 @@ fn fade_in_gain(pos: u64, len: u64) -> f32 {
 
 /// Mixes the programme samples `[window.start, window.end)` (signed: samples
 /// before the epoch are silence) from `items`, into interleaved stereo.
-pub fn mix(items: &[Item], window: Range<i64>, audio: &dyn TrackAudio) -> crate::Result<Vec<f32>> {
+pub fn mix(
+    items: &[Item],
+    window: Range<i64>,
+    audio: &mut dyn TrackAudio,
+) -> crate::Result<Vec<f32>> {
     let len = usize::try_from((window.end - window.start).max(0)).unwrap_or(0);
     let mut out = vec![0.0f32; len * 2];
     for item in items {
@@ -67,7 +75,7 @@ mod tests {
 
     struct Dc;
     impl TrackAudio for Dc {
-        fn frames(&self, _: &Item, _: u64, frames: usize) -> crate::Result<Vec<f32>> {
+        fn frames(&mut self, _: &Item, _: u64, frames: usize) -> crate::Result<Vec<f32>> {
             Ok(vec![0.5; frames * 2])
         }
     }
@@ -91,7 +99,7 @@ mod tests {
     fn equal_power_crossfade_keeps_power() {
         // a: [0, 1000) fading out over its last 200; b starts at 800.
         let items = [item(0, 1000, 0, 200), item(800, 1000, 200, 0)];
-        let pcm = mix(&items, 0..1800, &Dc).expect("mix");
+        let pcm = mix(&items, 0..1800, &mut Dc).expect("mix");
         for i in 0..1800 {
             let v = pcm[i * 2];
             if (800..1000).contains(&i) {
@@ -107,9 +115,9 @@ mod tests {
     #[test]
     fn windows_compose() {
         let items = [item(100, 1000, 0, 300), item(800, 1000, 300, 100)];
-        let whole = mix(&items, -50..2000, &Dc).expect("mix");
-        let a = mix(&items, -50..777, &Dc).expect("mix");
-        let b = mix(&items, 777..2000, &Dc).expect("mix");
+        let whole = mix(&items, -50..2000, &mut Dc).expect("mix");
+        let a = mix(&items, -50..777, &mut Dc).expect("mix");
+        let b = mix(&items, 777..2000, &mut Dc).expect("mix");
         assert_eq!([a, b].concat(), whole);
         assert!(
             whole[..300].iter().all(|&v| v == 0.0),

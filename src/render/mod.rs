@@ -93,7 +93,7 @@ pub fn encoder_lookahead(station: &Station) -> Result<u64> {
 pub fn run(
     station: &Station,
     schedule: &Schedule,
-    audio: &(dyn mix::TrackAudio + Sync),
+    make_audio: &(dyn Fn() -> Box<dyn mix::TrackAudio> + Sync),
     out_dir: &Path,
     wanted: Range<SegmentNumber>,
     force: bool,
@@ -153,18 +153,29 @@ pub fn run(
     let total: u64 = jobs.iter().map(|(_, m)| m.len() as u64).sum::<u64>() * seg_seconds.max(1);
     progress.start("rendering programme", total, Unit::ProgrammeSeconds);
     let written = AtomicU64::new(0);
-    jobs.par_iter()
-        .map(|(k, missing)| {
-            let segments = render_chunk(station, schedule, audio, *k, lookahead)?;
-            for n in missing {
-                let idx = usize::try_from(n.0 - grid.chunk_segment_range(*k)?.start.0)
-                    .expect("segment index within a chunk fits usize");
-                for (r, per_rendition) in station.renditions.iter().zip(&segments) {
-                    let path = out_dir.join(segment_path(&r.id(), *n));
-                    crate::fsutil::write_atomic(&path, &per_rendition[idx])?;
+    // Contiguous runs of chunks per worker: each worker streams its tracks
+    // front to back instead of re-decoding them for every chunk. More runs
+    // than threads keeps the cores busy when runs differ in cost.
+    let runs = (rayon::current_num_threads() * 2).max(1);
+    let per_run = jobs.len().div_ceil(runs).max(1);
+    jobs.par_chunks(per_run)
+        .map(|run| {
+            let mut audio = make_audio();
+            for (k, missing) in run {
+                let segments = render_chunk(station, schedule, audio.as_mut(), *k, lookahead)?;
+                let first = grid.chunk_segment_range(*k)?.start.0;
+                for n in missing {
+                    let idx = usize::try_from(n.0 - first)
+                        .expect("segment index within a chunk fits usize");
+                    for (r, per_rendition) in station.renditions.iter().zip(&segments) {
+                        let path = out_dir.join(segment_path(&r.id(), *n));
+                        crate::fsutil::write_atomic(&path, &per_rendition[idx])?;
+                    }
+                    written.fetch_add(1, Ordering::Relaxed);
+                    progress.advance(seg_seconds.max(1));
                 }
-                written.fetch_add(1, Ordering::Relaxed);
-                progress.advance(seg_seconds.max(1));
+                let done_until = grid.chunk_range(*k)?.start.0.saturating_sub(PRIMING.0);
+                audio.retire_before(done_until, &schedule.items);
             }
             Ok(())
         })
@@ -183,7 +194,7 @@ pub fn run(
 pub fn render_chunk(
     station: &Station,
     schedule: &Schedule,
-    audio: &dyn mix::TrackAudio,
+    audio: &mut dyn mix::TrackAudio,
     k: ChunkIndex,
     lookahead: u64,
 ) -> Result<Vec<Vec<Vec<u8>>>> {
@@ -242,7 +253,7 @@ pub fn render_chunk(
 pub fn programme_for_encoding(
     station: &Station,
     schedule: &Schedule,
-    audio: &dyn mix::TrackAudio,
+    audio: &mut dyn mix::TrackAudio,
     start: u64,
     end: u64,
     lookahead: u64,
@@ -268,7 +279,7 @@ pub fn programme_for_encoding(
 pub fn programme(
     station: &Station,
     schedule: &Schedule,
-    audio: &dyn mix::TrackAudio,
+    audio: &mut dyn mix::TrackAudio,
     from: i64,
     frames: usize,
 ) -> Result<Vec<f32>> {

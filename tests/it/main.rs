@@ -5,5 +5,6 @@
 
 mod browser;
 mod cli;
+mod render;
 mod stream;
 mod util;
