@@ -215,9 +215,8 @@ mod true_peak_tests {
             .flat_map(|i| {
                 let v = 0.85
                     * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin()
-                        as f32
-                    / 0.7071;
-                [v * 0.7071, v * 0.7071]
+                        as f32;
+                [v, v]
             })
             .collect();
         // Sample peaks are at 0.60, under the ceiling (0.79); the true peaks
