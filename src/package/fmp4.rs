@@ -254,6 +254,48 @@ pub fn read_segment(bytes: &[u8]) -> Result<SegmentFacts, String> {
     })
 }
 
+/// The total length a media segment should have, read from its first bytes
+/// (`styp` + `moof` headers): the end of the `moof`, plus the `mdat` header,
+/// plus the sum of the sample sizes in its `trun`. `None` if `head` does not
+/// start with a complete `styp` + `moof`.
+pub fn declared_len(head: &[u8]) -> Option<u64> {
+    use mp4_atom::{Any, Decode};
+    let mut buf = head;
+    let mut consumed = 0usize;
+    loop {
+        let before = buf.len();
+        let atom = Any::decode(&mut buf).ok()?;
+        consumed += before - buf.len();
+        if let Any::Moof(moof) = atom {
+            let payload: u64 = moof
+                .traf
+                .iter()
+                .flat_map(|t| t.trun.iter())
+                .flat_map(|r| r.samples.iter())
+                .map(|e| u64::from(e.size.unwrap_or(0)))
+                .sum();
+            return Some(consumed as u64 + 8 + payload);
+        }
+    }
+}
+
+/// True if the file at `path` is a whole media segment: its length equals
+/// what its own headers declare. Reads only the first few kilobytes.
+pub fn segment_file_is_complete(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(len) = f.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let mut head = vec![0u8; 8192.min(len as usize)];
+    if f.read_exact(&mut head).is_err() {
+        return false;
+    }
+    declared_len(&head) == Some(len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +350,15 @@ mod tests {
             packets[0].as_slice()
         );
         assert_eq!(moof.mfhd.sequence_number, 8_640_001);
+        // The header declares the whole length; a truncated copy is caught.
+        assert_eq!(declared_len(&bytes[..600]), Some(bytes.len() as u64));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let whole = dir.path().join("whole.m4s");
+        let cut = dir.path().join("cut.m4s");
+        std::fs::write(&whole, &bytes).expect("write");
+        std::fs::write(&cut, &bytes[..bytes.len() - 1]).expect("write");
+        assert!(segment_file_is_complete(&whole));
+        assert!(!segment_file_is_complete(&cut));
+        assert!(!segment_file_is_complete(&dir.path().join("missing.m4s")));
     }
 }

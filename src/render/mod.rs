@@ -89,7 +89,8 @@ pub fn encoder_lookahead(station: &Station) -> Result<u64> {
 }
 
 /// Renders the segments `wanted` (clamped to what the schedule makes final)
-/// into `out_dir`, skipping segments whose files exist unless `force`.
+/// into `out_dir`, skipping segments whose files exist whole (their length
+/// matches what their headers declare) unless `force`.
 pub fn run(
     station: &Station,
     schedule: &Schedule,
@@ -134,10 +135,9 @@ pub fn run(
         for n in segs.start.0.max(window.start.0)..segs.end.0.min(window.end.0) {
             let n = SegmentNumber(n);
             let present = !force
-                && station
-                    .renditions
-                    .iter()
-                    .all(|r| out_dir.join(segment_path(&r.id(), n)).is_file());
+                && station.renditions.iter().all(|r| {
+                    fmp4::segment_file_is_complete(&out_dir.join(segment_path(&r.id(), n)))
+                });
             if present {
                 summary.skipped += 1;
             } else {

@@ -208,3 +208,49 @@ fn the_demo_survives_a_corrupt_file_and_ends_with_a_served_page() {
         13
     );
 }
+
+#[test]
+fn a_rerun_renders_nothing_and_repairs_a_truncated_segment() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    st.add_tracks(&short_specs(3));
+    let first = st.run(&["render", "--minutes", "3"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    // Segments rendered by a run; a second or two passing may add one new
+    // segment at the end of the window, nothing more.
+    let rendered = |out: &std::process::Output| -> u64 {
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| l.strip_prefix("render: "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no render summary in {text}"))
+    };
+    let again = st.run(&["render", "--minutes", "3"]);
+    assert!(
+        rendered(&again) <= 1,
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    let dir = st.root().join("out/96k");
+    let mut segs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("rendered")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "m4s"))
+        .collect();
+    segs.sort();
+    let victim = &segs[segs.len() / 2];
+    let good = std::fs::read(victim).expect("read");
+    std::fs::write(victim, &good[..good.len() / 2]).expect("truncate");
+    let repair = st.run(&["render", "--minutes", "3"]);
+    assert!(
+        (1..=2).contains(&rendered(&repair)),
+        "{}",
+        String::from_utf8_lossy(&repair.stdout)
+    );
+    assert_eq!(
+        std::fs::read(victim).expect("read"),
+        good,
+        "repaired segment is byte-identical"
+    );
+}
