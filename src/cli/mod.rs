@@ -347,11 +347,15 @@ fn print_job_summary(
     }
     if let Some(until) = s.rendered_until {
         let t = station.epoch.instant_of(until)?;
-        let runway = t - Utc::now();
+        let ahead = (t - Utc::now()).num_seconds();
+        let ahead = if ahead.abs() < 3600 {
+            format!("{} min", ahead / 60)
+        } else {
+            format!("{:.1} h", ahead as f64 / 3600.0)
+        };
         say(format!(
-            "runway: rendered until {} ({:.1} h ahead of now)",
-            lofiever::schedule::store::fmt_instant(t),
-            runway.num_seconds() as f64 / 3600.0
+            "runway: rendered until {} ({ahead} ahead of now)",
+            lofiever::schedule::store::fmt_instant(t)
         ));
     }
     Ok(())
