@@ -31,13 +31,18 @@ chunk_segments = 30
 "#;
 
 fn main() {
-    let minutes: u64 = std::env::var("MINUTES").ok().and_then(|m| m.parse().ok()).unwrap_or(20);
+    let minutes: u64 = std::env::var("MINUTES")
+        .ok()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(20);
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("pipeline")).expect("mkdir");
     std::fs::write(dir.path().join("pipeline/station.toml"), TOML).expect("config");
-    let station = lofiever::Station::load(&dir.path().join("pipeline/station.toml"), Utc::now()).expect("station");
+    let station = lofiever::Station::load(&dir.path().join("pipeline/station.toml"), Utc::now())
+        .expect("station");
     let specs = lofiever::demo::synth::demo_catalog(1);
-    lofiever::demo::write_catalog(&station.catalog_dir.join("demo"), &specs, &Silent).expect("catalog");
+    lofiever::demo::write_catalog(&station.catalog_dir.join("demo"), &specs, &Silent)
+        .expect("catalog");
 
     // Analyse and schedule (not timed).
     let (_, tracks) = job::analyze_and_tracks(&station, &Silent).expect("analyze");
@@ -45,15 +50,29 @@ fn main() {
     let ahead = SampleCount::from_secs(minutes * 60).expect("small");
     let mut schedule = lofiever::schedule::Schedule::default();
     job::extend_schedule(&station, &mut schedule, &tracks, now, ahead).expect("schedule");
-    let window = Window { now, ahead, force: true };
+    let window = Window {
+        now,
+        ahead,
+        force: true,
+    };
     let wanted = job::wanted_segments(&station, &window).expect("window");
     let catalog = station.catalog_dir.clone();
-    let make = move || -> Box<dyn render::mix::TrackAudio> { Box::new(CatalogAudio::new(&catalog)) };
+    let make =
+        move || -> Box<dyn render::mix::TrackAudio> { Box::new(CatalogAudio::new(&catalog)) };
 
     // (a) the whole render, all cores.
     let out = dir.path().join("out");
     let t = Instant::now();
-    let summary = render::run(&station, &schedule, &make, &out, wanted.clone(), true, &Silent).expect("render");
+    let summary = render::run(
+        &station,
+        &schedule,
+        &make,
+        &out,
+        wanted.clone(),
+        true,
+        &Silent,
+    )
+    .expect("render");
     let t_render = t.elapsed().as_secs_f64();
     let rendered = summary.window.clone().expect("rendered");
     let seg_s = station.grid.segment_duration().0 as f64 / 48_000.0;
@@ -63,32 +82,58 @@ fn main() {
     // bare libopus in parallel; PCM prepared outside the timing.
     let lookahead = render::encoder_lookahead(&station).expect("encoder");
     let first = station.grid.chunk_of(rendered.start).0;
-    let last = station.grid.chunk_of(lofiever::time::SegmentNumber(rendered.end.0 - 1)).0;
+    let last = station
+        .grid
+        .chunk_of(lofiever::time::SegmentNumber(rendered.end.0 - 1))
+        .0;
+    let t = Instant::now();
     let pcms: Vec<Vec<f32>> = (first..=last)
+        .into_par_iter()
         .map(|k| {
             let r = station.grid.chunk_range(ChunkIndex(k)).expect("range");
             let mut audio = CatalogAudio::new(&station.catalog_dir);
-            render::programme_for_encoding(&station, &schedule, &mut audio, r.start.0, r.end.0, lookahead).expect("pcm")
+            render::programme_for_encoding(
+                &station, &schedule, &mut audio, r.start.0, r.end.0, lookahead,
+            )
+            .expect("pcm")
         })
         .collect();
+    let t_prep = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let bytes: usize = pcms
         .par_iter()
         .map(|pcm| {
             let mut enc = render::encode::OpusEncoder::new(96_000, 10).expect("encoder");
-            pcm.chunks_exact(1920).map(|f| enc.encode_frame(f).expect("encode").len()).sum::<usize>()
+            pcm.chunks_exact(1920)
+                .map(|f| enc.encode_frame(f).expect("encode").len())
+                .sum::<usize>()
         })
         .sum();
     let t_floor = t.elapsed().as_secs_f64();
     // The floor encoded whole chunks; scale to the segments the render wrote.
-    let floor_programme_s = (last - first + 1) as f64 * station.grid.chunk_duration().0 as f64 / 48_000.0;
+    let floor_programme_s =
+        (last - first + 1) as f64 * station.grid.chunk_duration().0 as f64 / 48_000.0;
     let t_floor_scaled = t_floor * programme_s / floor_programme_s;
 
     // (d) one thread.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
     let out1 = dir.path().join("out1");
     let t = Instant::now();
-    pool.install(|| render::run(&station, &schedule, &make, &out1, wanted.clone(), true, &Silent)).expect("render");
+    pool.install(|| {
+        render::run(
+            &station,
+            &schedule,
+            &make,
+            &out1,
+            wanted.clone(),
+            true,
+            &Silent,
+        )
+    })
+    .expect("render");
     let t_one = t.elapsed().as_secs_f64();
 
     // (c) ffmpeg: the scheduled items, trimmed to their cues, gained,
@@ -112,7 +157,9 @@ fn main() {
     let mut last_label = "t0".to_string();
     for (i, it) in items.iter().enumerate().skip(1) {
         let d = items[i - 1].fade_out.min(it.fade_in.max(1)) as f64 / 48_000.0;
-        filters.push(format!("[{last_label}][t{i}]acrossfade=d={d}:c1=qsin:c2=qsin[x{i}]"));
+        filters.push(format!(
+            "[{last_label}][t{i}]acrossfade=d={d}:c1=qsin:c2=qsin[x{i}]"
+        ));
         last_label = format!("x{i}");
     }
     let ff_dir = dir.path().join("ffmpeg");
@@ -141,20 +188,33 @@ fn main() {
         ff_dir.join("stream.mpd").display().to_string(),
     ]);
     let ff_programme_s: f64 = items.iter().map(|it| it.length as f64).sum::<f64>() / 48_000.0
-        - items.iter().skip(1).map(|it| it.fade_in as f64 / 48_000.0).sum::<f64>();
+        - items
+            .iter()
+            .skip(1)
+            .map(|it| it.fade_in as f64 / 48_000.0)
+            .sum::<f64>();
     let t = Instant::now();
-    let status = Command::new("ffmpeg").args(&args).status().expect("run ffmpeg");
+    let status = Command::new("ffmpeg")
+        .args(&args)
+        .status()
+        .expect("run ffmpeg");
     let t_ffmpeg = t.elapsed().as_secs_f64();
     assert!(status.success(), "ffmpeg pipeline failed");
 
     let threads = rayon::current_num_threads();
     let ours = programme_s / t_render;
     let theirs = ff_programme_s / t_ffmpeg;
-    println!("render benchmark ({minutes} min of programme, 96 kb/s, complexity 10, {threads} threads)");
+    println!(
+        "render benchmark ({minutes} min of programme, 96 kb/s, complexity 10, {threads} threads)"
+    );
     println!("  (a) lofiever render:          {programme_s:7.0} s of programme in {t_render:6.2} s = {ours:6.1} x real time");
     println!("  (b) bare libopus (floor):     {:7.0} s in {t_floor:6.2} s ({bytes} bytes); render / floor = {:.3}",
         floor_programme_s, t_render / t_floor_scaled);
+    println!("      decode + mix + limit alone (fresh decoders per chunk): {t_prep:6.2} s");
     println!("  (c) ffmpeg pipeline:          {ff_programme_s:7.0} s of programme in {t_ffmpeg:6.2} s = {theirs:6.1} x real time; lofiever / ffmpeg = {:.2}x",
         ours / theirs);
-    println!("  (d) one thread:               {t_one:6.2} s; speed-up on {threads} threads = {:.2}x", t_one / t_render);
+    println!(
+        "  (d) one thread:               {t_one:6.2} s; speed-up on {threads} threads = {:.2}x",
+        t_one / t_render
+    );
 }

@@ -5,7 +5,14 @@
 //! Each stage is also callable alone ([`analyze_and_tracks`],
 //! [`extend_schedule`], [`render_window`], [`write_station_files`]); the CLI
 //! subcommands are thin wrappers over these.
+//!
+//! State lives in the target (DESIGN.md): the schedule is read back from it,
+//! and when the target is not the output folder (an S3 bucket, another
+//! folder) it is listed once, so segments already there are neither rendered
+//! nor uploaded again — a fresh machine with only the repository and
+//! credentials continues the station where it is.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::analyze;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::publish::{self, Target};
+use crate::publish::{self, ObjectInfo, Target};
 use crate::render::{self, CatalogAudio};
 use crate::schedule::{store, Schedule, Track};
 use crate::station::Station;
@@ -41,6 +48,11 @@ pub struct JobSummary {
     pub render: render::Summary,
     /// Publish outcome (`None` when the target is the output folder).
     pub publish: Option<publish::Summary>,
+    /// Segments deleted by retention at the target.
+    pub retention: publish::retention::Summary,
+    /// Segments deleted by retention from the output folder when it is not
+    /// the target.
+    pub local_retention: publish::retention::Summary,
     /// First sample not yet rendered (the runway end).
     pub rendered_until: Option<SampleIndex>,
 }
@@ -122,17 +134,32 @@ pub fn render_window(
     window: &Window,
     progress: &dyn Progress,
 ) -> Result<render::Summary> {
+    render_window_skipping(station, schedule, window, None, progress)
+}
+
+/// Renders the window into the output folder, skipping segments that are in
+/// `at_target` (a listing of the publish target) as well as those already in
+/// the output folder.
+pub fn render_window_skipping(
+    station: &Station,
+    schedule: &Schedule,
+    window: &Window,
+    at_target: Option<&BTreeMap<String, ObjectInfo>>,
+    progress: &dyn Progress,
+) -> Result<render::Summary> {
     let catalog = station.catalog_dir.clone();
     let make_audio =
         move || -> Box<dyn render::mix::TrackAudio> { Box::new(CatalogAudio::new(&catalog)) };
     let wanted = wanted_segments(station, window)?;
-    render::run(
+    let elsewhere = |key: &str| at_target.is_some_and(|l| l.contains_key(key));
+    render::run_skipping(
         station,
         schedule,
         &make_audio,
         &station.output_dir,
         wanted,
         window.force,
+        &elsewhere,
         progress,
     )
 }
@@ -171,17 +198,26 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
     let before = schedule.items.len();
     let items_added = extend_schedule(station, &mut schedule, &tracks, window.now, window.ahead)?;
     let first_new = schedule.items.get(before).map(|it| it.start());
-    let render = render_window(station, &schedule, window, progress)?;
+    // One listing of the target serves render (what is there already),
+    // publish (what differs) and retention (what has aged out).
+    let remote = target.list("")?;
+    let separate = !publish::target_is_output(station);
+    let render = render_window_skipping(
+        station,
+        &schedule,
+        window,
+        separate.then_some(&remote),
+        progress,
+    )?;
     write_station_files(station, &schedule, first_new.or(schedule.start()))?;
-    let publish = if publish::target_is_output(station) {
-        None
-    } else {
-        Some(publish::run(
-            &station.output_dir,
-            target.as_ref(),
-            progress,
-        )?)
-    };
+    let published = publish::run_station(
+        station,
+        target.as_ref(),
+        Some(remote),
+        window.now,
+        false,
+        progress,
+    )?;
     let rendered_until = render
         .window
         .as_ref()
@@ -191,7 +227,9 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
         analysis: Some(report),
         items_added,
         render,
-        publish,
+        publish: published.upload,
+        retention: published.retention,
+        local_retention: published.local_retention,
         rendered_until,
     })
 }

@@ -3,10 +3,12 @@
 //! hosting is any static host or CDN; this is not one.
 //!
 //! Serves files under the root with the Content-Types of [`crate::publish::Kind`],
-//! `Cache-Control: no-cache` (so a re-render shows at once), and maps
-//! `/vendor/dashjs/…` to a local copy of dash.js when one is given (the page
-//! falls back to it when the configured dash.js URL cannot be loaded, e.g.
-//! offline).
+//! `Cache-Control: no-cache` (so a re-render shows at once) and a `Date`
+//! header (GET and HEAD: the MPD's default `UTCTiming` is a HEAD of the MPD
+//! itself), and maps `/vendor/<name>/…` to local copies of the player
+//! libraries when given: `/vendor/dashjs/` ([`local_dashjs`]) and
+//! `/vendor/shaka/` ([`local_shaka`], see [`Preview::with_vendor`]). The page
+//! falls back to them when the configured CDN URLs cannot be loaded (offline).
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -21,7 +23,8 @@ use crate::publish::Kind;
 pub struct Preview {
     server: Arc<Server>,
     root: PathBuf,
-    vendor: Option<PathBuf>,
+    /// `(name, dir)`: `/vendor/<name>/…` is served from `dir`.
+    vendor: Vec<(String, PathBuf)>,
 }
 
 impl Preview {
@@ -35,8 +38,18 @@ impl Preview {
         Ok(Preview {
             server: Arc::new(server),
             root: root.to_path_buf(),
-            vendor: dashjs_dir.map(Path::to_path_buf),
+            vendor: dashjs_dir
+                .map(|d| ("dashjs".to_string(), d.to_path_buf()))
+                .into_iter()
+                .collect(),
         })
+    }
+
+    /// Also serves `/vendor/<name>/…` from `dir` (e.g. `"shaka"` with
+    /// [`local_shaka`]). `name` is one path segment.
+    pub fn with_vendor(mut self, name: &str, dir: &Path) -> Preview {
+        self.vendor.push((name.to_string(), dir.to_path_buf()));
+        self
     }
 
     /// The bound address.
@@ -75,13 +88,18 @@ impl Preview {
         } else {
             path.to_string()
         };
-        let (base, rel) = match (path.strip_prefix("/vendor/dashjs/"), &self.vendor) {
-            (Some(rest), Some(v)) => (v.as_path(), rest.to_string()),
-            _ => (
+        let vendored = self.vendor.iter().find_map(|(name, dir)| {
+            path.strip_prefix("/vendor/")
+                .and_then(|p| p.strip_prefix(name.as_str()))
+                .and_then(|p| p.strip_prefix('/'))
+                .map(|rest| (dir.as_path(), rest.to_string()))
+        });
+        let (base, rel) = vendored.unwrap_or_else(|| {
+            (
                 self.root.as_path(),
                 path.trim_start_matches('/').to_string(),
-            ),
-        };
+            )
+        });
         let rel = percent_decode(&rel);
         let rel_path = Path::new(&rel);
         if rel_path
@@ -140,4 +158,13 @@ fn percent_decode(s: &str) -> String {
 pub fn local_dashjs(root: &Path) -> Option<PathBuf> {
     let dir = root.join("tests/browser/node_modules/dashjs/dist/modern/umd");
     dir.join("dash.all.min.js").is_file().then_some(dir)
+}
+
+/// The Shaka Player build shipped in the test/set-up node packages, if
+/// installed under `root` (the station root).
+pub fn local_shaka(root: &Path) -> Option<PathBuf> {
+    let dir = root.join("tests/browser/node_modules/shaka-player/dist");
+    dir.join("shaka-player.compiled.js")
+        .is_file()
+        .then_some(dir)
 }

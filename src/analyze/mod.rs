@@ -82,7 +82,7 @@ pub fn run(catalog_dir: &Path, progress: &dyn Progress) -> Result<Report> {
         .collect();
 
     enum Plan {
-        Cached(Features),
+        Cached(Box<Features>),
         KnownFailure(Failure),
         Analyse { hash: String },
         Unreadable(Failure),
@@ -97,7 +97,7 @@ pub fn run(catalog_dir: &Path, progress: &dyn Progress) -> Result<Report> {
             let f = &entry.file;
             if let Some(row) = by_path.get(f.rel_path.as_str()) {
                 if row.size == f.size && u128::from(row.mtime_ns) == f.mtime_ns {
-                    return (i, Plan::Cached((*row).clone()));
+                    return (i, Plan::Cached(Box::new((*row).clone())));
                 }
             }
             let hash = match hash_file(&f.path) {
@@ -119,7 +119,7 @@ pub fn run(catalog_dir: &Path, progress: &dyn Progress) -> Result<Report> {
                 row.path = f.rel_path.clone();
                 row.size = f.size;
                 row.mtime_ns = u64::try_from(f.mtime_ns).unwrap_or(0);
-                return (i, Plan::Cached(row));
+                return (i, Plan::Cached(Box::new(row)));
             }
             if let Some(fail) = failed_by_hash.get(hash.as_str()) {
                 let mut fail = (*fail).clone();
@@ -181,7 +181,7 @@ pub fn run(catalog_dir: &Path, progress: &dyn Progress) -> Result<Report> {
         match plan {
             Plan::Cached(f) => {
                 report.cached += 1;
-                report.tracks.push(f);
+                report.tracks.push(*f);
             }
             Plan::KnownFailure(f) => {
                 report.cached += 1;

@@ -77,7 +77,21 @@ enum Command {
     },
     /// Copy the output folder to the publish target (publish.target or
     /// LOFIEVER_TARGET): audio first, then schedule, then MPD and page.
-    Publish,
+    ///
+    /// Objects already at the target with the same size and checksum are
+    /// skipped, so a re-run uploads nothing; segments older than
+    /// publish.keep_minutes are then deleted from the target. S3 credentials
+    /// come from the standard AWS environment/profile chain only.
+    Publish {
+        /// Print what would be uploaded and deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// First create the bucket if it is missing, apply a CORS rule for
+        /// publish.cors_origins, and print the public-read bucket policy to
+        /// apply (s3:// targets only).
+        #[arg(long)]
+        setup_bucket: bool,
+    },
     /// Make a demo station: synthesise a small lo-fi catalog, render the next
     /// hour, and serve it on http://127.0.0.1:8080.
     Demo {
@@ -156,9 +170,34 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// Crates whose debug and trace logs can show credentials (the AWS SDK logs
+/// the resolved identity, access key id included, and signed requests):
+/// capped at `info` whatever `RUST_LOG` says, so no log line ever carries
+/// them. lofiever's own debug lines say what is retried and why.
+const CAPPED_LOG_TARGETS: &[&str] = &[
+    "aws_config",
+    "aws_credential_types",
+    "aws_runtime",
+    "aws_sdk_s3",
+    "aws_sigv4",
+    "aws_smithy_http_client",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_types",
+    "h2",
+    "hyper",
+    "hyper_util",
+    "rustls",
+];
+
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for target in CAPPED_LOG_TARGETS {
+        if let Ok(d) = format!("{target}=info").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -257,23 +296,46 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = job::run(&station, &window, &bars)?;
             print_job_summary(&station, &summary, &say)?;
         }
-        Command::Publish => {
+        Command::Publish {
+            dry_run,
+            setup_bucket,
+        } => {
             let station = load_station(&cli.global)?;
-            if lofiever::publish::target_is_output(&station) {
-                say(format!(
+            if setup_bucket {
+                setup_bucket_and_report(&station, dry_run)?;
+            }
+            let target = lofiever::publish::open(&station)?;
+            let p = lofiever::publish::run_station(
+                &station,
+                target.as_ref(),
+                None,
+                Utc::now(),
+                dry_run,
+                &bars,
+            )?;
+            let dest = target.describe();
+            match &p.upload {
+                None => say(format!(
                     "publish: the target is the output folder {} itself; nothing to copy",
                     station.output_dir.display()
-                ));
-            } else {
-                let target = lofiever::publish::open(&station)?;
-                let s = lofiever::publish::run(&station.output_dir, target.as_ref(), &bars)?;
-                say(format!(
-                    "publish: {} objects written to {}, {} already there",
-                    s.uploaded,
-                    target.describe(),
-                    s.skipped
-                ));
+                )),
+                Some(s) if dry_run => {
+                    // A dry run's report is its output, even with --quiet.
+                    println!(
+                        "publish (dry run): would write {} objects ({}) to {dest}, {} already there",
+                        s.uploaded,
+                        human_bytes(s.bytes),
+                        s.skipped
+                    );
+                    for line in lofiever::publish::describe_changes(&s.changes) {
+                        println!("{line}");
+                    }
+                }
+                Some(s) => say(publish_line(s, &dest)),
             }
+            print_retention(&station, &p.retention, &dest, dry_run, &say)?;
+            let out = station.output_dir.display().to_string();
+            print_retention(&station, &p.local_retention, &out, dry_run, &say)?;
         }
         Command::Demo {
             hours,
@@ -340,11 +402,17 @@ fn print_job_summary(
         s.render.written, s.render.skipped
     ));
     if let Some(p) = &s.publish {
-        say(format!(
-            "publish: {} objects written, {} already there",
-            p.uploaded, p.skipped
-        ));
+        say(publish_line(p, &target_description(station)));
     }
+    print_retention(
+        station,
+        &s.retention,
+        &target_description(station),
+        false,
+        say,
+    )?;
+    let out = station.output_dir.display().to_string();
+    print_retention(station, &s.local_retention, &out, false, say)?;
     if let Some(until) = s.rendered_until {
         let t = station.epoch.instant_of(until)?;
         let ahead = (t - Utc::now()).num_seconds();
@@ -359,6 +427,116 @@ fn print_job_summary(
         ));
     }
     Ok(())
+}
+
+/// The summary line of an upload.
+fn publish_line(s: &lofiever::publish::Summary, dest: &str) -> String {
+    let mut line = format!(
+        "publish: {} objects written to {dest} ({}), {} already there",
+        s.uploaded,
+        human_bytes(s.bytes),
+        s.skipped
+    );
+    if s.retries > 0 {
+        line.push_str(&format!(", {} requests retried", s.retries));
+    }
+    if s.too_old > 0 {
+        line.push_str(&format!(
+            ", {} local segments older than the keep window left out",
+            s.too_old
+        ));
+    }
+    line
+}
+
+/// One line about a retention pass, if it deleted anything.
+fn print_retention(
+    station: &Station,
+    r: &lofiever::publish::retention::Summary,
+    place: &str,
+    dry_run: bool,
+    say: &dyn Fn(String),
+) -> anyhow::Result<()> {
+    let (Some(from), Some((first, last))) = (r.keep_from, &r.range) else {
+        return Ok(());
+    };
+    let cut = station
+        .epoch
+        .instant_of(station.grid.segment_start(from)?)?;
+    let line = format!(
+        "retention{}: {} {} segments that ended before {} from {place} ({first} … {last})",
+        if dry_run { " (dry run)" } else { "" },
+        if dry_run { "would delete" } else { "deleted" },
+        r.deleted,
+        lofiever::schedule::store::fmt_instant(cut),
+    );
+    if dry_run {
+        println!("{line}");
+    } else {
+        say(line);
+    }
+    Ok(())
+}
+
+/// `--setup-bucket`: creates the bucket if missing and sets CORS (or, with
+/// `--dry-run`, says it would), then prints the public-read policy left for
+/// the operator to apply.
+fn setup_bucket_and_report(station: &Station, dry_run: bool) -> anyhow::Result<()> {
+    let lofiever::station::TargetSpec::S3 { bucket, prefix } = &station.target else {
+        bail!(
+            "--setup-bucket applies to s3:// targets only; publish.target is the directory {}",
+            target_description(station)
+        );
+    };
+    let dest = target_description(station);
+    let origins = station.publish.cors_origins.join(", ");
+    let policy = if dry_run {
+        println!(
+            "setup-bucket (dry run): would create {dest} if missing and set CORS to allow \
+             GET/HEAD from {origins}"
+        );
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        };
+        lofiever::publish::public_read_policy(bucket, &prefix)
+    } else {
+        let setup = lofiever::publish::setup_bucket(station)?;
+        println!(
+            "setup-bucket: {} {dest}; CORS allows GET/HEAD from {origins}",
+            if setup.created { "created" } else { "found" },
+        );
+        setup.public_read_policy
+    };
+    println!(
+        "setup-bucket: for listeners to read the stream, apply this bucket policy (e.g. `aws \
+         s3api put-bucket-policy --bucket {bucket} --policy file://policy.json`), or serve the \
+         bucket through a CDN with its own read access:"
+    );
+    println!("{policy}");
+    Ok(())
+}
+
+/// The target as people know it: a folder path or `s3://bucket/prefix`.
+fn target_description(station: &Station) -> String {
+    match &station.target {
+        lofiever::station::TargetSpec::Dir(p) => p.display().to_string(),
+        lofiever::station::TargetSpec::S3 { bucket, prefix } if prefix.is_empty() => {
+            format!("s3://{bucket}")
+        }
+        lofiever::station::TargetSpec::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+    }
+}
+
+/// Bytes for people: 1.2 MB, 340 kB, 12 B.
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 10_000_000 => format!("{} MB", n / 1_000_000),
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{} kB", n / 1_000),
+        n => format!("{n} B"),
+    }
 }
 
 fn serve_output(station: &Station, serve: &ServeArgs) -> anyhow::Result<()> {

@@ -8,7 +8,9 @@
 pub mod fmp4;
 pub mod mpd;
 
-/// The `codecs` value for Opus in MP4 (RFC 6381 / "Encapsulation of Opus in
-/// ISO Base Media File Format" §4.3: the sample entry is `Opus`, the codecs
-/// parameter is lower-case `opus`, which Chromium, Firefox and Safari accept).
-pub const OPUS_CODECS: &str = "opus";
+/// The `codecs` value for Opus in MP4: `Opus`, the sample entry's four-character
+/// code, as RFC 6381 §3.3 defines the parameter for ISO BMFF (and as the MP4RA
+/// registers it). Current Chromium and Firefox accept `Opus` and `opus`; Safari's
+/// Media Source accepts only `Opus` (older Chrome/Firefox only `opus`). See
+/// README "Listening and sync"; the browser tests check Chromium accepts it.
+pub const OPUS_CODECS: &str = "Opus";

@@ -10,13 +10,16 @@ use crate::station::Station;
 
 /// `index.html`: the page itself.
 pub const INDEX_HTML: &str = include_str!("index.html");
-/// `player.js`: dash.js set-up, now playing, sync display.
+/// `player.js`: player set-up (dash.js, or Shaka Player with `?player=shaka`),
+/// live sync, missing-segment skips, now playing, sync display.
 pub const PLAYER_JS: &str = include_str!("player.js");
 /// `style.css`.
 pub const STYLE_CSS: &str = include_str!("style.css");
 
 /// Where the page looks for dash.js when `player.dashjs_url` fails to load.
 pub const DASHJS_FALLBACK: &str = "vendor/dashjs/dash.all.min.js";
+/// Where the page looks for Shaka Player when `player.shaka_url` fails to load.
+pub const SHAKA_FALLBACK: &str = "vendor/shaka/shaka-player.compiled.js";
 
 #[derive(Serialize)]
 struct StationJson<'a> {
@@ -27,8 +30,17 @@ struct StationJson<'a> {
     segment_samples: u64,
     dashjs_url: &'a str,
     dashjs_fallback_url: &'a str,
+    shaka_url: &'a str,
+    shaka_fallback_url: &'a str,
     latency: Latency,
     playback_rate: Rate,
+    utc_timing: UtcTiming<'a>,
+}
+
+#[derive(Serialize)]
+struct UtcTiming<'a> {
+    scheme: &'a str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -44,10 +56,11 @@ struct Rate {
     max: f64,
 }
 
-/// `station.json` for the page (the same latency values as the MPD's
-/// ServiceDescription, so no player default wins by accident).
+/// `station.json` for the page (the same latency, playback-rate and
+/// UTCTiming values as the MPD, so no player default wins by accident).
 pub fn station_json(station: &Station) -> Vec<u8> {
     let t = station.target_latency_ms;
+    let live = &station.live;
     let doc = StationJson {
         name: &station.name,
         mpd: "stream.mpd",
@@ -59,14 +72,20 @@ pub fn station_json(station: &Station) -> Vec<u8> {
         segment_samples: station.grid.segment_duration().0,
         dashjs_url: &station.dashjs_url,
         dashjs_fallback_url: DASHJS_FALLBACK,
+        shaka_url: &station.shaka_url,
+        shaka_fallback_url: SHAKA_FALLBACK,
         latency: Latency {
             target_ms: t,
-            min_ms: t * 3 / 4,
-            max_ms: t * 3 / 2,
+            min_ms: live.min_latency_ms,
+            max_ms: live.max_latency_ms,
         },
         playback_rate: Rate {
-            min: 0.96,
-            max: 1.04,
+            min: f64::from(live.min_rate_permille) / 1000.0,
+            max: f64::from(live.max_rate_permille) / 1000.0,
+        },
+        utc_timing: UtcTiming {
+            scheme: &live.utc_timing_scheme,
+            url: &live.utc_timing_url,
         },
     };
     let mut bytes = serde_json::to_vec_pretty(&doc).expect("a plain struct serialises");

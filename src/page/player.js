@@ -1,10 +1,11 @@
 /*
  * lofiever listening page: plays the station's wall-clock-anchored MPEG-DASH live
- * stream with dash.js and shows what is playing.
+ * stream with dash.js (or Shaka Player: index.html?player=shaka) and shows what is
+ * playing.
  *
  * Data it reads, next to index.html (written by `lofiever render`):
  *   station.json               name, MPD path, epoch, latency and playback-rate bounds,
- *                              where to load dash.js from
+ *                              UTCTiming, where to load the player libraries from
  *   <mpd>                      static MPD, type="dynamic", availabilityStartTime = epoch
  *   schedule/YYYY-MM-DD.json   the items of one UTC day, sorted by start
  *
@@ -14,36 +15,55 @@
  * of them hear the same sample at the same wall-clock moment. "Now playing" follows
  * that heard position, not the raw wall clock.
  *
+ * How the latency is held, in three layers (both players):
+ *   1. The player's own playback-rate catch-up, configured here with the station's
+ *      target and rate bounds and a tight tolerance (SYNC_TOLERANCE_S): dash.js
+ *      streaming.liveCatchup in "step" mode, Shaka streaming.liveSync.
+ *   2. One exact seek to the live point (now - target) when audio starts flowing,
+ *      after a pause, or when the latency is off by more than SETTLE_S: start-up
+ *      takes a few hundred ms, which the rate alone would need many seconds to undo.
+ *   3. Stalls: if playback is stuck (a segment that will not load: HTTP 404, a
+ *      network outage), the player keeps retrying; once the live point has moved past
+ *      the stuck segment, the page jumps to the live point and says so. The listener
+ *      hears a gap as long as the missing audio and stays in sync.
+ *
+ * Clock: the device clock is used when it agrees with the host's Date header (to that
+ * header's one-second resolution); NTP-synced devices agree to tens of milliseconds.
+ * Otherwise the players' UTC synchronisation (the MPD's UTCTiming) is used.
+ *
  * Everything that comes from data is written with textContent, never as HTML.
- * For tests, `window.lofiever` exposes { player, audio, programmeTimeMs(),
- * nowPlaying(), station, errors, dashjsSource }.
+ * For tests, `window.lofiever` exposes { player, engine, audio, programmeTimeMs(),
+ * latencyMs(), nowPlaying(), station, errors, events, libSource, libVersion }.
  */
 (function () {
   'use strict';
 
   const STATION_URL = 'station.json';
   const SCHEDULE_DIR = 'schedule/';
-  /** How long the CDN copy of dash.js may take before the local fallback is tried. */
-  const DASHJS_CDN_TIMEOUT_MS = 8000;
-  const DASHJS_FALLBACK_TIMEOUT_MS = 30000;
+  /** How long a CDN copy of a player library may take before the local fallback is tried. */
+  const LIB_CDN_TIMEOUT_MS = 8000;
+  const LIB_FALLBACK_TIMEOUT_MS = 30000;
   const TICK_MS = 250;
   /** The sync line is rewritten this often; faster only makes the digits flicker. */
   const SYNC_REFRESH_MS = 1000;
   /** |offset| below this counts as "in sync". */
-  const IN_SYNC_MS = 250;
-  /** On play, a latency further than this from the target jumps back to the live point. */
-  const RESYNC_ON_PLAY_S = 0.2;
+  const IN_SYNC_MS = 50;
   /**
-   * Once audio first flows after play, a start-up lag beyond this (the time the first
-   * segments took to arrive) is removed with one seek inside the buffer, rather than
-   * left to the playback rate, which would take tens of seconds.
+   * The catch-up dead band: within this of the target latency the players play at
+   * 1.0, beyond it at the station's min/max playback rate until back inside (dash.js
+   * stops at a third of it). One timeupdate (250 ms) at +-4 % moves 10 ms, so the
+   * band must not be narrower than that or the rate would flap.
    */
-  const SETTLE_S = 0.5;
+  const SYNC_TOLERANCE_S = 0.012;
+  /** Start-up, resume, a jump: a latency error beyond this is removed with one seek. */
+  const SETTLE_S = 0.1;
+  /** The playhead has not moved for this long while it should: it is stuck. */
+  const STUCK_MS = 400;
   /**
-   * Playing but stuck this long (a segment that will not load, a network outage):
-   * jump to the live point. dash.js's own catch-up only acts while media flows.
+   * Stuck for this long with the live point still inside the stuck segment
+   * (a network outage rather than one missing segment): jump anyway.
    */
-  const STALL_RESYNC_MS = 5000;
+  const STALL_RESYNC_MS = 8000;
   /** Slack when deciding whether the device clock agrees with the server's Date header. */
   const CLOCK_SLACK_MS = 250;
   const DAY_MS = 86400000;
@@ -75,25 +95,31 @@
 
   const state = {
     station: null,
-    player: null,
-    dashjsSource: null,
+    /** The player engine (see ENGINES) once its library is loaded. */
+    engine: null,
     /** The listener pressed play and has not pressed pause since. */
     wantPlaying: false,
-    /** The next 'playing' event is the first since play was pressed. */
+    /** The next 'playing' event is the first since play was pressed (or a jump). */
     settlePending: false,
     /** A play() was aborted by a reload of the element; play again on canplay. */
     retryPlay: false,
-    /** dash.js has been given the stream (at the first press of play). */
+    /** The engine has been given the stream (at the first press of play). */
     attached: false,
     /** Audio has flowed at least once. */
     everPlayed: false,
-    /** When the status line last showed a playback error (0: it does not). */
-    playbackErrorAt: 0,
+    /** When the status line last showed a problem (0: it does not). */
+    problemShownAt: 0,
+    /** When the status line last said that a hole was skipped. */
+    skipShownAt: 0,
     /** Last seen playhead and when it last moved, for the stall watchdog. */
     lastHead: 0,
     lastHeadMovedAt: 0,
-    /** dash.js ERROR events and media element errors, oldest first. */
+    /** Player errors and media element errors, oldest first. */
     errors: [],
+    /** What the page did about problems (jumps, skips), oldest first, for tests and support. */
+    events: [],
+    /** Media segments that failed to load: { start, end, status, url } in media seconds. */
+    failedSegments: [],
     /** UTC day "YYYY-MM-DD" -> { status: 'loading'|'ok'|'missing'|'error', items, fetchedAt } */
     days: new Map(),
     /** Items of all loaded days, merged, de-duplicated and sorted by start. */
@@ -107,7 +133,8 @@
    * host's Date header (to that header's one-second resolution) the device clock is
    * used as is: NTP-synced devices agree to tens of milliseconds, far better than a
    * Date header could make them. Otherwise offsetMs is the best estimate of
-   * (server - device) and dash.js runs its own UTC synchronisation.
+   * (server - device), first from the Date header, then from the player's own UTC
+   * synchronisation against the MPD's UTCTiming.
    */
   const clock = { offsetMs: 0, trusted: true };
 
@@ -211,6 +238,9 @@
   }
 
   /** Validates station.json and fills defaults; unknown fields are ignored. */
+
+  /** Validates station.json and fills defaults; unknown fields are ignored. */
+  /** Validates station.json and fills defaults; unknown fields are ignored. */
   function normaliseStation(raw) {
     if (!raw || typeof raw !== 'object') throw new PageError(`${STATION_URL} is not a JSON object.`);
     const epochMs = parseInstantMs(raw.epoch);
@@ -218,19 +248,29 @@
     const mpd = typeof raw.mpd === 'string' && raw.mpd ? raw.mpd : 'stream.mpd';
     const lat = raw.latency || {};
     const targetMs = finite(lat.target_ms, 6000);
-    const minMs = Math.min(finite(lat.min_ms, targetMs - 2000), targetMs);
-    const maxMs = Math.max(finite(lat.max_ms, targetMs + 4000), targetMs);
+    const minMs = Math.min(finite(lat.min_ms, targetMs * 0.75), targetMs);
+    const maxMs = Math.max(finite(lat.max_ms, targetMs * 1.5), targetMs);
     const rate = raw.playback_rate || {};
+    const str = (x) => (typeof x === 'string' ? x : '');
+    const sampleRate = finite(raw.sample_rate, 48000);
+    const segmentSamples = finite(raw.segment_samples, 96000);
     return {
       name: typeof raw.name === 'string' && raw.name.trim() ? raw.name.trim() : 'lofiever',
       mpd,
       mpdUrl: new URL(mpd, document.baseURI).href,
       epoch: raw.epoch,
       epochMs,
-      sampleRate: finite(raw.sample_rate, 48000),
-      segmentSamples: finite(raw.segment_samples, 96000),
-      dashjsUrl: typeof raw.dashjs_url === 'string' ? raw.dashjs_url : '',
-      dashjsFallbackUrl: typeof raw.dashjs_fallback_url === 'string' ? raw.dashjs_fallback_url : '',
+      sampleRate,
+      segmentSamples,
+      segmentS: segmentSamples / sampleRate,
+      libs: {
+        dashjs: [str(raw.dashjs_url), str(raw.dashjs_fallback_url)],
+        shaka: [str(raw.shaka_url), str(raw.shaka_fallback_url)],
+      },
+      utcTiming: {
+        scheme: str((raw.utc_timing || {}).scheme) || 'urn:mpeg:dash:utc:http-head:2014',
+        url: str((raw.utc_timing || {}).url) || mpd,
+      },
       latency: { targetMs, minMs, maxMs },
       playbackRate: {
         min: Math.min(finite(rate.min, 0.96), 1),
@@ -287,36 +327,36 @@
   }
 
   /** Loads dash.js from the CDN, or from the copy on this host if that fails. */
-  async function loadDashjs(station) {
-    if (window.dashjs && window.dashjs.MediaPlayer) {
-      state.dashjsSource = 'preloaded';
-      return window.dashjs;
-    }
+
+  /**
+   * Loads a player library: from its configured URL (usually a CDN), else from the
+   * copy on this host. `ready()` returns the library's global once it is there.
+   */
+  async function loadLibrary(label, urls, ready) {
+    if (ready()) return { lib: ready(), source: 'preloaded' };
     const sources = [
-      { url: station.dashjsUrl, label: 'cdn', timeout: DASHJS_CDN_TIMEOUT_MS },
-      { url: station.dashjsFallbackUrl, label: 'fallback', timeout: DASHJS_FALLBACK_TIMEOUT_MS },
+      { url: urls[0], label: 'configured', timeout: LIB_CDN_TIMEOUT_MS },
+      { url: urls[1], label: 'fallback', timeout: LIB_FALLBACK_TIMEOUT_MS },
     ];
     const failures = [];
     for (const src of sources) {
       if (!src.url) continue;
       try {
         await loadScript(src.url, src.timeout);
-        if (window.dashjs && window.dashjs.MediaPlayer) {
-          state.dashjsSource = src.label;
-          return window.dashjs;
-        }
-        failures.push(`${src.url}: loaded but defined no dashjs`);
+        if (ready()) return { lib: ready(), source: src.label };
+        failures.push(`${src.url}: loaded but defined no ${label}`);
       } catch (e) {
         failures.push(`${src.url}: ${e.message}`);
-        console.warn(`lofiever: dash.js from ${src.url} ${e.message}; trying the next source.`);
+        console.warn(`lofiever: ${label} from ${src.url} ${e.message}; trying the next source.`);
       }
     }
-    throw new PageError(`The player library (dash.js) could not be loaded (${failures.join('; ') || 'no source in station.json'}).`);
+    throw new PageError(`The player library (${label}) could not be loaded (${failures.join('; ') || 'no source in station.json'}).`);
   }
 
+
   /**
-   * Checks that the MPD is there and agrees with station.json before dash.js is
-   * given it, so a missing stream is reported in words rather than as a dash.js code.
+   * Checks that the MPD is there and agrees with station.json before the player is
+   * given it, so a missing stream is reported in words rather than as an error code.
    */
   async function checkManifest(station) {
     let res;
@@ -345,6 +385,15 @@
     }
   }
 
+
+  // ---------------------------------------------------------------- players
+
+  /** Which player this page uses: ?player=shaka, else dash.js. */
+  function chosenEngine() {
+    const p = new URLSearchParams(window.location.search).get('player');
+    return p === 'shaka' ? 'shaka' : 'dashjs';
+  }
+
   /**
    * dash.js v5 settings. Names and meanings are those of dash.js v5's Settings
    * (streaming.delay, streaming.liveCatchup, streaming.utcSynchronization, ...).
@@ -352,20 +401,17 @@
    * default of dash.js wins by accident: explicit settings take precedence over
    * the ServiceDescription in dash.js.
    */
-  function dashSettings(station) {
+  function dashSettings(dashjs, station) {
     const lat = station.latency;
     const targetS = lat.targetMs / 1000;
     // dash.js takes catch-up rates as deltas from 1.0 (min in [-0.5, 0], max in [0, 1]),
     // unlike the absolute rates of the MPD's PlaybackRate and station.json.
     const rateMin = Math.round((station.playbackRate.min - 1) * 1000) / 1000;
     const rateMax = Math.round((station.playbackRate.max - 1) * 1000) / 1000;
-    // Seek back to the target when the latency has drifted further than the tighter of
-    // the two bounds; smaller drifts are corrected smoothly by the playback rate.
-    const maxDriftS = Math.max(0.5, Math.min(targetS - lat.minMs / 1000, lat.maxMs / 1000 - targetS));
     return {
       debug: {
         // Warnings and errors reach the console (and the browser tests); no chatter.
-        logLevel: window.dashjs.Debug.LOG_LEVEL_WARNING,
+        logLevel: dashjs.Debug.LOG_LEVEL_WARNING,
       },
       streaming: {
         // Keep reading the MPD's ServiceDescription, so a player that only has the MPD
@@ -384,16 +430,23 @@
           // Catch-up is on by default only for low-latency (chunked) streams; ours
           // are not, so without this a listener who stalls stays late for good.
           enabled: true,
-          // The default mode steers the rate by the latency error alone (a sigmoid),
-          // which is what we want for a fixed target; LoL+ and step modes trade
-          // latency for buffer, a concern of sub-second low-latency streams.
-          mode: 'liveCatchupModeDefault',
-          // Gentle rates (0.96 to 1.04 in the demo station) keep the music natural
-          // and still correct up to 2.4 s of drift a minute.
+          // "Step" mode: outside +-SYNC_TOLERANCE_S of the target, play at the
+          // station's min/max rate until within a third of it, then at exactly 1.0.
+          // The default mode (a sigmoid of the error) never changes the rate for
+          // errors under about 16 ms and corrects 50 ms only at 0.5 %, so listeners
+          // would wander +-30 ms; LoL+ trades latency for buffer, which a 6 s
+          // latency does not need.
+          mode: 'liveCatchupModeStep',
+          step: {
+            start: { min: SYNC_TOLERANCE_S, max: SYNC_TOLERANCE_S },
+            stop: { min: SYNC_TOLERANCE_S / 3, max: SYNC_TOLERANCE_S / 3 },
+          },
+          // Gentle rates (0.96 to 1.04 by default) keep the music natural and still
+          // correct 10 ms per 250 ms step (2.4 s of drift a minute).
           playbackRate: { min: rateMin, max: rateMax },
-          // Beyond this the gap is closed with a seek instead of waiting minutes for
-          // the rate to do it (after a long stall, a sleeping tab, a slow network).
-          maxDrift: maxDriftS,
+          // Beyond the station's latency band, jump instead of waiting minutes for
+          // the rate (after a long stall, a sleeping tab, a slow network).
+          maxDrift: Math.max(0.5, (lat.maxMs - lat.targetMs) / 1000),
           // Never turn catch-up off for being too far off: we always want the target.
           liveThreshold: -1,
         },
@@ -405,11 +458,11 @@
           // a static host's Date header is rounded to whole seconds.
           enabled: !clock.trusted,
           useManifestDateHeaderTimeSource: true,
-          // Ask this host (HEAD of the MPD, Date header) rather than dash.js's
-          // default public time service: no third party, works on a closed network.
+          // The station's own UTCTiming (the same as in the MPD), never dash.js's
+          // default public time service: no third party unless the station says so.
           defaultTimingSource: {
-            scheme: 'urn:mpeg:dash:utc:http-head:2014',
-            value: station.mpdUrl,
+            scheme: station.utcTiming.scheme,
+            value: new URL(station.utcTiming.url, station.mpdUrl).href,
           },
         },
         scheduling: {
@@ -422,49 +475,204 @@
   }
 
   /**
-   * Creates and configures the dash.js player. The stream itself is attached only
-   * at the first press of play (see startListening): dash.js picks its start point
-   * when it attaches, and a start point chosen at page load is as old as the page.
+   * dash.js engine. The stream is attached only at the first press of play (see
+   * startListening): dash.js picks its start point when it attaches, and a start
+   * point chosen at page load is as old as the page.
    */
-  function createPlayer(dashjs, station) {
+  function createDashjs(dashjs, station) {
     const player = dashjs.MediaPlayer().create();
-    player.updateSettings(dashSettings(station));
-    player.on(dashjs.MediaPlayer.events.ERROR, onDashError);
-    player.on(dashjs.MediaPlayer.events.PLAYBACK_NOT_ALLOWED, () => {
+    player.updateSettings(dashSettings(dashjs, station));
+    const ev = dashjs.MediaPlayer.events;
+    player.on(ev.ERROR, (e) => {
+      const err = (e && e.error) || {};
+      const code = typeof err === 'object' ? err.code : undefined;
+      const message = typeof err === 'object' ? String(err.message || 'unknown error') : String(err);
+      let text;
+      if (code === 25 || code === 10 || code === 11) {
+        text = `The stream manifest ${station.mpd} could not be loaded: ${message}`;
+      } else if (code === 27 || code === 28) {
+        text = 'Part of the stream could not be downloaded; retrying.';
+      }
+      reportError('dash.js', code, message, text, code === 27 || code === 28);
+    });
+    player.on(ev.FRAGMENT_LOADING_COMPLETED, (e) => {
+      const req = e && e.request;
+      if (e && e.error && req && req.type === 'MediaSegment') {
+        const status = e.error.data && e.error.data.request ? e.error.data.request.status : null;
+        noteFailedSegment(req.url, status, e.error.message);
+      }
+    });
+    player.on(ev.PLAYBACK_NOT_ALLOWED, () => {
       state.wantPlaying = false;
       setButton('paused');
       setStatus('warn', 'The browser blocked playback; press play again.');
     });
-    return player;
+    return {
+      name: 'dash.js',
+      player,
+      version: player.getVersion(),
+      attach() {
+        player.initialize(audio, station.mpdUrl, true);
+      },
+      /** (server - device) in ms as dash.js sees it, once it is playing. */
+      clockOffsetMs() {
+        try {
+          const lat = player.getCurrentLiveLatency();
+          if (!(lat > 0) || !(audio.currentTime > 0)) return null;
+          return station.epochMs + (audio.currentTime + lat) * 1000 - Date.now();
+        } catch (e) {
+          return null;
+        }
+      },
+    };
   }
 
-  function onDashError(e) {
-    const err = (e && e.error) || {};
-    const code = typeof err === 'object' ? err.code : undefined;
-    const message = typeof err === 'object' ? String(err.message || 'unknown error') : String(err);
-    state.errors.push({ source: 'dash.js', code: code === undefined ? null : code, message });
-    let text;
-    if (code === 25 || code === 10 || code === 11) {
-      text = `The stream manifest ${state.station ? state.station.mpd : ''} could not be loaded: ${message}`;
-    } else if (code === 27 || code === 28) {
-      text = `Part of the stream could not be downloaded: ${message}`;
-    } else {
-      text = `Playback problem: ${message}${code !== undefined ? ` (dash.js ${code})` : ''}`;
+  /**
+   * Shaka Player 5 configuration. Shaka measures latency from its own live edge,
+   * (now - maxSegmentDuration - presentation delay), not from "now": so the delay is
+   * set to leave a little room before the target, and liveSync.targetLatency is the
+   * rest (computed exactly from the parsed timeline once loaded, see createShaka).
+   */
+  function shakaConfig(station, targetLatencyS) {
+    const l = station.latency.targetMs / 1000;
+    return {
+      manifest: {
+        // The MPD's suggestedPresentationDelay is the whole target latency (its meaning
+        // in ISO/IEC 23009-1); Shaka adds maxSegmentDuration on top, so it is replaced.
+        dash: { ignoreSuggestedPresentationDelay: true },
+        defaultPresentationDelay: Math.max(0.5, l - station.segmentS - 1),
+      },
+      streaming: {
+        liveSync: {
+          enabled: true,
+          targetLatency: targetLatencyS,
+          targetLatencyTolerance: SYNC_TOLERANCE_S,
+          minPlaybackRate: station.playbackRate.min,
+          maxPlaybackRate: station.playbackRate.max,
+          // Slowing down after a rebuffer only makes a listener later.
+          panicMode: false,
+          dynamicTargetLatency: { enabled: false },
+        },
+        // Not a low-latency (chunked) stream; plain live behaviour.
+        lowLatencyMode: false,
+        // Our segment times are exact (tfdt = N*D by construction), so no "drift
+        // tolerance": by default Shaka also fetches the segment before the one it
+        // needs when within 2 s of its start, which after a skip would be the hole.
+        inaccurateManifestTolerance: 0,
+        // Paused means "radio off" (see dash.js scheduleWhilePaused).
+        stopFetchingOnPause: true,
+        // A segment that fails is retried a few times quickly; the page skips it once
+        // the live point has passed it.
+        retryParameters: { maxAttempts: 3, baseDelay: 500, backoffFactor: 2, fuzzFactor: 0.2, timeout: 10000 },
+        // Do not take a rendition out of use for a failed segment: every rendition has
+        // the same segments, so a hole in one is a hole in all, and with all of them
+        // disabled Shaka would stop streaming rather than follow the page's skip.
+        maxDisabledTime: 0,
+      },
+    };
+  }
+
+  /** Shaka Player engine. */
+  async function createShaka(shaka, station) {
+    shaka.polyfill.installAll();
+    if (!shaka.Player.isBrowserSupported()) {
+      throw new PageError('This browser cannot play the stream with Shaka Player (no Media Source Extensions).');
     }
-    setStatus('error', text);
-    state.playbackErrorAt = Date.now();
+    const l = station.latency.targetMs / 1000;
+    const player = new shaka.Player();
+    await player.attach(audio);
+    player.configure(shakaConfig(station, 1));
+    player.addEventListener('error', (ev) => {
+      const err = ev.detail || {};
+      const data = Array.isArray(err.data) ? err.data : [];
+      if (err.code === 1001 && typeof data[0] === 'string') noteFailedSegment(data[0], data[1], `HTTP ${data[1]}`);
+      const network = err.code === 1001 || err.code === 1002 || err.code === 1003;
+      reportError('shaka', err.code, `Shaka error ${err.code} (category ${err.category}, severity ${err.severity})${data[0] ? ': ' + data[0] : ''}`,
+        network ? 'Part of the stream could not be downloaded; retrying.' : undefined, network);
+    });
+    return {
+      name: 'shaka',
+      player,
+      version: shaka.Player.version,
+      async attach() {
+        // Start exactly at the live point (an absolute media time), whatever clock
+        // offset Shaka derived from UTCTiming.
+        await player.load(station.mpdUrl, (stationNowMs() - station.epochMs) / 1000 - l);
+        const timeline = player.getManifest().presentationTimeline;
+        // The page's clock policy wins over the whole-second Date header (see clock).
+        timeline.setClockOffset(clock.offsetMs);
+        const edgeLag = timeline.getMaxSegmentDuration() + timeline.getDelay();
+        player.configure(shakaConfig(station, Math.max(SYNC_TOLERANCE_S, l - edgeLag)));
+        const p = audio.play();
+        if (p && typeof p.catch === 'function') p.catch(onPlayRejected);
+      },
+      clockOffsetMs() {
+        return clock.offsetMs;
+      },
+    };
+  }
+
+  /** Loads the chosen player's library and creates its engine. */
+  async function createEngine(station) {
+    if (chosenEngine() === 'shaka') {
+      const { lib, source } = await loadLibrary('Shaka Player', station.libs.shaka,
+        () => (window.shaka && window.shaka.Player ? window.shaka : null));
+      const engine = await createShaka(lib, station);
+      engine.source = source;
+      return engine;
+    }
+    const { lib, source } = await loadLibrary('dash.js', station.libs.dashjs,
+      () => (window.dashjs && window.dashjs.MediaPlayer ? window.dashjs : null));
+    const engine = createDashjs(lib, station);
+    engine.source = source;
+    return engine;
+  }
+
+  /**
+   * Records a player or media error and shows it. `retrying` marks a problem the
+   * player is still working on (a segment download): it does not replace a message
+   * about what the page already did (a skip) shown in the last few seconds.
+   */
+  function reportError(source, code, message, text, retrying) {
+    state.errors.push({ source, code: code === undefined ? null : code, message, at: Date.now() });
+    if (retrying && state.skipShownAt && Date.now() - state.skipShownAt < 10000) return;
+    setStatus(retrying ? 'warn' : 'error', text || `Playback problem: ${message}${code !== undefined ? ` (${source} ${code})` : ''}`);
+    state.problemShownAt = Date.now();
+  }
+
+  /** Remembers a media segment that would not load (from its URL, `<rendition>/<N>.m4s`). */
+  function noteFailedSegment(url, status, message) {
+    const m = /\/(\d+)\.m4s(?:[?#].*)?$/.exec(String(url || ''));
+    if (!m || !state.station) return;
+    const n = Number(m[1]);
+    const segS = state.station.segmentS;
+    if (state.failedSegments.some((f) => f.number === n)) return;
+    state.failedSegments.push({ number: n, start: n * segS, end: (n + 1) * segS, status: status || null, url, message });
+    if (state.failedSegments.length > 50) state.failedSegments.shift();
   }
 
   // ---------------------------------------------------------------- playing
 
   /** Absolute UTC ms of the sample being heard, or null before the stream has a position. */
   function programmeTimeMs() {
-    if (!state.station || !state.player || !(audio.currentTime > 0)) return null;
+    if (!state.station || !state.engine || !(audio.currentTime > 0)) return null;
     return state.station.epochMs + audio.currentTime * 1000;
+  }
+
+  /** Station clock minus the heard position, in ms (null before there is a position). */
+  function latencyMs() {
+    const heard = programmeTimeMs();
+    return heard === null ? null : stationNowMs() - heard;
   }
 
   function isAudible() {
     return !audio.paused && !audio.ended && audio.readyState >= 3 && audio.currentTime > 0;
+  }
+
+  /** The media time (s) every listener should be hearing now: now - target. */
+  function livePositionS() {
+    const st = state.station;
+    return (stationNowMs() - st.epochMs - st.latency.targetMs) / 1000;
   }
 
   /** The programme position that "now playing" describes. */
@@ -476,60 +684,57 @@
   }
 
   /**
-   * Puts the playhead back on the station's live point (now - target) when it is
-   * further than thresholdS from it, e.g. after a pause. Returns whether it seeked.
+   * Puts the playhead on the live point (now - target) if it is further than
+   * thresholdS from it. A seek of the media element works the same with both
+   * players; inside the buffer it takes a few tens of ms, outside it one segment
+   * download. Returns whether it seeked.
    */
-  function resyncToLive(thresholdS) {
-    const player = state.player;
-    if (!player) return false;
-    try {
-      if (!player.isDynamic()) return false;
-      const dvr = player.getDvrWindow();
-      if (!dvr || !Number.isFinite(dvr.end) || dvr.end <= 0) return false; // not ready yet
-      const latency = player.getCurrentLiveLatency();
-      const target = state.station.latency.targetMs / 1000;
-      // No position yet: let dash.js's own start point stand.
-      if (!(audio.currentTime > 0) || !Number.isFinite(latency) || latency <= 0) return false;
-      if (Math.abs(latency - target) > thresholdS) {
-        // seekToOriginalLive also restores dash.js's target delay; MediaPlayer.play()
-        // would instead make the current (late) latency the new target.
-        player.seekToOriginalLive();
-        return true;
-      }
-    } catch (e) {
-      /* playback not initialised yet: dash.js starts at the live point itself */
+  function jumpToLive(thresholdS, why) {
+    if (!state.engine || !state.attached || !(audio.currentTime > 0)) return false;
+    const target = livePositionS();
+    const error = audio.currentTime - target; // > 0: ahead (early), < 0: behind (late)
+    if (!(Math.abs(error) > thresholdS)) return false;
+    state.events.push({ at: Date.now(), what: 'jump', why, fromS: audio.currentTime, toS: target, errorMs: Math.round(error * 1000) });
+    if (state.events.length > 200) state.events.shift();
+    state.settlePending = true;
+    audio.currentTime = target;
+    return true;
+  }
+
+  function onPlayRejected(err) {
+    if (err && err.name === 'AbortError') {
+      // Interrupted by a pause (fine) or by the element being (re)loaded: then
+      // try again once it can play.
+      if (state.wantPlaying) state.retryPlay = true;
+      return;
     }
-    return false;
+    state.wantPlaying = false;
+    setButton('paused');
+    setStatus('error', `The browser would not start playback: ${err && err.message ? err.message : err}`);
   }
 
   function startListening() {
     state.wantPlaying = true;
     setButton('loading');
     if (!state.attached) {
-      // First press: attach the stream now, with autoPlay, so that dash.js starts at
-      // the live point of this moment and plays as soon as it has buffered. The
-      // press is the user activation that lets it play with sound.
+      // First press: attach the stream now, so that the player starts at the live
+      // point of this moment and plays as soon as it has buffered. The press is the
+      // user activation that lets it play with sound.
       state.attached = true;
       state.settlePending = true;
-      state.player.initialize(audio, state.station.mpdUrl, true);
-      return;
-    }
-    resyncToLive(RESYNC_ON_PLAY_S);
-    // audio.play(), not player.play(): see resyncToLive.
-    const p = audio.play();
-    if (p && typeof p.catch === 'function') {
-      p.catch((err) => {
-        if (err && err.name === 'AbortError') {
-          // Interrupted by a pause (fine) or by the element being (re)loaded: then
-          // try again once it can play.
-          if (state.wantPlaying) state.retryPlay = true;
-          return;
-        }
+      Promise.resolve(state.engine.attach()).catch((e) => {
+        state.attached = false;
         state.wantPlaying = false;
         setButton('paused');
-        setStatus('error', `The browser would not start playback: ${err && err.message ? err.message : err}`);
+        reportError(state.engine.name, undefined, e && e.message ? e.message : String(e),
+          `The stream could not be started: ${e && e.message ? e.message : e}`);
       });
+      return;
     }
+    // Back from a pause: be at the live point before any sound comes out.
+    jumpToLive(SETTLE_S, 'resume');
+    const p = audio.play();
+    if (p && typeof p.catch === 'function') p.catch(onPlayRejected);
   }
 
   function stopListening() {
@@ -539,7 +744,7 @@
   }
 
   function onPlayClick() {
-    if (!state.player) return;
+    if (!state.engine) return;
     // While tuning in the button already shows "pause": a press stops.
     if (state.wantPlaying) stopListening();
     else startListening();
@@ -548,21 +753,24 @@
   function bindAudio() {
     audio.addEventListener('play', () => {
       if (!state.wantPlaying && !state.everPlayed) {
-        // dash.js's autoplay after the listener pressed stop while tuning in.
+        // The player's autoplay after the listener pressed stop while tuning in.
         audio.pause();
         return;
       }
       // Also when play comes from the OS (media keys, lock screen).
       state.wantPlaying = true;
       state.settlePending = true;
-      resyncToLive(RESYNC_ON_PLAY_S);
+      // Before the first sound the player is still choosing its start point itself.
+      if (state.everPlayed) jumpToLive(SETTLE_S, 'resume');
     });
     audio.addEventListener('playing', () => {
       state.everPlayed = true;
       setButton('playing');
       if (state.settlePending) {
+        // Audio flows again (start-up, resume, after a jump): the time that took is
+        // removed with one seek, rather than left to the rate, which needs seconds.
         state.settlePending = false;
-        resyncToLive(SETTLE_S);
+        jumpToLive(SETTLE_S, 'settle');
       }
     });
     audio.addEventListener('canplay', () => {
@@ -582,9 +790,7 @@
       const e = audio.error;
       if (!e) return;
       const message = e.message || `media error ${e.code}`;
-      state.errors.push({ source: 'audio', code: e.code, message });
-      setStatus('error', `The browser could not play the stream: ${message}`);
-      state.playbackErrorAt = Date.now();
+      reportError('audio', e.code, message, `The browser could not play the stream: ${message}`);
     });
   }
 
@@ -787,42 +993,55 @@
     if (!force && now - state.lastSyncPaint < SYNC_REFRESH_MS) return;
     state.lastSyncPaint = now;
     const st = state.station;
-    const heard = isAudible() ? programmeTimeMs() : null;
-    if (!st || heard === null) {
+    const lat = isAudible() ? latencyMs() : null;
+    if (!st || lat === null) {
       ui.sync.dataset.state = 'idle';
       ui.sync.textContent = state.wantPlaying ? 'tuning in…' : 'not playing';
       return;
     }
-    const latencyMs = stationNowMs() - heard;
     // > 0: ahead of the station's target position; < 0: behind it.
-    const offsetMs = Math.round(st.latency.targetMs - latencyMs);
+    const offsetMs = Math.round(st.latency.targetMs - lat);
     const abs = Math.abs(offsetMs);
     const parts = [];
     if (abs <= IN_SYNC_MS) {
       ui.sync.dataset.state = 'ok';
-      parts.push(`in sync ±${abs} ms`);
+      parts.push(`in sync ±${abs}\u00a0ms`);
     } else {
       ui.sync.dataset.state = 'drift';
-      const amount = abs >= 1000 ? `${(abs / 1000).toFixed(1)} s` : `${abs} ms`;
-      parts.push(`${amount} ${offsetMs < 0 ? 'behind' : 'ahead'}`);
+      const amount = abs >= 1000 ? `${(abs / 1000).toFixed(1)}\u00a0s` : `${abs}\u00a0ms`;
+      parts.push(`${amount} ${offsetMs < 0 ? 'behind' : 'ahead'}, catching up`);
     }
-    parts.push(`latency ${(latencyMs / 1000).toFixed(2)} s`);
-    if (Math.abs(audio.playbackRate - 1) > 0.0005) parts.push(`${audio.playbackRate.toFixed(3)}×`);
-    if (!clock.trusted) parts.push('server clock');
+    // Non-breaking spaces keep each part on one line on a phone.
+    parts.push(`delay\u00a0${(lat / 1000).toFixed(1)}\u00a0s`);
+    if (!clock.trusted) parts.push('server\u00a0time');
     ui.sync.textContent = parts.join(' · ');
   }
 
   // ---------------------------------------------------------------- main
 
-  /** Clears a playback error from the status line once music has flowed again for a while. */
-  function clearRecoveredError() {
-    if (state.playbackErrorAt && isAudible() && Date.now() - state.playbackErrorAt > 15000) {
-      state.playbackErrorAt = 0;
+  /** Clears a problem from the status line once music has flowed again for a while. */
+  function clearRecoveredProblem() {
+    if (state.problemShownAt && isAudible() && Date.now() - state.problemShownAt > 15000) {
+      state.problemShownAt = 0;
       setStatus(null, '');
     }
   }
 
-  /** Jumps to the live point when playback has been stuck for STALL_RESYNC_MS. */
+  /** End (media s) of the buffered range holding t, or t if none does. */
+  function bufferedEndAt(t) {
+    const b = audio.buffered;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) <= t + 0.05 && t <= b.end(i) + 0.05) return b.end(i);
+    }
+    return t;
+  }
+
+  /**
+   * Missing audio: when the playhead is stuck at the end of what could be buffered,
+   * the player keeps retrying the next segment. Once the live point has passed that
+   * segment (or after STALL_RESYNC_MS whatever the cause), jump to the live point:
+   * the listener hears a gap exactly as long as the missing audio, and stays in sync.
+   */
   function stallWatchdog() {
     const now = Date.now();
     if (!state.wantPlaying || audio.paused || audio.seeking || audio.currentTime !== state.lastHead) {
@@ -830,16 +1049,51 @@
       state.lastHeadMovedAt = now;
       return;
     }
-    if (now - state.lastHeadMovedAt > STALL_RESYNC_MS) {
-      state.lastHeadMovedAt = now; // give the jump time before trying again
-      console.warn('lofiever: playback stalled; jumping to the live point.');
-      resyncToLive(0);
+    const stuckMs = now - state.lastHeadMovedAt;
+    if (stuckMs < STUCK_MS || !state.attached || !(audio.currentTime > 0)) return;
+    const st = state.station;
+    const end = bufferedEndAt(audio.currentTime);
+    const n = Math.floor((end + 0.05) / st.segmentS);
+    const resumeS = (n + 1) * st.segmentS;
+    if (livePositionS() < resumeS && stuckMs < STALL_RESYNC_MS) return;
+    const failed = state.failedSegments.find((f) => f.number === n);
+    const event = { at: now, what: 'skip', segment: n, status: failed ? failed.status : null };
+    state.events.push(event);
+    if (jumpToLive(0, 'stall')) {
+      const at = new Date(st.epochMs + n * st.segmentS * 1000).toISOString().slice(11, 19);
+      const piece = `${+st.segmentS.toFixed(2)} s of the stream (${at} UTC)`;
+      const say = (why) => {
+        console.warn(`lofiever: ${why}; jumped to the live point.`);
+        setStatus('warn', `${why}, so it was skipped and you are back at the live moment.`);
+        state.problemShownAt = state.skipShownAt = Date.now();
+      };
+      if (!failed) {
+        say('The stream stalled');
+      } else if (failed.status) {
+        say(failed.status === 404 ? `${piece} is missing on the server` : `${piece} could not be downloaded (HTTP ${failed.status})`);
+      } else {
+        // The player did not tell the HTTP status: ask the host.
+        say(`${piece} could not be downloaded`);
+        fetch(failed.url, { method: 'HEAD', cache: 'no-store' }).then((res) => {
+          event.status = res.status;
+          if (res.status === 404) say(`${piece} is missing on the server`);
+        }, () => {});
+      }
     }
+    state.lastHeadMovedAt = now; // give the jump time before judging again
+  }
+
+  /** With an untrusted device clock, follow the player's own UTC synchronisation. */
+  function followEngineClock() {
+    if (clock.trusted || !state.engine || !isAudible()) return;
+    const off = state.engine.clockOffsetMs();
+    if (off !== null && Number.isFinite(off)) clock.offsetMs = Math.round(off);
   }
 
   function tick() {
     if (!state.station) return;
-    clearRecoveredError();
+    clearRecoveredProblem();
+    followEngineClock();
     stallWatchdog();
     const t = listeningPositionMs();
     ensureSchedule(t);
@@ -849,17 +1103,29 @@
 
   window.lofiever = {
     get player() {
-      return state.player;
+      return state.engine ? state.engine.player : null;
+    },
+    get engine() {
+      return state.engine ? state.engine.name : chosenEngine();
     },
     audio,
     get station() {
       return state.station;
     },
-    get dashjsSource() {
-      return state.dashjsSource;
+    get libSource() {
+      return state.engine ? state.engine.source : null;
+    },
+    get libVersion() {
+      return state.engine ? state.engine.version : null;
+    },
+    get clockTrusted() {
+      return clock.trusted;
     },
     errors: state.errors,
+    events: state.events,
+    failedSegments: state.failedSegments,
     programmeTimeMs,
+    latencyMs,
     nowPlaying,
   };
 
@@ -870,7 +1136,7 @@
     ui.play.addEventListener('click', onPlayClick);
     if ('mediaSession' in navigator) {
       try {
-        navigator.mediaSession.setActionHandler('play', () => state.player && startListening());
+        navigator.mediaSession.setActionHandler('play', () => state.engine && startListening());
         navigator.mediaSession.setActionHandler('pause', () => stopListening());
       } catch (e) {
         /* action not supported */
@@ -884,9 +1150,9 @@
       state.station = station;
       ui.name.textContent = station.name;
       document.title = station.name;
-      tick(); // starts loading the schedule while dash.js loads
-      const [dashjs] = await Promise.all([loadDashjs(station), checkManifest(station)]);
-      state.player = createPlayer(dashjs, station);
+      tick(); // starts loading the schedule while the player library loads
+      const [engine] = await Promise.all([createEngine(station), checkManifest(station)]);
+      state.engine = engine;
       ui.play.disabled = false;
     } catch (e) {
       ui.play.disabled = true;

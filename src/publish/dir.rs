@@ -1,10 +1,16 @@
 //! The directory target: a local folder (a web server's root, a mounted
 //! volume, or a folder another tool syncs).
+//!
+//! Writes are atomic (temp file + rename). A folder has no per-file
+//! Content-Type or Cache-Control: the web server in front of it decides
+//! (`lofiever preview` uses [`super::Kind`]). Listing reports sizes only, so
+//! the publisher compares same-size files byte for byte. Nothing is retried:
+//! a local I/O error is final and names the file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{ObjectInfo, Target};
+use super::{ObjectInfo, PutObject, Target};
 use crate::error::{Error, Result};
 
 /// A folder as a publish target.
@@ -65,7 +71,13 @@ impl Target for DirTarget {
                 if meta.is_dir() {
                     stack.push((entry.path(), key));
                 } else if key.starts_with(prefix) {
-                    out.insert(key, ObjectInfo { size: meta.len() });
+                    out.insert(
+                        key,
+                        ObjectInfo {
+                            size: meta.len(),
+                            md5: None,
+                        },
+                    );
                 }
             }
         }
@@ -81,7 +93,20 @@ impl Target for DirTarget {
         }
     }
 
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        crate::fsutil::write_atomic(&self.path_of(key)?, bytes)
+    fn put(&self, object: &PutObject<'_>) -> Result<()> {
+        crate::fsutil::write_atomic(&self.path_of(object.key)?, object.bytes)
+    }
+
+    fn delete(&self, keys: &[String]) -> Result<u64> {
+        let mut deleted = 0;
+        for key in keys {
+            let p = self.path_of(key)?;
+            match std::fs::remove_file(&p) {
+                Ok(()) => deleted += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(p, e)),
+            }
+        }
+        Ok(deleted)
     }
 }

@@ -100,6 +100,34 @@ pub fn run(
     force: bool,
     progress: &dyn Progress,
 ) -> Result<Summary> {
+    let nowhere_else = |_: &str| false;
+    run_skipping(
+        station,
+        schedule,
+        make_audio,
+        out_dir,
+        wanted,
+        force,
+        &nowhere_else,
+        progress,
+    )
+}
+
+/// [`run`], also skipping (unless `force`) segments whose key (e.g.
+/// `96k/12.m4s`) `elsewhere` reports present for every rendition — the
+/// segments already at the publish target (DESIGN.md: they are not rendered
+/// again).
+#[allow(clippy::too_many_arguments)]
+pub fn run_skipping(
+    station: &Station,
+    schedule: &Schedule,
+    make_audio: &(dyn Fn() -> Box<dyn mix::TrackAudio> + Sync),
+    out_dir: &Path,
+    wanted: Range<SegmentNumber>,
+    force: bool,
+    elsewhere: &dyn Fn(&str) -> bool,
+    progress: &dyn Progress,
+) -> Result<Summary> {
     let grid = station.grid;
     let lookahead = encoder_lookahead(station)?;
     let first = schedule
@@ -136,7 +164,8 @@ pub fn run(
             let n = SegmentNumber(n);
             let present = !force
                 && station.renditions.iter().all(|r| {
-                    fmp4::segment_file_is_complete(&out_dir.join(segment_path(&r.id(), n)))
+                    let key = segment_path(&r.id(), n);
+                    elsewhere(&key) || fmp4::segment_file_is_complete(&out_dir.join(&key))
                 });
             if present {
                 summary.skipped += 1;

@@ -13,19 +13,48 @@
 //! last item's fade-out will overlap it), so nothing after the horizon is
 //! rendered.
 //!
-//! The picker here is deliberately simple (least-recently-played rotation
-//! with artist separation and seeded tie-breaks); the mood-aware scheduler of
-//! issue 4 replaces [`pick`] without changing the data model.
+//! # How tracks are picked
 //!
-//! Skip or stop: an empty catalog, or a schedule file that cannot be read or
-//! does not join up, stops the run.
+//! | module | owns |
+//! |---|---|
+//! | [`track`] | a schedulable [`Track`]: features (unknown = `None`) + catalog.csv |
+//! | [`moods`] | standardised features → k-means moods with profiles and labels |
+//! | [`daypart`] | the day-part curve over the station's local day |
+//! | [`cost`] | the transition cost terms |
+//! | [`rules`] | the rotation rules in force and the violation checker |
+//! | [`plan`] | the beam-search planner and [`Schedule::plan`] |
+//! | [`explain`] | why a track plays at a given moment (replays the decision) |
+//! | [`report`] | quality metrics for a window, beside a seeded shuffle |
+//! | [`store`] | the schedule files |
+//! | [`synthetic`] | a synthetic analysed catalog for tests and benchmarks |
+//!
+//! Each decision depends only on the schedule so far, the catalog and the
+//! configuration (not on how far a run extends), so extending day by day
+//! gives the same items as extending a week at once.
+//!
+//! Skip or stop: an empty catalog (or every track disabled), or a schedule
+//! file that cannot be read or does not join up, stops the run. A rule the
+//! catalog makes impossible is relaxed with a warning naming it; a scheduled
+//! track that vanished from the catalog is warned about here (planning goes
+//! on after it) and is an error when rendering reaches it.
 
-mod pick;
+pub mod config;
+pub mod cost;
+pub mod daypart;
+pub mod explain;
+pub mod moods;
+pub mod plan;
+pub mod report;
+pub mod rules;
 pub mod store;
+pub mod synthetic;
+pub mod track;
 
 use serde::{Deserialize, Serialize};
 
-pub use pick::{pick, Track};
+pub use config::ScheduleConfig;
+pub use plan::Extension;
+pub use track::Track;
 
 use crate::error::{Error, Result};
 use crate::station::Station;
@@ -143,7 +172,8 @@ impl Schedule {
     }
 
     /// Appends items until the horizon reaches `until`. An empty schedule
-    /// starts at `start`. Returns how many items were added.
+    /// starts at `start`. Returns how many items were added; warnings (rules
+    /// relaxed, vanished tracks) are logged. See [`Schedule::plan`].
     pub fn extend(
         &mut self,
         tracks: &[Track],
@@ -151,31 +181,34 @@ impl Schedule {
         start: SampleIndex,
         until: SampleIndex,
     ) -> Result<usize> {
-        let usable: Vec<&Track> = tracks.iter().filter(|t| t.enabled).collect();
-        if usable.is_empty() {
-            return Err(Error::Schedule(
-                "no playable tracks: the catalog is empty or every track failed analysis or is \
-                 disabled (see catalog/analyze-errors.csv); add audio to the catalog folder or run \
-                 `lofiever demo`"
-                    .into(),
-            ));
+        let ext = self.plan(tracks, station, start, until)?;
+        for n in &ext.notices {
+            tracing::warn!("{n}");
         }
-        let mut added = 0;
-        loop {
-            let next_start = self.horizon().unwrap_or(start);
-            if next_start >= until {
-                return Ok(added);
-            }
-            let track = pick(&self.items, &usable, station.seed);
-            let item = make_item(self.items.last(), track, next_start, station);
-            self.items.push(item);
-            added += 1;
-        }
+        Ok(ext.added)
+    }
+
+    /// Appends items until the horizon reaches `until` with the mood-aware
+    /// planner (see [`plan`]); an empty schedule starts at `start`. Returns
+    /// the count and the warnings instead of logging them.
+    pub fn plan(
+        &mut self,
+        tracks: &[Track],
+        station: &Station,
+        start: SampleIndex,
+        until: SampleIndex,
+    ) -> Result<Extension> {
+        plan::extend(self, tracks, station, start, until)
     }
 }
 
 /// Builds the item for `track` starting at `start`, after `prev`.
-fn make_item(prev: Option<&Item>, track: &Track, start: SampleIndex, station: &Station) -> Item {
+pub(crate) fn make_item(
+    prev: Option<&Item>,
+    track: &Track,
+    start: SampleIndex,
+    station: &Station,
+) -> Item {
     let length = track.cue_out.saturating_sub(track.cue_in).max(1);
     let crossfade = station.crossfade.0;
     let fade_out = crossfade.min(length / 3);

@@ -43,6 +43,38 @@ impl Rendition {
     }
 }
 
+/// `urn:mpeg:dash:utc:http-head:2014`: the time is the `Date` header of a
+/// HEAD response (works on any static host; one-second resolution).
+pub const UTC_HTTP_HEAD: &str = "urn:mpeg:dash:utc:http-head:2014";
+
+/// The UTCTiming schemes both dash.js and Shaka Player read (ISO/IEC 23009-1
+/// Table 22): HTTP HEAD `Date`, or a body holding an ISO 8601 / xs:dateTime.
+pub const UTC_SCHEMES: [&str; 3] = [
+    UTC_HTTP_HEAD,
+    "urn:mpeg:dash:utc:http-iso:2014",
+    "urn:mpeg:dash:utc:http-xsdate:2014",
+];
+
+/// How players hold their place behind the station clock, beyond the target
+/// latency itself ([`Station::target_latency_ms`]). Written into the MPD
+/// (ServiceDescription, UTCTiming) and `station.json` from these values only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSync {
+    /// Lowest acceptable latency in ms (ServiceDescription `Latency@min`).
+    pub min_latency_ms: u64,
+    /// Highest acceptable latency in ms (`Latency@max`); further behind,
+    /// players jump back to the live point instead of speeding up.
+    pub max_latency_ms: u64,
+    /// Slowest catch-up playback rate in thousandths (960 = 0.96).
+    pub min_rate_permille: u32,
+    /// Fastest catch-up playback rate in thousandths (1040 = 1.04).
+    pub max_rate_permille: u32,
+    /// `UTCTiming@schemeIdUri`, one of [`UTC_SCHEMES`].
+    pub utc_timing_scheme: String,
+    /// `UTCTiming@value`: a URL, relative to the MPD or absolute.
+    pub utc_timing_url: String,
+}
+
 /// Where the station is published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
@@ -86,10 +118,18 @@ pub struct Station {
     pub output_dir: PathBuf,
     /// The publish target.
     pub target: TargetSpec,
+    /// How to publish (`[publish]` besides the target).
+    pub publish: crate::publish::PublishConfig,
     /// URL the page loads dash.js from.
     pub dashjs_url: String,
+    /// URL the page loads Shaka Player from (`index.html?player=shaka`).
+    pub shaka_url: String,
     /// Latency every player holds behind the station clock.
     pub target_latency_ms: u64,
+    /// How tightly players hold that latency (`[player]`).
+    pub live: LiveSync,
+    /// The scheduler's settings (`[schedule]`).
+    pub schedule: crate::schedule::ScheduleConfig,
     /// Where this configuration came from (a path or [`EMBEDDED_NAME`]).
     pub source: String,
 }

@@ -22,9 +22,11 @@ pub struct RawStation {
     /// `[paths]`
     pub paths: RawPaths,
     /// `[publish]`
-    pub publish: RawPublish,
+    pub publish: crate::publish::config::RawPublish,
     /// `[player]`
     pub player: RawPlayer,
+    /// `[schedule]`
+    pub schedule: crate::schedule::config::RawSchedule,
 }
 
 /// `[station]`
@@ -115,37 +117,44 @@ impl Default for RawPaths {
     }
 }
 
-/// `[publish]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawPublish {
-    /// `publish.target`
-    pub target: String,
-}
-
-impl Default for RawPublish {
-    fn default() -> Self {
-        RawPublish {
-            target: "out".into(),
-        }
-    }
-}
-
 /// `[player]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawPlayer {
     /// `player.dashjs_url`
     pub dashjs_url: String,
+    /// `player.shaka_url`
+    pub shaka_url: String,
     /// `player.target_latency_ms`
     pub target_latency_ms: u64,
+    /// `player.latency_min_ms` (default: 3/4 of the target)
+    pub latency_min_ms: Option<u64>,
+    /// `player.latency_max_ms` (default: 3/2 of the target)
+    pub latency_max_ms: Option<u64>,
+    /// `player.playback_rate_min`
+    pub playback_rate_min: f64,
+    /// `player.playback_rate_max`
+    pub playback_rate_max: f64,
+    /// `player.utc_timing_scheme`
+    pub utc_timing_scheme: String,
+    /// `player.utc_timing_url`
+    pub utc_timing_url: String,
 }
 
 impl Default for RawPlayer {
     fn default() -> Self {
         RawPlayer {
             dashjs_url: "https://cdn.dashjs.org/v5.2.1/dash.all.min.js".into(),
+            shaka_url:
+                "https://cdn.jsdelivr.net/npm/shaka-player@5.2.12/dist/shaka-player.compiled.js"
+                    .into(),
             target_latency_ms: 6000,
+            latency_min_ms: None,
+            latency_max_ms: None,
+            playback_rate_min: 0.96,
+            playback_rate_max: 1.04,
+            utc_timing_scheme: super::UTC_HTTP_HEAD.into(),
+            utc_timing_url: "stream.mpd".into(),
         }
     }
 }
@@ -298,11 +307,18 @@ pub(super) fn validate(
         None => (raw.publish.target.clone(), "publish.target".to_string()),
     };
     let target = parse_target(&target_text, root).map_err(|m| bad(&target_key, m))?;
+    let publish = crate::publish::config::validate(&raw.publish, file)?;
 
     let p = &raw.player;
     if p.dashjs_url.trim().is_empty() {
         return Err(bad(
             "player.dashjs_url",
+            "must be a URL or a path on the same host".into(),
+        ));
+    }
+    if p.shaka_url.trim().is_empty() {
+        return Err(bad(
+            "player.shaka_url",
             "must be a URL or a path on the same host".into(),
         ));
     }
@@ -315,6 +331,9 @@ pub(super) fn validate(
             ),
         ));
     }
+    let live = validate_live_sync(p, &bad)?;
+
+    let schedule = crate::schedule::config::validate(&raw.schedule, file)?;
 
     Ok(Station {
         name,
@@ -330,9 +349,89 @@ pub(super) fn validate(
         catalog_dir,
         output_dir,
         target,
+        publish,
         dashjs_url: p.dashjs_url.trim().to_string(),
+        shaka_url: p.shaka_url.trim().to_string(),
         target_latency_ms: p.target_latency_ms,
+        live,
+        schedule,
         source: file.to_string(),
+    })
+}
+
+/// Checks the `[player]` keys that tell players how tightly to hold the
+/// live position (everything but the target latency, checked above).
+fn validate_live_sync(
+    p: &RawPlayer,
+    bad: &dyn Fn(&str, String) -> Error,
+) -> Result<super::LiveSync> {
+    let target = p.target_latency_ms;
+    let min = p.latency_min_ms.unwrap_or(target * 3 / 4);
+    let max = p.latency_max_ms.unwrap_or(target * 3 / 2);
+    if min > target {
+        return Err(bad(
+            "player.latency_min_ms",
+            format!("{min} is above player.target_latency_ms ({target}): use at most the target, e.g. {}", target * 3 / 4),
+        ));
+    }
+    // Players can only go back as far as the time-shift buffer the MPD promises.
+    let tsb = crate::package::mpd::TIME_SHIFT_BUFFER_MS;
+    if max < target || max > tsb {
+        return Err(bad(
+            "player.latency_max_ms",
+            format!("{max} is not allowed: use player.target_latency_ms ({target}) to {tsb} (the time-shift buffer), e.g. {}", target * 3 / 2),
+        ));
+    }
+    let rate = |key: &str, x: f64, lo: f64, hi: f64, eg: &str| -> Result<u32> {
+        // Thousandths: the MPD and station.json carry exactly what was meant.
+        let permille = (x * 1000.0).round();
+        if !x.is_finite() || x < lo || x > hi || (x * 1000.0 - permille).abs() > 1e-6 {
+            return Err(bad(
+                key,
+                format!("{x} is not allowed: use {lo} to {hi} with at most 3 decimals, e.g. {eg}"),
+            ));
+        }
+        Ok(permille as u32)
+    };
+    // dash.js accepts catch-up rates from 0.5 to 2.0; 1.0 turns that direction off.
+    let min_rate = rate(
+        "player.playback_rate_min",
+        p.playback_rate_min,
+        0.5,
+        1.0,
+        "0.96",
+    )?;
+    let max_rate = rate(
+        "player.playback_rate_max",
+        p.playback_rate_max,
+        1.0,
+        2.0,
+        "1.04",
+    )?;
+    let scheme = p.utc_timing_scheme.trim();
+    if !super::UTC_SCHEMES.contains(&scheme) {
+        return Err(bad(
+            "player.utc_timing_scheme",
+            format!(
+                "{scheme:?} is not one that dash.js and Shaka Player both read: use one of {}",
+                super::UTC_SCHEMES.join(", ")
+            ),
+        ));
+    }
+    let url = p.utc_timing_url.trim();
+    if url.is_empty() || url.chars().any(char::is_whitespace) {
+        return Err(bad(
+            "player.utc_timing_url",
+            format!("{url:?} is not allowed: give one URL without spaces, relative to the MPD (e.g. \"stream.mpd\") or absolute"),
+        ));
+    }
+    Ok(super::LiveSync {
+        min_latency_ms: min,
+        max_latency_ms: max,
+        min_rate_permille: min_rate,
+        max_rate_permille: max_rate,
+        utc_timing_scheme: scheme.to_string(),
+        utc_timing_url: url.to_string(),
     })
 }
 

@@ -1,61 +1,173 @@
-//! The listening page in a real browser: Debian's Chromium, driven by
-//! playwright-core (tests/browser/play.mjs), plays the rendered station with
-//! dash.js served from the local npm package.
+//! The listening page and the stream in real players: Debian's Chromium, driven
+//! by playwright-core (tests/browser/*.mjs), with dash.js and Shaka Player
+//! served from the local npm packages.
+//!
+//! - one listener plays the page for a few seconds (tests/browser/play.mjs);
+//! - several listeners, dash.js and Shaka, joined seconds apart, hear the same
+//!   moment: inter-listener skew p95 within 30 ms over a minute, no stalls, no
+//!   media errors; one pauses for 30 s and is back in sync within 10 s; what
+//!   each page shows as "now playing" is the schedule's item at the programme
+//!   time it plays; screenshots at phone and desktop size are kept under
+//!   `target/lofiever-screenshots/` (tests/browser/listeners.mjs);
+//! - a segment deleted ahead of the listeners is skipped: they play on and are
+//!   back in sync.
+//!
+//! The stations use an epoch of 2025-01-01, over a year before any run, so
+//! media time is far past 2^32 ms. Browser tests run one at a time (a lock):
+//! they measure timing, and two Chromiums on two cores would disturb each other.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use chrono::Utc;
+use lofiever::job::{self, Window};
 use lofiever::preview::Preview;
+use lofiever::progress::Silent;
+use lofiever::time::SampleCount;
 
-use crate::util::{rendered, tool};
+use crate::util::{rendered, short_specs, tool, xmllint_mpd, TempStation};
+
+/// The inter-listener skew the stream must hold (p95), and the tolerance used
+/// to say a listener is "back in sync".
+const SKEW_P95_MS: f64 = 30.0;
+
+/// A station for the sync tests: two renditions, fast encoder settings,
+/// rendered 4 minutes ahead of its first use (the tests need about 2.5).
+const SYNC_STATION_TOML: &str = r#"
+[station]
+name = "Sync FM"
+epoch = "2025-01-01T00:00:00Z"
+seed = 11
+
+[stream]
+segment_ms = 2000
+chunk_segments = 10
+bitrates_kbps = [64, 96]
+opus_complexity = 0
+
+[audio]
+crossfade_ms = 3000
+
+[player]
+dashjs_url = "vendor/dashjs/dash.all.min.js"
+shaka_url = "vendor/shaka/shaka-player.compiled.js"
+target_latency_ms = 6000
+"#;
 
 fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
-/// Serves the shared rendered station on a free port; returns the server
-/// (stopped on drop of the returned closure's owner) and the page URL.
-fn serve() -> (std::sync::Arc<Preview>, String) {
-    let r = rendered();
-    let dashjs = browser_dir().join("node_modules/dashjs/dist/modern/umd");
+/// One browser test at a time.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn sync_station() -> &'static TempStation {
+    static CELL: OnceLock<TempStation> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let station = TempStation::new(SYNC_STATION_TOML);
+        station.add_tracks(&short_specs(4));
+        let window = Window {
+            now: Utc::now(),
+            ahead: SampleCount::from_secs(4 * 60).expect("small"),
+            force: false,
+        };
+        job::run(&station.station(), &window, &Silent).expect("render the sync station");
+        station
+    })
+}
+
+/// Serves `out` on a free port with both player libraries; returns the server
+/// and the page URL.
+fn serve(out: &Path) -> (Arc<Preview>, String) {
+    let modules = browser_dir().join("node_modules");
+    let dashjs = modules.join("dashjs/dist/modern/umd");
+    let shaka = modules.join("shaka-player/dist");
     assert!(
-        dashjs.join("dash.all.min.js").is_file(),
-        "dash.js is not installed; run `bash ci/setup.sh` first"
+        dashjs.join("dash.all.min.js").is_file()
+            && shaka.join("shaka-player.compiled.js").is_file(),
+        "dash.js / Shaka Player are not installed; run `bash ci/setup.sh` first"
     );
-    let server = std::sync::Arc::new(
-        Preview::bind("127.0.0.1:0", &r.station.root().join("out"), Some(&dashjs)).expect("bind"),
+    let server = Arc::new(
+        Preview::bind("127.0.0.1:0", out, Some(&dashjs))
+            .expect("bind")
+            .with_vendor("shaka", &shaka),
     );
     let addr = server.addr().expect("ip address");
-    let s = std::sync::Arc::clone(&server);
+    let s = Arc::clone(&server);
     std::thread::spawn(move || s.serve());
     (server, format!("http://{addr}/index.html"))
 }
 
-fn play(url: &str, extra: &[&str]) -> serde_json::Value {
+/// Runs a node script from tests/browser and parses the JSON line it prints.
+///
+/// The script (and the Chromium it starts) runs at raised priority, `nice -n
+/// -10`, when allowed (as root; otherwise nice says so and runs it as is): the
+/// sync figures are about the players, and on a small machine shared with
+/// compilers and other tests an audio renderer starved of CPU stalls whatever
+/// the players do. Everything else about the run is unchanged.
+fn node(script: &str, args: &[String]) -> serde_json::Value {
     tool("chromium");
-    let out = Command::new("node")
-        .arg(browser_dir().join("play.mjs"))
-        .args(["--url", url])
-        .args(extra)
+    let out = Command::new(tool("nice"))
+        .args(["-n", "-10", "node"])
+        .arg(browser_dir().join(script))
+        .args(args)
         .output()
         .expect("run node (install Node.js and run `bash ci/setup.sh`)");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The script's progress log (shown with --nocapture, and on failure).
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
     let line = stdout.lines().last().unwrap_or("");
     serde_json::from_str(line).unwrap_or_else(|e| {
         panic!(
-            "play.mjs printed no JSON ({e}): stdout {stdout} stderr {}",
+            "{script} printed no JSON ({e}): stdout {stdout} stderr {}",
             String::from_utf8_lossy(&out.stderr)
         )
     })
 }
 
+/// Checks that a page showed the schedule's item at the programme time it was
+/// playing (away from a track change, where either title may be shown).
+fn assert_now_playing_matches_schedule(station: &TempStation, title: &str, programme_time_ms: i64) {
+    let s = station.station();
+    let heard = chrono::DateTime::from_timestamp_millis(programme_time_ms).expect("valid instant");
+    let sample = s.epoch.sample_at(heard).expect("after epoch");
+    let schedule =
+        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
+            .expect("schedule");
+    let item = schedule
+        .playing_at(sample)
+        .expect("something is scheduled at the programme time");
+    let near_change = schedule
+        .items
+        .iter()
+        .any(|it| it.start_sample.abs_diff(sample.0) < 5 * 48_000);
+    assert!(
+        near_change || title == item.title,
+        "page shows {title:?} at {heard}, schedule says {:?}",
+        item.title
+    );
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
 #[test]
 fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
-    let (server, url) = serve();
-    let report = play(&url, &["--seconds", "5", "--timeout", "90"]);
+    let _one = exclusive();
+    let r = rendered();
+    let (server, url) = serve(&r.station.root().join("out"));
+    let report = node(
+        "play.mjs",
+        &["--url", &url, "--seconds", "5", "--timeout", "90"].map(String::from),
+    );
     server.stop();
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
-    let advanced = report["advanced_s"].as_f64().expect("advanced_s");
+    let advanced = f(&report["advanced_s"]);
     assert!(
         advanced >= 5.0,
         "currentTime advanced only {advanced} s: {report:#}"
@@ -65,34 +177,209 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
         Some(0),
         "{report:#}"
     );
-    // The page shows what the schedule says is playing.
+    // The page shows what the schedule says is playing at the programme time heard.
     let title = report["now_playing"]["title"].as_str().unwrap_or("");
     assert!(!title.is_empty(), "no now-playing title: {report:#}");
-    // ... and it is the schedule's item at the programme time being heard.
-    let station = rendered().station.station();
     let ms = report["programme_time_ms"]
-        .as_f64()
-        .expect("programme_time_ms") as i64;
-    let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
-    let sample = station.epoch.sample_at(heard).expect("after epoch");
-    let schedule =
-        lofiever::job::load_schedule(lofiever::publish::open(&station).expect("target").as_ref())
-            .expect("schedule");
-    let item = schedule
-        .playing_at(sample)
-        .expect("something is scheduled now");
-    // Within a crossfade either title may be shown; away from one it must match.
-    let near_change = schedule
-        .items
-        .iter()
-        .any(|it| it.start_sample.abs_diff(sample.0) < 5 * 48_000);
-    assert!(
-        near_change || title == item.title,
-        "page shows {title:?}, schedule says {:?}",
-        item.title
-    );
+        .as_i64()
+        .expect("programme_time_ms");
+    assert_now_playing_matches_schedule(&r.station, title, ms);
     eprintln!(
         "browser: {}",
         serde_json::to_string(&report).unwrap_or_default()
     );
+}
+
+/// The acceptance test of issue 8: five listeners (three dash.js, two Shaka)
+/// joined 3 s apart, sampled every 500 ms for 60 s after a 10 s warm-up.
+#[test]
+fn listeners_with_dashjs_and_shaka_hear_the_same_moment() {
+    let _one = exclusive();
+    let station = sync_station();
+    let out = station.root().join("out");
+    // What the players get validates against the official schema.
+    xmllint_mpd(&out.join("stream.mpd")).unwrap_or_else(|e| panic!("stream.mpd: {e}"));
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lofiever-screenshots");
+    let (server, url) = serve(&out);
+    let report = node(
+        "listeners.mjs",
+        &[
+            "--url",
+            &url,
+            "--players",
+            "dashjs,shaka,dashjs,shaka,dashjs",
+            "--stagger",
+            "3",
+            "--warmup",
+            "10",
+            "--seconds",
+            "62",
+            "--pause",
+            "4:5:30",
+            "--screenshots",
+            &shots.display().to_string(),
+            "--trace",
+            &trace_file("listeners").display().to_string(),
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    eprintln!(
+        "listeners: {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert!(f(&report["measured_s"]) >= 60.0, "{report:#}");
+    assert_eq!(report["codecs"], "Opus", "{report:#}");
+    assert_eq!(report["codecs_supported"], true, "{report:#}");
+    let skew = &report["skew_ms"];
+    eprintln!(
+        "skew ms (p50/p95/max): all {}/{}/{}, dash.js {}/{}/{}, Shaka {}/{}/{}",
+        skew["all"]["p50"],
+        skew["all"]["p95"],
+        skew["all"]["max"],
+        skew["dashjs"]["p50"],
+        skew["dashjs"]["p95"],
+        skew["dashjs"]["max"],
+        skew["shaka"]["p50"],
+        skew["shaka"]["p95"],
+        skew["shaka"]["max"],
+    );
+    assert!(
+        f(&skew["all"]["p95"]) <= SKEW_P95_MS,
+        "inter-listener skew too large: {skew:#}"
+    );
+    for l in report["listeners"].as_array().expect("listeners") {
+        assert_eq!(
+            l["unexpected_errors"].as_array().map(Vec::len),
+            Some(0),
+            "{l:#}"
+        );
+        assert_eq!(
+            l["unexpected_http"].as_array().map(Vec::len),
+            Some(0),
+            "{l:#}"
+        );
+        assert_eq!(l["stalls_measured"], 0, "a listener stalled: {l:#}");
+        assert_eq!(l["clock_trusted"], true, "{l:#}");
+    }
+    let back = f(&report["pause"]["back_in_sync_after_s"]);
+    assert!(
+        back <= 10.0,
+        "the paused listener was not back in sync within 10 s: {:#}",
+        report["pause"]
+    );
+    let mut checked = 0;
+    for np in report["now_playing"].as_array().expect("now_playing") {
+        if np["audible"] != true {
+            continue;
+        }
+        if let (Some(title), Some(ms)) = (np["title"].as_str(), np["programme_time_ms"].as_f64()) {
+            assert_now_playing_matches_schedule(station, title, ms as i64);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "too few now-playing samples: {checked}");
+    for shot in ["desktop.png", "phone.png"] {
+        assert!(shots.join(shot).is_file(), "no screenshot {shot}");
+    }
+}
+
+/// A segment deleted at the host just before it becomes available: the page
+/// waits while the player retries, then skips to the live moment when the
+/// hole has passed; every listener plays on and is back in sync.
+#[test]
+fn a_missing_segment_is_skipped_and_listeners_stay_in_sync() {
+    let _one = exclusive();
+    let station = sync_station();
+    // A private copy: the deletion must not disturb other tests.
+    let copy = tempfile::tempdir().expect("temp dir");
+    copy_dir(&station.root().join("out"), copy.path());
+    let (server, url) = serve(copy.path());
+    let report = node(
+        "listeners.mjs",
+        &[
+            "--url",
+            &url,
+            "--players",
+            "dashjs,shaka,dashjs",
+            "--stagger",
+            "1",
+            "--warmup",
+            "4",
+            "--seconds",
+            "28",
+            "--delete-dir",
+            &copy.path().display().to_string(),
+            "--delete-at",
+            "1",
+            "--trace",
+            &trace_file("missing-segment").display().to_string(),
+            "--screenshots",
+            &trace_file("").with_file_name("").display().to_string(),
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    eprintln!(
+        "missing segment: {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert_eq!(report["ok"], true, "{report:#}");
+    let gap = &report["gap"];
+    assert!(
+        gap["files"].as_array().is_some_and(|f| f.len() == 2),
+        "{gap:#}"
+    );
+    for (i, l) in gap["listeners"]
+        .as_array()
+        .expect("gap listeners")
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(l["played_past_hole"], true, "listener {i}: {gap:#}");
+        let back = f(&l["back_in_sync_after_s"]);
+        assert!(
+            back <= 10.0,
+            "listener {i} not back in sync within 10 s: {gap:#}"
+        );
+    }
+    for l in report["listeners"].as_array().expect("listeners") {
+        assert_eq!(
+            l["unexpected_errors"].as_array().map(Vec::len),
+            Some(0),
+            "{l:#}"
+        );
+        assert_eq!(
+            l["unexpected_http"].as_array().map(Vec::len),
+            Some(0),
+            "{l:#}"
+        );
+        assert!(
+            l["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["what"] == "skip")),
+            "the page did not skip the hole: {l:#}"
+        );
+    }
+}
+
+/// Where a test leaves its per-round latency trace (for a look afterwards).
+fn trace_file(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lofiever-screenshots");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    dir.join(format!("{name}.trace.txt"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let dest = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 mod browser;
 mod cli;
+mod publish;
 mod render;
 mod stream;
 mod util;

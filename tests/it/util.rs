@@ -162,3 +162,22 @@ pub fn ffmpeg_decode(mp4: &Path) -> Vec<f32> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
 }
+
+/// Validates an MPD file against the official MPEG-DASH schema
+/// (`tests/data/dash/DASH-MPD.xsd`) with xmllint, offline; `Err` carries
+/// xmllint's report.
+pub fn xmllint_mpd(mpd: &Path) -> Result<(), String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dash");
+    let out = Command::new(tool("xmllint"))
+        .env("XML_CATALOG_FILES", dir.join("catalog.xml"))
+        .args(["--nonet", "--noout", "--schema"])
+        .arg(dir.join("DASH-MPD.xsd"))
+        .arg(mpd)
+        .output()
+        .map_err(|e| format!("cannot run xmllint: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}

@@ -1,0 +1,186 @@
+//! The cost of playing one track after another at a given moment: a sum of
+//! weighted, non-negative terms (weights in `[schedule.weights]`).
+//!
+//! | term | what it measures | 1.0 (before weighting) means |
+//! |---|---|---|
+//! | tempo | tempo ratio folded to the nearest octave (half/double time is close), plus 0.25 for an octave change | an 8 % jump (smaller jumps cost the square: 4 % → 0.25; larger ones grow 4 per further 8 %) |
+//! | key | Camelot distance: 0 → 0, 1 (relative, fifth) → 0.15, 2 → 1, 3 → 1.5, 4+ → 2 | two steps round the wheel |
+//! | energy | squared jump in energy level (catalog percentile) | a jump of a quarter of the catalog |
+//! | brightness | squared jump in brightness level (catalog percentile) | a quarter of the catalog |
+//! | day part | squared distance of the track's energy level from the target, plus half that for tempo | a quarter of the catalog away from the target |
+//! | mood | how badly the track's mood matches the day part's mood words | none of the weighted words |
+//! | freshness | `1 − min(wait / (2·period), 1)`: the track's wait since it last played against its fair period (catalog duration ÷ weight) | it has just played |
+//!
+//! Unknown features are neutral: an unknown tempo or key on either side
+//! costs half a unit (so known-good transitions still win), an unknown
+//! brightness nothing. Every term is ≥ 0, which is what lets the search
+//! prune candidates by a lower bound (see `schedule::plan`).
+
+use std::fmt;
+
+use crate::music::{camelot_distance, Key};
+
+/// log2(1.08): an 8 % tempo change, in octaves.
+pub const EIGHT_PERCENT_OCTAVES: f64 = 0.111_031_312_388_743_95;
+
+/// Cost of a tempo or key transition when either side is unknown.
+pub const UNKNOWN: f64 = 0.5;
+
+/// Scale of energy, brightness and day-part distances: a quarter of the
+/// catalog's range (in percentile levels).
+pub const LEVEL_SCALE: f64 = 0.25;
+
+/// Extra cost of a half/double-time transition.
+pub const OCTAVE_CHANGE: f64 = 0.25;
+
+/// Growth of the tempo cost per 8 % beyond an 8 % jump: steep, so a jump
+/// just over 8 % costs clearly more than one just under.
+pub const TEMPO_SLOPE: f64 = 4.0;
+
+/// Key cost by Camelot distance (0..=7).
+pub const KEY_COST: [f64; 8] = [0.0, 0.15, 1.0, 1.5, 2.0, 2.0, 2.0, 2.0];
+
+/// The weighted terms of one transition.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Terms {
+    /// Tempo change.
+    pub tempo: f64,
+    /// Key distance.
+    pub key: f64,
+    /// Energy jump.
+    pub energy: f64,
+    /// Brightness jump.
+    pub brightness: f64,
+    /// Distance from the day part's energy/tempo target.
+    pub day_part: f64,
+    /// Mood misfit to the day part.
+    pub mood: f64,
+    /// Recently played.
+    pub freshness: f64,
+}
+
+impl Terms {
+    /// The sum of the terms.
+    pub fn total(&self) -> f64 {
+        self.tempo
+            + self.key
+            + self.energy
+            + self.brightness
+            + self.day_part
+            + self.mood
+            + self.freshness
+    }
+
+    /// Names and values, in display order.
+    pub fn named(&self) -> [(&'static str, f64); 7] {
+        [
+            ("tempo", self.tempo),
+            ("key", self.key),
+            ("energy", self.energy),
+            ("bright", self.brightness),
+            ("day-part", self.day_part),
+            ("mood", self.mood),
+            ("fresh", self.freshness),
+        ]
+    }
+}
+
+impl fmt::Display for Terms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, v)) in self.named().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name} {v:.2}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Octave-folded tempo distance between two tempos in BPM: `(distance in
+/// octaves, 0..=0.5; whether the fold crossed an octave)`.
+pub fn tempo_distance(a_bpm: f64, b_bpm: f64) -> (f64, bool) {
+    fold(b_bpm.log2() - a_bpm.log2())
+}
+
+/// Folds a log2 tempo difference to the nearest octave.
+pub fn fold(diff_octaves: f64) -> (f64, bool) {
+    let k = diff_octaves.round();
+    ((diff_octaves - k).abs(), k != 0.0)
+}
+
+/// The octave-aware tempo jump as a ratio above 1, e.g. 0.08 for 8 %.
+pub fn tempo_jump(a_bpm: f64, b_bpm: f64) -> f64 {
+    tempo_distance(a_bpm, b_bpm).0.exp2() - 1.0
+}
+
+/// The unweighted cost of a tempo distance of `octaves` (folded).
+pub fn tempo_cost(octaves: f64, octave_change: bool) -> f64 {
+    let x = octaves / EIGHT_PERCENT_OCTAVES;
+    let base = if x <= 1.0 {
+        x * x
+    } else {
+        1.0 + TEMPO_SLOPE * (x - 1.0)
+    };
+    base + if octave_change { OCTAVE_CHANGE } else { 0.0 }
+}
+
+/// The unweighted key cost between two keys (neutral if either is unknown).
+pub fn key_cost(a: Option<Key>, b: Option<Key>) -> f64 {
+    match (a, b) {
+        (Some(a), Some(b)) => KEY_COST[usize::from(camelot_distance(a, b)).min(7)],
+        _ => UNKNOWN,
+    }
+}
+
+/// The unweighted cost of a jump between two levels (0..=1).
+pub fn level_jump(a: f64, b: f64) -> f64 {
+    let x = (a - b) / LEVEL_SCALE;
+    x * x
+}
+
+/// The unweighted freshness cost: `wait` and `period` in samples.
+pub fn freshness(wait: u64, period: u64) -> f64 {
+    let ratio = wait as f64 / (2.0 * period.max(1) as f64);
+    1.0 - ratio.min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eight_percent_costs_one_and_octaves_fold() {
+        assert!((1.08f64.log2() - EIGHT_PERCENT_OCTAVES).abs() < 1e-15);
+        let (d, oct) = tempo_distance(80.0, 86.4);
+        assert!(!oct);
+        assert!((tempo_cost(d, oct) - 1.0).abs() < 1e-9);
+        let (d, oct) = tempo_distance(80.0, 160.0);
+        assert!(d < 1e-12 && oct);
+        assert!((tempo_cost(d, oct) - OCTAVE_CHANGE).abs() < 1e-9);
+        let (d, _) = tempo_distance(80.0, 81.0);
+        assert!(tempo_cost(d, false) < 0.1);
+        assert!((tempo_jump(80.0, 40.0 * 1.04) - 0.04).abs() < 1e-9);
+        assert!((tempo_jump(90.0, 80.0) - 0.125).abs() < 1e-9);
+    }
+
+    #[test]
+    fn keys_and_levels() {
+        let k = |s: &str| s.parse::<Key>().ok();
+        assert_eq!(key_cost(k("8A"), k("8A")), 0.0);
+        assert_eq!(key_cost(k("8A"), k("9A")), 0.15);
+        assert_eq!(key_cost(k("8A"), k("9B")), 1.0);
+        assert_eq!(key_cost(k("8A"), None), UNKNOWN);
+        assert!((level_jump(0.5, 0.75) - 1.0).abs() < 1e-12);
+        assert_eq!(freshness(0, 100), 1.0);
+        assert_eq!(freshness(200, 100), 0.0);
+        assert!((freshness(100, 100) - 0.5).abs() < 1e-12);
+        let t = Terms {
+            tempo: 1.0,
+            key: 0.5,
+            ..Default::default()
+        };
+        assert_eq!(t.total(), 1.5);
+        assert!(t.to_string().starts_with("tempo 1.00 key 0.50"));
+    }
+}

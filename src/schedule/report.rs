@@ -1,0 +1,433 @@
+//! `lofiever schedule --report`: quality metrics of the schedule over any
+//! window, side by side with a seeded random shuffle of the same catalog
+//! over the same window, so an operator can see the curation working.
+//!
+//! | metric | definition |
+//! |---|---|
+//! | rule violations | [`super::rules::check`] on the items starting in the window, against everything scheduled before them (the shuffle: against its own items) |
+//! | key-compatible | transitions whose keys are the same or adjacent on the Camelot wheel, of those with both keys known |
+//! | tempo jumps > 8 % | octave-aware tempo change above 8 %, of transitions with both tempos known |
+//! | energy / brightness jump | mean absolute change of level (catalog percentile, 0..1) |
+//! | energy vs day part | Pearson correlation, over the window's whole hours, of the day-part target energy at mid-hour and the time-weighted mean energy level played in that hour |
+//!
+//! The shuffle plays the playable tracks in a seeded random order, reshuffled
+//! after each pass, from the window's start.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::moods::{Mood, SplitMix64};
+use super::plan::Model;
+use super::rules::{check, fmt_span, Rule, Rules, Violation};
+use super::{make_item, Item, Schedule, Track};
+use crate::error::{Error, Result};
+use crate::music::camelot_distance;
+use crate::station::Station;
+use crate::time::{SampleIndex, SAMPLE_RATE};
+
+const HOUR: u64 = 3600 * SAMPLE_RATE as u64;
+
+/// The metrics of one sequence of items over the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    /// Items starting in the window.
+    pub items: usize,
+    /// Consecutive pairs among them.
+    pub transitions: usize,
+    /// Transitions with both keys known.
+    pub key_known: usize,
+    /// Of those, same or adjacent Camelot keys.
+    pub key_compatible: usize,
+    /// Transitions with both tempos known.
+    pub tempo_known: usize,
+    /// Of those, octave-aware tempo change above 8 %.
+    pub tempo_jumps: usize,
+    /// Mean absolute energy-level change.
+    pub energy_jump: f64,
+    /// Mean absolute brightness-level change, if brightness is known.
+    pub brightness_jump: Option<f64>,
+    /// Hourly correlation of target and played energy (`None` if there are
+    /// fewer than 3 whole hours or the target is flat).
+    pub energy_correlation: Option<f64>,
+    /// Mean energy level played in each whole hour of the window.
+    pub hourly_energy: Vec<f64>,
+    /// Every rule violation.
+    pub violations: Vec<Violation>,
+    /// Distinct playable tracks played.
+    pub distinct: usize,
+}
+
+impl Metrics {
+    /// Key-compatible share of the transitions with known keys (0..=1).
+    pub fn key_compatible_share(&self) -> Option<f64> {
+        share(self.key_compatible, self.key_known)
+    }
+
+    /// Share of tempo jumps above 8 % among transitions with known tempos.
+    pub fn tempo_jump_share(&self) -> Option<f64> {
+        share(self.tempo_jumps, self.tempo_known)
+    }
+
+    /// Violations of one rule.
+    pub fn count(&self, rule: Rule) -> usize {
+        self.violations.iter().filter(|v| v.rule == rule).count()
+    }
+}
+
+fn share(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The report for one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Window start (RFC 3339 UTC).
+    pub from: String,
+    /// Window end (RFC 3339 UTC).
+    pub to: String,
+    /// Window length in samples.
+    pub span: u64,
+    /// Playable tracks in the catalog.
+    pub playable: usize,
+    /// The catalog's moods.
+    pub moods: Vec<Mood>,
+    /// The silhouette of each k tried.
+    pub k_scores: Vec<(usize, f64)>,
+    /// The feature columns the moods were learned from.
+    pub columns: Vec<&'static str>,
+    /// The rules in force.
+    pub rules: Rules,
+    /// Day-part target energy at each whole hour's middle.
+    pub hourly_target: Vec<f64>,
+    /// The schedule's metrics.
+    pub scheduled: Metrics,
+    /// The shuffle's metrics.
+    pub shuffle: Metrics,
+    /// Whether the window reaches past the end of the schedule.
+    pub incomplete: bool,
+}
+
+/// Computes the report for `[from, to)`.
+pub fn report(
+    station: &Station,
+    schedule: &Schedule,
+    tracks: &[Track],
+    from: SampleIndex,
+    to: SampleIndex,
+) -> Result<Report> {
+    if to <= from {
+        return Err(Error::Schedule(
+            "the report window is empty: its end must be after its start".into(),
+        ));
+    }
+    let model = Model::new(tracks, station)?;
+    let hours = (to.0 - from.0) / HOUR;
+    let hourly_target = (0..hours)
+        .map(|h| Ok(model.target_at(from.0 + h * HOUR + HOUR / 2)?.energy))
+        .collect::<Result<Vec<f64>>>()?;
+    let scheduled = metrics(&model, &schedule.items, from.0, to.0, &hourly_target);
+    let shuffled = shuffle(&model, station, from.0, to.0);
+    let shuffle = metrics(&model, &shuffled, from.0, to.0, &hourly_target);
+    let fmt = |s: SampleIndex| -> Result<String> {
+        Ok(super::store::fmt_instant(station.epoch.instant_of(s)?))
+    };
+    Ok(Report {
+        from: fmt(from)?,
+        to: fmt(to)?,
+        span: to.0 - from.0,
+        playable: model.tracks.len(),
+        moods: model.moods.moods.clone(),
+        k_scores: model.moods.scores.clone(),
+        columns: model.moods.columns.clone(),
+        rules: model.rules.clone(),
+        hourly_target,
+        scheduled,
+        shuffle,
+        incomplete: schedule.horizon().is_none_or(|h| h < to),
+    })
+}
+
+/// A seeded random shuffle of the playable tracks from `from` to `to`.
+pub fn shuffle(model: &Model<'_>, station: &Station, from: u64, to: u64) -> Vec<Item> {
+    let mut rng = SplitMix64(station.seed ^ 0x0053_4855_4646_4c45);
+    let n = model.tracks.len();
+    let mut order: Vec<usize> = Vec::new();
+    let mut items: Vec<Item> = Vec::new();
+    let mut t = from;
+    while t < to {
+        if order.is_empty() {
+            order = (0..n).collect();
+            for i in (1..n).rev() {
+                let j = rng.below(i + 1);
+                order.swap(i, j);
+            }
+            order.reverse();
+        }
+        let Some(c) = order.pop() else { break };
+        let item = make_item(items.last(), model.tracks[c], SampleIndex(t), station);
+        t = item.next_start().0;
+        items.push(item);
+    }
+    items
+}
+
+/// The metrics of `items` over `[from, to)`.
+fn metrics(
+    model: &Model<'_>,
+    items: &[Item],
+    from: u64,
+    to: u64,
+    hourly_target: &[f64],
+) -> Metrics {
+    let first = items.partition_point(|it| it.start_sample < from);
+    let last = items.partition_point(|it| it.start_sample < to);
+    let window = &items[first..last];
+    let idx = |it: &Item| model.index.get(it.track.as_str()).copied();
+    let mut m = Metrics {
+        items: window.len(),
+        transitions: window.len().saturating_sub(1),
+        key_known: 0,
+        key_compatible: 0,
+        tempo_known: 0,
+        tempo_jumps: 0,
+        energy_jump: 0.0,
+        brightness_jump: None,
+        energy_correlation: None,
+        hourly_energy: Vec::new(),
+        violations: Vec::new(),
+        distinct: 0,
+    };
+    let (mut e_sum, mut e_n, mut b_sum, mut b_n) = (0.0, 0usize, 0.0, 0usize);
+    for w in window.windows(2) {
+        let (Some(a), Some(b)) = (idx(&w[0]), idx(&w[1])) else {
+            continue;
+        };
+        let (ta, tb) = (model.tracks[a], model.tracks[b]);
+        if let (Some(ka), Some(kb)) = (ta.key, tb.key) {
+            m.key_known += 1;
+            if camelot_distance(ka, kb) <= 1 {
+                m.key_compatible += 1;
+            }
+        }
+        if let (Some(x), Some(y)) = (ta.tempo_bpm, tb.tempo_bpm) {
+            m.tempo_known += 1;
+            if super::cost::tempo_jump(x, y) > 0.08 {
+                m.tempo_jumps += 1;
+            }
+        }
+        e_sum += (model.energy_level(a) - model.energy_level(b)).abs();
+        e_n += 1;
+        if let (Some(x), Some(y)) = (model.brightness_level(a), model.brightness_level(b)) {
+            b_sum += (x - y).abs();
+            b_n += 1;
+        }
+    }
+    m.energy_jump = if e_n > 0 { e_sum / e_n as f64 } else { 0.0 };
+    m.brightness_jump = (b_n > 0).then(|| b_sum / b_n as f64);
+
+    // Hourly played energy: each item counts over [start, next start).
+    let mut sum = vec![0.0; hourly_target.len()];
+    let mut weight = vec![0u64; hourly_target.len()];
+    for it in &items[first.saturating_sub(1)..last] {
+        let Some(i) = idx(it) else { continue };
+        let (s, e) = (it.start_sample, it.next_start().0);
+        let level = model.energy_level(i);
+        for (h, (sm, wt)) in sum.iter_mut().zip(weight.iter_mut()).enumerate() {
+            let (hs, he) = (from + h as u64 * HOUR, from + (h as u64 + 1) * HOUR);
+            let overlap = e.min(he).saturating_sub(s.max(hs));
+            if overlap > 0 {
+                *sm += level * overlap as f64;
+                *wt += overlap;
+            }
+        }
+    }
+    let hourly: Vec<Option<f64>> = sum
+        .iter()
+        .zip(&weight)
+        .map(|(s, w)| (*w > 0).then(|| s / *w as f64))
+        .collect();
+    let pairs: Vec<(f64, f64)> = hourly_target
+        .iter()
+        .zip(&hourly)
+        .filter_map(|(t, p)| p.map(|p| (*t, p)))
+        .collect();
+    m.energy_correlation = pearson(&pairs);
+    m.hourly_energy = hourly.iter().map(|h| h.unwrap_or(f64::NAN)).collect();
+
+    let all: HashMap<&str, &Track> = model.all.clone();
+    m.violations = check(items, from, to, &model.rules, &all);
+    let mut played: Vec<usize> = window.iter().filter_map(idx).collect();
+    played.sort_unstable();
+    played.dedup();
+    m.distinct = played.len();
+    m
+}
+
+/// Pearson correlation; `None` for fewer than 3 pairs or a constant side.
+pub fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
+    let n = pairs.len();
+    if n < 3 {
+        return None;
+    }
+    let (mx, my) = pairs
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let (mx, my) = (mx / n as f64, my / n as f64);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in pairs {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx).powi(2);
+        syy += (y - my).powi(2);
+    }
+    (sxx > 1e-12 && syy > 1e-12).then(|| sxy / (sxx * syy).sqrt())
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Schedule report {} to {} ({}), {} playable tracks",
+            self.from,
+            self.to,
+            fmt_span(self.span),
+            self.playable
+        )?;
+        if self.incomplete {
+            writeln!(
+                f,
+                "note: the schedule ends before this window does; only what is planned is counted"
+            )?;
+        }
+        let tried: Vec<String> = self
+            .k_scores
+            .iter()
+            .map(|(k, s)| format!("{k}: {s:.2}"))
+            .collect();
+        writeln!(
+            f,
+            "Moods: {} (silhouette by k: {}; features: {})",
+            self.moods.len(),
+            if tried.is_empty() {
+                "not enough distinct tracks to compare".into()
+            } else {
+                tried.join(", ")
+            },
+            if self.columns.is_empty() {
+                "none known yet".into()
+            } else {
+                self.columns.join(", ")
+            }
+        )?;
+        for (i, m) in self.moods.iter().enumerate() {
+            writeln!(
+                f,
+                "  {}. {:<26} {:>4} tracks  {:>8}  {:>9}  {:>8}",
+                i + 1,
+                m.label,
+                m.tracks,
+                m.energy_db.map_or("-".into(), |e| format!("{e:.1} dB")),
+                m.tempo_bpm.map_or("-".into(), |t| format!("{t:.1} BPM")),
+                m.centroid_hz.map_or("-".into(), |c| format!("{c:.0} Hz")),
+            )?;
+        }
+        writeln!(
+            f,
+            "Rules: no repeat within {}, artists {} apart, every track within {}",
+            fmt_span(self.rules.repeat_window),
+            if self.rules.artist_separation > 0 {
+                fmt_span(self.rules.artist_separation)
+            } else {
+                "(off)".into()
+            },
+            fmt_span(self.rules.coverage)
+        )?;
+        writeln!(f)?;
+        let (s, r) = (&self.scheduled, &self.shuffle);
+        let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.1} %", v * 100.0));
+        let num = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.2}"));
+        let rows: Vec<(String, String, String)> = vec![
+            ("items".into(), s.items.to_string(), r.items.to_string()),
+            (
+                "rule violations".into(),
+                s.violations.len().to_string(),
+                r.violations.len().to_string(),
+            ),
+            (
+                "  repeat window".into(),
+                s.count(Rule::Repeat).to_string(),
+                r.count(Rule::Repeat).to_string(),
+            ),
+            (
+                "  artist separation".into(),
+                s.count(Rule::Artist).to_string(),
+                r.count(Rule::Artist).to_string(),
+            ),
+            (
+                "  coverage".into(),
+                s.count(Rule::Coverage).to_string(),
+                r.count(Rule::Coverage).to_string(),
+            ),
+            (
+                "  disabled / not in catalog".into(),
+                (s.count(Rule::Disabled) + s.count(Rule::NotInCatalog)).to_string(),
+                (r.count(Rule::Disabled) + r.count(Rule::NotInCatalog)).to_string(),
+            ),
+            (
+                "key-compatible transitions".into(),
+                pct(s.key_compatible_share()),
+                pct(r.key_compatible_share()),
+            ),
+            (
+                "tempo jumps > 8 %".into(),
+                pct(s.tempo_jump_share()),
+                pct(r.tempo_jump_share()),
+            ),
+            (
+                "mean energy jump (0..1)".into(),
+                num(Some(s.energy_jump)),
+                num(Some(r.energy_jump)),
+            ),
+            (
+                "mean brightness jump (0..1)".into(),
+                num(s.brightness_jump),
+                num(r.brightness_jump),
+            ),
+            (
+                "energy vs day part (hourly r)".into(),
+                num(s.energy_correlation),
+                num(r.energy_correlation),
+            ),
+            (
+                "tracks played".into(),
+                format!("{}/{}", s.distinct, self.playable),
+                format!("{}/{}", r.distinct, self.playable),
+            ),
+        ];
+        writeln!(f, "  {:<32} {:>10} {:>10}", "", "scheduled", "shuffle")?;
+        for (name, a, b) in rows {
+            writeln!(f, "  {name:<32} {a:>10} {b:>10}")?;
+        }
+        for v in s.violations.iter().take(10) {
+            writeln!(f, "violation: {}: {} ({})", v.rule, v.detail, v.track)?;
+        }
+        if s.violations.len() > 10 {
+            writeln!(f, "... and {} more violations", s.violations.len() - 10)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pearson_basics() {
+        assert_eq!(pearson(&[(0.0, 1.0), (1.0, 2.0)]), None);
+        let r = pearson(&[(0.0, 0.0), (1.0, 2.0), (2.0, 4.1)]).expect("defined");
+        assert!(r > 0.99);
+        let r = pearson(&[(0.0, 2.0), (1.0, 1.0), (2.0, 0.0)]).expect("defined");
+        assert!((r + 1.0).abs() < 1e-12);
+        assert_eq!(pearson(&[(1.0, 0.0), (1.0, 1.0), (1.0, 2.0)]), None);
+    }
+}
