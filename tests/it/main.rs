@@ -3,6 +3,7 @@
 //! independent components (ffmpeg/ffprobe, Chromium with dash.js). Install
 //! those with `bash ci/setup.sh`.
 
+mod analyze;
 mod browser;
 mod cli;
 mod publish;

@@ -81,7 +81,10 @@ fn features(n: usize, seed: u64) -> Vec<Features> {
 }
 
 fn tracks(n: usize, seed: u64) -> Vec<Track> {
-    features(n, seed).iter().map(|f| Track::new(f, None)).collect()
+    features(n, seed)
+        .iter()
+        .map(|f| Track::new(f, None))
+        .collect()
 }
 
 /// Plans `days` days from the fixed start in one run.
@@ -96,8 +99,14 @@ fn plan(station: &Station, tracks: &[Track], days: u64) -> (Schedule, Vec<String
 
 fn week_report(station: &Station, tracks: &[Track], schedule: &Schedule) -> Report {
     let from = start(station);
-    report::report(station, schedule, tracks, from, SampleIndex(from.0 + 7 * DAY))
-        .expect("report")
+    report::report(
+        station,
+        schedule,
+        tracks,
+        from,
+        SampleIndex(from.0 + 7 * DAY),
+    )
+    .expect("report")
 }
 
 #[test]
@@ -124,12 +133,16 @@ fn seven_days_on_60_tracks_meet_the_acceptance_figures() {
 fn tuning_experiment() {
     let spec = std::env::var("LOFI_EXP").unwrap_or_default();
     for line in spec.split(';').filter(|l| !l.trim().is_empty()) {
-        let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().expect("num")).collect();
+        let v: Vec<f64> = line
+            .split_whitespace()
+            .map(|x| x.parse().expect("num"))
+            .collect();
         let toml = format!(
             "[station]\nseed = 1\n[schedule.weights]\nkey = {}\ntempo = {}\nenergy = {}\nbrightness = {}\nday_part = {}\nmood = {}\nfreshness = {}\n[schedule.search]\nlook_ahead = {}\nbeam_width = {}\n",
             v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9] as usize, v[10] as usize
         );
-        let st = Station::from_toml(&toml, "t", std::path::Path::new("/tmp"), Utc::now()).expect("cfg");
+        let st =
+            Station::from_toml(&toml, "t", std::path::Path::new("/tmp"), Utc::now()).expect("cfg");
         let tracks = tracks(v[0] as usize, v[1] as u64);
         let t0 = std::time::Instant::now();
         let (schedule, _) = plan(&st, &tracks, 7);
@@ -146,8 +159,17 @@ fn tuning_experiment() {
             dt.as_secs_f64()
         );
         if std::env::var("LOFI_HOURLY").is_ok() {
-            for (h, (t, p)) in r.hourly_target.iter().zip(&s.hourly_energy).enumerate().take(48) {
-                println!("  h{h:02} target {t:.2} played {p:.2} shuffle {:.2}", r.shuffle.hourly_energy[h]);
+            for (h, (t, p)) in r
+                .hourly_target
+                .iter()
+                .zip(&s.hourly_energy)
+                .enumerate()
+                .take(48)
+            {
+                println!(
+                    "  h{h:02} target {t:.2} played {p:.2} shuffle {:.2}",
+                    r.shuffle.hourly_energy[h]
+                );
             }
         }
     }

@@ -5,7 +5,6 @@
 
 use std::process::Command;
 
-use chrono::Utc;
 use lofiever::package::fmp4::read_segment;
 use lofiever::render::{self, CatalogAudio};
 use lofiever::time::SegmentNumber;
@@ -23,7 +22,8 @@ fn segment_file(rendition: &str, n: u64) -> std::path::PathBuf {
 
 fn now_segment() -> u64 {
     let s = rendered().station.station();
-    let now = s.epoch.sample_at(Utc::now()).expect("after epoch");
+    // The render's own "now": a long test run may outlive its 4 minutes.
+    let now = s.epoch.sample_at(rendered().now).expect("after epoch");
     s.grid.segment_of(now).0
 }
 
@@ -241,7 +241,7 @@ fn the_mpd_and_page_files_are_there_and_escaped() {
     for f in ["index.html", "player.js", "style.css"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    let day = Utc::now().format("%Y-%m-%d").to_string();
+    let day = r.now.format("%Y-%m-%d").to_string();
     let sched: serde_json::Value = serde_json::from_slice(
         &std::fs::read(out.join(format!("schedule/{day}.json"))).expect("today's schedule"),
     )

@@ -113,6 +113,8 @@ pub struct Rendered {
     pub station: TempStation,
     /// What the job did.
     pub summary: JobSummary,
+    /// The wall-clock "now" the render was anchored to.
+    pub now: chrono::DateTime<Utc>,
 }
 
 /// The shared rendered station.
@@ -122,13 +124,18 @@ pub fn rendered() -> &'static Rendered {
         let station = TempStation::new(TEST_STATION_TOML);
         station.add_tracks(&short_specs(4));
         let s = station.station();
+        let now = Utc::now();
         let window = Window {
-            now: Utc::now(),
+            now,
             ahead: SampleCount::from_secs(4 * 60).expect("small"),
             force: false,
         };
         let summary = job::run(&s, &window, &Silent).expect("render the test station");
-        Rendered { station, summary }
+        Rendered {
+            station,
+            summary,
+            now,
+        }
     })
 }
 
