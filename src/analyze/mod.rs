@@ -1,8 +1,14 @@
 //! `lofiever analyze`: decode every catalog track once and remember what it
-//! is: length, loudness, peaks and cue points, cached by content hash.
+//! is, cached by content hash: length, loudness (EBU R128 integrated, range,
+//! true peak), energy, timbre (centroid, roll-off, flatness), onset rate,
+//! tempo, key and Camelot code, and cue points (cue-in, cue-out, fade-out).
 //!
-//! Pure core, I/O shell: [`features::measure`] turns 48 kHz stereo blocks
-//! into [`Features`]; [`run`] scans the catalog, reuses cached rows
+//! Pure core, I/O shell: [`features::Measure`] turns 48 kHz stereo blocks
+//! into [`Features`] in one streaming pass (bounded memory: compact
+//! per-frame series only), built from [`loudness`] (the R128 meter),
+//! [`spectral`] (the STFT front end), [`tempo`] and [`key`] (pure functions
+//! of its series); [`features::analyse_file`] decodes and measures one
+//! file; [`run`] scans the catalog, reuses cached rows
 //! (`catalog/features.csv`), decodes only new or changed files in parallel
 //! (rayon), and writes the cache and `catalog/analyze-errors.csv`.
 //!
@@ -14,6 +20,10 @@
 
 mod cache;
 pub mod features;
+pub mod key;
+pub mod loudness;
+pub mod spectral;
+pub mod tempo;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

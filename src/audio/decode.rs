@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use rubato::{FftFixedIn, Resampler};
 use symphonia::core::audio::{Channels, SampleBuffer};
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{
+    CodecParameters, DecoderOptions, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS,
+};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
@@ -27,6 +29,13 @@ const RESAMPLE_CHUNK: usize = 1024;
 /// More corrupt packets than this in one file and it is refused.
 const MAX_SKIPPED_PACKETS: u64 = 100;
 
+/// Most frames one Opus packet can hold (120 ms at 48 kHz, RFC 6716 §3.2.5).
+const OPUS_MAX_PACKET_FRAMES: usize = 5760;
+
+/// Most channels lofiever folds down (Opus and Vorbis stop at 8, WAV at 18;
+/// more is a corrupt or exotic header).
+const MAX_CHANNELS: usize = 32;
+
 /// What the container says about a file, before any decoding.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AudioInfo {
@@ -40,21 +49,142 @@ pub struct AudioInfo {
     pub title: Option<String>,
     /// Album tag, if any.
     pub album: Option<String>,
+    /// The codec, as symphonia names it (e.g. `"flac"`, `"opus"`).
+    pub codec: String,
+    /// The length the headers declare, in source frames, when the format
+    /// states it exactly (PCM, FLAC, ALAC, AAC/MP4, Ogg); `None` when it is
+    /// absent or only estimated (MP3 without a Xing/Info header is
+    /// estimated from the file size, so MP3 is never trusted). Used to refuse
+    /// a file that is far too long before decoding it, and to spot a file
+    /// cut short.
+    pub declared_frames: Option<u64>,
 }
 
 /// A streaming decoder yielding 48 kHz stereo interleaved `f32` blocks.
 pub struct Decoder48 {
     path: PathBuf,
     format: Box<dyn FormatReader>,
-    decoder: Box<dyn symphonia::core::codecs::Decoder>,
+    decoder: Codec,
     track_id: u32,
     info: AudioInfo,
-    /// Weights (left, right) for each source channel in the file's order.
+    /// Weights (left, right) for each source channel in the decoder's order.
     fold: Vec<(f32, f32)>,
     resampler: Option<Resampling>,
     skipped: u64,
     finished: bool,
     sample_buf: Option<SampleBuffer<f32>>,
+    /// Stereo at the source rate, reused between packets.
+    stereo: Vec<f32>,
+    /// Source frames decoded so far (before resampling).
+    source_frames: u64,
+}
+
+/// The codec behind a [`Decoder48`]: symphonia's, or libopus for Opus
+/// (symphonia 0.5 demuxes Ogg Opus but has no Opus decoder).
+enum Codec {
+    Symphonia(Box<dyn symphonia::core::codecs::Decoder>),
+    Opus(Box<OpusCodec>),
+}
+
+/// libopus behind symphonia's Ogg demuxer: the OpusHead says how streams map
+/// to channels; packets are trimmed as the demuxer says (pre-skip at the
+/// start, the final granule position at the end).
+struct OpusCodec {
+    decoder: opus::MSDecoder,
+    channels: usize,
+    /// Output gain from the OpusHead (linear), which players must apply.
+    gain: f32,
+    /// Interleaved decoder output, `OPUS_MAX_PACKET_FRAMES × channels`.
+    pcm: Vec<f32>,
+    /// Pre-skip frames (OpusHead) not yet dropped; the demuxer's own
+    /// start trim counts towards it.
+    preskip_left: usize,
+}
+
+impl OpusCodec {
+    /// Reads the OpusHead (RFC 7845 §5.1) from the codec's extra data.
+    fn new(params: &CodecParameters) -> std::result::Result<OpusCodec, String> {
+        let head = params
+            .extra_data
+            .as_deref()
+            .ok_or("the Opus stream has no identification header")?;
+        if head.len() < 19 || &head[..8] != b"OpusHead" {
+            return Err("the Opus identification header is damaged".into());
+        }
+        let channels = usize::from(head[9]);
+        let preskip = usize::from(u16::from_le_bytes([head[10], head[11]]));
+        let gain_q8 = i16::from_le_bytes([head[16], head[17]]);
+        let family = head[18];
+        let (streams, coupled, mapping): (u8, u8, Vec<u8>) = match family {
+            0 if (1..=2).contains(&channels) => (1, head[9] - 1, (0..head[9]).collect()),
+            0 => return Err("an Opus stream of mapping family 0 has 1 or 2 channels".into()),
+            _ => {
+                let table = head
+                    .get(21..21 + channels)
+                    .ok_or("the Opus channel mapping table is cut short")?;
+                (head[19], head[20], table.to_vec())
+            }
+        };
+        if channels == 0 || channels > MAX_CHANNELS {
+            return Err(format!("an Opus stream with {channels} channels"));
+        }
+        let decoder = opus::MSDecoder::new(48_000, streams, coupled, &mapping)
+            .map_err(|e| format!("libopus refuses the stream layout ({e})"))?;
+        Ok(OpusCodec {
+            decoder,
+            channels,
+            gain: 10f32.powf(f32::from(gain_q8) / (20.0 * 256.0)),
+            pcm: vec![0.0; OPUS_MAX_PACKET_FRAMES * channels],
+            preskip_left: preskip,
+        })
+    }
+
+    /// Channel order of the decoded PCM: Vorbis order (RFC 7845 §5.1.1.2).
+    fn vorbis_order(channels: usize) -> Vec<Channels> {
+        use Channels as C;
+        match channels {
+            1 => vec![C::FRONT_CENTRE],
+            2 => vec![C::FRONT_LEFT, C::FRONT_RIGHT],
+            3 => vec![C::FRONT_LEFT, C::FRONT_CENTRE, C::FRONT_RIGHT],
+            4 => vec![C::FRONT_LEFT, C::FRONT_RIGHT, C::REAR_LEFT, C::REAR_RIGHT],
+            5 => vec![
+                C::FRONT_LEFT,
+                C::FRONT_CENTRE,
+                C::FRONT_RIGHT,
+                C::REAR_LEFT,
+                C::REAR_RIGHT,
+            ],
+            6 => vec![
+                C::FRONT_LEFT,
+                C::FRONT_CENTRE,
+                C::FRONT_RIGHT,
+                C::REAR_LEFT,
+                C::REAR_RIGHT,
+                C::LFE1,
+            ],
+            7 => vec![
+                C::FRONT_LEFT,
+                C::FRONT_CENTRE,
+                C::FRONT_RIGHT,
+                C::SIDE_LEFT,
+                C::SIDE_RIGHT,
+                C::REAR_CENTRE,
+                C::LFE1,
+            ],
+            8 => vec![
+                C::FRONT_LEFT,
+                C::FRONT_CENTRE,
+                C::FRONT_RIGHT,
+                C::SIDE_LEFT,
+                C::SIDE_RIGHT,
+                C::REAR_LEFT,
+                C::REAR_RIGHT,
+                C::LFE1,
+            ],
+            // Unknown layouts (family 255): no positions, an even mix.
+            _ => Vec::new(),
+        }
+    }
 }
 
 struct Resampling {
@@ -96,12 +226,39 @@ impl Decoder48 {
             .tracks()
             .iter()
             .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-            .ok_or_else(|| Error::audio(path, "the file has no audio track"))?;
+            .ok_or_else(|| {
+                if format.tracks().is_empty() {
+                    Error::audio(path, "the file has no audio track")
+                } else {
+                    Error::audio(
+                        path,
+                        "unsupported codec (the file's audio is in a codec lofiever cannot decode)",
+                    )
+                }
+            })?;
         let track_id = track.id;
         let params = track.codec_params.clone();
-        let decoder = symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
-            .map_err(|e| Error::audio(path, format!("unsupported codec ({e})")))?;
+        let codec_name = symphonia::default::get_codecs()
+            .get_codec(params.codec)
+            .map(|d| d.short_name.to_string())
+            .unwrap_or_else(|| {
+                if params.codec == CODEC_TYPE_OPUS {
+                    "opus".to_string()
+                } else {
+                    format!("codec {}", params.codec)
+                }
+            });
+        let decoder = if params.codec == CODEC_TYPE_OPUS {
+            Codec::Opus(Box::new(
+                OpusCodec::new(&params).map_err(|e| Error::audio(path, e))?,
+            ))
+        } else {
+            Codec::Symphonia(
+                symphonia::default::get_codecs()
+                    .make(&params, &DecoderOptions::default())
+                    .map_err(|e| Error::audio(path, format!("unsupported codec ({e})")))?,
+            )
+        };
         let source_rate = params
             .sample_rate
             .ok_or_else(|| Error::audio(path, "the file does not say its sample rate"))?;
@@ -112,17 +269,29 @@ impl Decoder48 {
             ));
         }
         let channels = params.channels;
-        let source_channels = channels.map(|c| c.count()).unwrap_or(0);
-        if source_channels == 0 {
+        let source_channels = match &decoder {
+            Codec::Opus(o) => o.channels,
+            Codec::Symphonia(_) => channels.map(|c| c.count()).unwrap_or(0),
+        };
+        // 0 = not in the headers (AAC/ALAC in MP4): learnt from the first
+        // decoded packet.
+        if source_channels > MAX_CHANNELS {
             return Err(Error::audio(
                 path,
-                "the file does not say its channel layout",
+                format!("{source_channels} channels; lofiever folds at most {MAX_CHANNELS}"),
             ));
         }
+        let declared_frames = if params.codec == CODEC_TYPE_MP3 {
+            None
+        } else {
+            params.n_frames
+        };
 
         let mut info = AudioInfo {
             source_rate,
             source_channels,
+            codec: codec_name,
+            declared_frames,
             ..Default::default()
         };
         // Tags may sit in the probe result (ID3 before the stream) or in the
@@ -139,7 +308,15 @@ impl Decoder48 {
             read_tags(rev, &mut info);
         }
 
-        let fold = fold_weights(channels.unwrap_or(Channels::FRONT_LEFT), source_channels);
+        let order: Vec<Channels> = match &decoder {
+            Codec::Opus(_) => OpusCodec::vorbis_order(source_channels),
+            Codec::Symphonia(_) => channels.map(|c| c.iter().collect()).unwrap_or_default(),
+        };
+        let fold = if source_channels == 0 {
+            Vec::new()
+        } else {
+            fold_weights(&order, source_channels)
+        };
         let resampler = if source_rate == SAMPLE_RATE {
             None
         } else {
@@ -178,7 +355,15 @@ impl Decoder48 {
             skipped: 0,
             finished: false,
             sample_buf: None,
+            stereo: Vec::new(),
+            source_frames: 0,
         })
+    }
+
+    /// Source frames decoded so far (at the file's own rate, before
+    /// resampling); after the end, the decoded length of the file.
+    pub fn source_frames_decoded(&self) -> u64 {
+        self.source_frames
     }
 
     /// What the headers said.
@@ -199,14 +384,22 @@ impl Decoder48 {
                 return self.flush(out);
             }
             let before = out.len();
-            let mut stereo = Vec::new();
-            if !self.decode_packet(&mut stereo)? {
+            let mut stereo = std::mem::take(&mut self.stereo);
+            stereo.clear();
+            let more = self.decode_packet(&mut stereo);
+            let pushed = match (&more, &mut self.resampler) {
+                (Ok(true), None) => {
+                    out.extend_from_slice(&stereo);
+                    Ok(())
+                }
+                (Ok(true), Some(rs)) => rs.push(&stereo, out, &self.path),
+                _ => Ok(()),
+            };
+            self.stereo = stereo;
+            pushed?;
+            if !more? {
                 self.finished = true;
                 continue;
-            }
-            match &mut self.resampler {
-                None => out.extend_from_slice(&stereo),
-                Some(rs) => rs.push(&stereo, out, &self.path)?,
             }
             if out.len() > before {
                 return Ok(true);
@@ -252,53 +445,90 @@ impl Decoder48 {
             if packet.track_id() != self.track_id {
                 continue;
             }
-            let decoded = match self.decoder.decode(&packet) {
-                Ok(d) => d,
-                Err(SymError::DecodeError(e)) => {
-                    self.skipped += 1;
-                    if self.skipped > MAX_SKIPPED_PACKETS {
-                        return Err(Error::audio(
-                            &self.path,
-                            format!("too many corrupt packets (last: {e})"),
-                        ));
+            let frames = match &mut self.decoder {
+                Codec::Symphonia(decoder) => match decoder.decode(&packet) {
+                    Ok(decoded) => {
+                        let spec = *decoded.spec();
+                        let frames = decoded.frames();
+                        if frames == 0 {
+                            continue;
+                        }
+                        let channels = spec.channels.count();
+                        if self.fold.is_empty() && channels > 0 && channels <= MAX_CHANNELS {
+                            let order: Vec<Channels> = spec.channels.iter().collect();
+                            self.fold = fold_weights(&order, channels);
+                            self.info.source_channels = channels;
+                        }
+                        if channels != self.fold.len() {
+                            return Err(Error::audio(
+                                &self.path,
+                                "the channel layout changes mid-stream",
+                            ));
+                        }
+                        let buf = match &mut self.sample_buf {
+                            Some(b) if b.capacity() >= decoded.capacity() * channels => b,
+                            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+                        };
+                        buf.copy_interleaved_ref(decoded);
+                        fold_into(&buf.samples()[..frames * channels], &self.fold, stereo);
+                        frames
                     }
-                    continue;
+                    Err(SymError::DecodeError(e)) => {
+                        self.skip_corrupt(e)?;
+                        continue;
+                    }
+                    Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                        return Ok(false)
+                    }
+                    Err(e) => return Err(Error::audio(&self.path, format!("cannot decode ({e})"))),
+                },
+                Codec::Opus(op) => {
+                    let channels = op.channels;
+                    let frames = match op.decoder.decode_float(&packet.data, &mut op.pcm, false) {
+                        Ok(n) => n.min(OPUS_MAX_PACKET_FRAMES),
+                        Err(e) => {
+                            self.skip_corrupt(&e.to_string())?;
+                            continue;
+                        }
+                    };
+                    // The demuxer's gapless trims: pre-skip and end padding.
+                    let mut start = (packet.trim_start() as usize).min(frames);
+                    op.preskip_left = op.preskip_left.saturating_sub(start);
+                    let extra = op.preskip_left.min(frames - start);
+                    start += extra;
+                    op.preskip_left -= extra;
+                    let end = frames.saturating_sub(packet.trim_end() as usize).max(start);
+                    if end == start {
+                        continue;
+                    }
+                    if op.gain != 1.0 {
+                        for s in &mut op.pcm[start * channels..end * channels] {
+                            *s *= op.gain;
+                        }
+                    }
+                    fold_into(
+                        &op.pcm[start * channels..end * channels],
+                        &self.fold,
+                        stereo,
+                    );
+                    end - start
                 }
-                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Ok(false)
-                }
-                Err(e) => return Err(Error::audio(&self.path, format!("cannot decode ({e})"))),
             };
-            let spec = *decoded.spec();
-            let frames = decoded.frames();
-            if frames == 0 {
-                continue;
-            }
-            let channels = spec.channels.count();
-            if channels != self.fold.len() {
-                return Err(Error::audio(
-                    &self.path,
-                    "the channel layout changes mid-stream",
-                ));
-            }
-            let buf = match &mut self.sample_buf {
-                Some(b) if b.capacity() >= decoded.capacity() => b,
-                slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-            };
-            buf.copy_interleaved_ref(decoded);
-            let samples = buf.samples();
-            stereo.reserve(frames * 2);
-            for frame in samples.chunks_exact(channels).take(frames) {
-                let (mut l, mut r) = (0.0f32, 0.0f32);
-                for (s, (wl, wr)) in frame.iter().zip(&self.fold) {
-                    l += s * wl;
-                    r += s * wr;
-                }
-                stereo.push(l);
-                stereo.push(r);
-            }
+            self.source_frames += frames as u64;
             return Ok(true);
         }
+    }
+
+    /// Counts a corrupt packet; too many and the file is refused.
+    fn skip_corrupt(&mut self, what: &str) -> Result<()> {
+        self.skipped += 1;
+        if self.skipped > MAX_SKIPPED_PACKETS {
+            return Err(Error::audio(
+                &self.path,
+                format!("too many corrupt packets (last: {what})"),
+            ));
+        }
+        Ok(())
     }
 
     fn flush(&mut self, out: &mut Vec<f32>) -> Result<bool> {
@@ -370,14 +600,13 @@ impl Resampling {
         // Feed the remainder, then silence, until the delayed tail is out.
         let mut rounds = 0;
         while self.out_frames < expected {
-            let input: [&[f32]; 2] = if self.pending[0].is_empty() {
-                [&[], &[]]
-            } else {
-                [&self.pending[0], &self.pending[1]]
-            };
+            // rubato 0.16 refuses `Some` with empty channels: `None`
+            // means "all zeros".
+            let input: [&[f32]; 2] = [&self.pending[0], &self.pending[1]];
+            let input = (!self.pending[0].is_empty()).then_some(&input[..]);
             let (_, produced) = self
                 .inner
-                .process_partial_into_buffer(Some(&input), &mut self.out, None)
+                .process_partial_into_buffer(input, &mut self.out, None)
                 .map_err(|e| Error::audio(path, format!("resampling failed ({e})")))?;
             self.pending[0].clear();
             self.pending[1].clear();
@@ -408,9 +637,36 @@ fn read_tags(rev: &symphonia::core::meta::MetadataRevision, info: &mut AudioInfo
     }
 }
 
-/// Stereo fold-down weights for each source channel, in symphonia's channel
-/// order (the bit order of [`Channels`]).
-fn fold_weights(channels: Channels, count: usize) -> Vec<(f32, f32)> {
+/// Folds interleaved `frame`s of `fold.len()` channels to stereo, appending to `stereo`.
+fn fold_into(samples: &[f32], fold: &[(f32, f32)], stereo: &mut Vec<f32>) {
+    let channels = fold.len();
+    stereo.reserve(samples.len() / channels.max(1) * 2);
+    match channels {
+        1 => {
+            for &s in samples {
+                stereo.push(s);
+                stereo.push(s);
+            }
+        }
+        2 if fold == [(1.0, 0.0), (0.0, 1.0)] => stereo.extend_from_slice(samples),
+        _ => {
+            for frame in samples.chunks_exact(channels) {
+                let (mut l, mut r) = (0.0f32, 0.0f32);
+                for (s, (wl, wr)) in frame.iter().zip(fold) {
+                    l += s * wl;
+                    r += s * wr;
+                }
+                stereo.push(l);
+                stereo.push(r);
+            }
+        }
+    }
+}
+
+/// Stereo fold-down weights for each source channel, given the channel at
+/// each position of the decoded frames (`order`; shorter than `count` when
+/// the layout is unknown).
+fn fold_weights(order: &[Channels], count: usize) -> Vec<(f32, f32)> {
     const M3DB: f32 = std::f32::consts::FRAC_1_SQRT_2;
     if count == 1 {
         return vec![(1.0, 1.0)];
@@ -418,9 +674,9 @@ fn fold_weights(channels: Channels, count: usize) -> Vec<(f32, f32)> {
     if count == 2 {
         return vec![(1.0, 0.0), (0.0, 1.0)];
     }
-    let mut weights: Vec<(f32, f32)> = channels
+    let mut weights: Vec<(f32, f32)> = order
         .iter()
-        .map(|c| {
+        .map(|&c| {
             if c == Channels::FRONT_LEFT || c == Channels::FRONT_LEFT_WIDE {
                 (1.0, 0.0)
             } else if c == Channels::FRONT_RIGHT || c == Channels::FRONT_RIGHT_WIDE {

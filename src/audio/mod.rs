@@ -1,8 +1,9 @@
 //! Decoding any audio file the station owns into the programme format:
 //! 48 kHz, stereo, interleaved `f32`.
 //!
-//! [`Decoder48`] wraps symphonia (container + codec) and rubato (FFT
-//! resampler) into a stream of blocks, so a track is never held whole in
+//! [`Decoder48`] wraps symphonia (container + codec; libopus through the
+//! `opus` crate for Opus, which symphonia 0.5 demuxes from Ogg but cannot
+//! decode) and rubato (FFT resampler) into a stream of blocks, so a track is never held whole in
 //! memory unless a caller wants it. The output of a file is a pure function of
 //! its bytes: the same file always yields the same samples, which the renderer
 //! relies on for byte-identical re-renders.
@@ -10,6 +11,17 @@
 //! Channel layouts are folded to stereo: mono is duplicated; layouts with a
 //! centre and surrounds use the ITU-R BS.775 down-mix (centre and surrounds at
 //! −3 dB, LFE dropped).
+//!
+//! Lengths: a resampled file yields exactly `round(frames · 48000 / rate)`
+//! frames. Gapless trims are honoured where symphonia reports them (MP3
+//! LAME/Xing, Ogg Vorbis and Opus pre-skip and end granule); AAC in MP4 keeps
+//! its encoder priming (symphonia 0.5 ignores edit lists), about 20-50 ms.
+//! Symphonia's MP3 decoder clamps its output to ±1.0, so inter-sample
+//! overs of a hot MP3 master read lower than in a decoder that does not.
+//!
+//! Bounds: at most 32 channels; one decoded packet is at most what its codec
+//! allows (Opus: 120 ms); the decoder never holds more than a packet and a
+//! resampler chunk, whatever the headers claim.
 //!
 //! Errors: a file that cannot be opened, probed or decoded gives
 //! [`Error::Audio`] naming the file and the reason; callers skip the track.

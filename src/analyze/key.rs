@@ -1,0 +1,126 @@
+//! Key and mode from a chroma vector (pure functions).
+//!
+//! Krumhansl–Schmuckler: the track's chroma (energy per pitch class) is
+//! correlated with the Krumhansl–Kessler major and minor key profiles
+//! rotated to each of the 12 tonics; the best of the 24 correlations names
+//! the key.
+//!
+//! *Confidence* (0..1) is the winning correlation (how much the chroma looks
+//! like any key at all) times a margin term: 1 when the runner-up is at
+//! least 0.1 lower, falling linearly to 0 when two keys tie (typically the
+//! relative major/minor, or the dominant).
+
+use crate::music::{Key, Mode};
+
+/// Krumhansl–Kessler probe-tone ratings for a major key, tonic first.
+const MAJOR_PROFILE: [f64; 12] = [
+    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+];
+/// Krumhansl–Kessler probe-tone ratings for a minor key, tonic first.
+const MINOR_PROFILE: [f64; 12] = [
+    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+];
+
+/// Margin between the best and second-best correlation that counts as
+/// certain.
+const SURE_MARGIN: f64 = 0.1;
+
+/// A key estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyEstimate {
+    /// The key.
+    pub key: Key,
+    /// 0..1, see the [module docs](self).
+    pub confidence: f64,
+}
+
+/// Pearson correlation of two 12-vectors (0 if either is constant).
+fn correlation(a: &[f64; 12], b: &[f64; 12]) -> f64 {
+    let mean = |v: &[f64; 12]| v.iter().sum::<f64>() / 12.0;
+    let (ma, mb) = (mean(a), mean(b));
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    let d = (va * vb).sqrt();
+    if d > 0.0 && d.is_finite() {
+        cov / d
+    } else {
+        0.0
+    }
+}
+
+/// The correlation of `chroma` with each of the 24 keys, in [`Key::ALL`] order.
+pub fn scores(chroma: &[f64; 12]) -> [f64; 24] {
+    std::array::from_fn(|i| {
+        let key = Key::ALL[i];
+        let profile = match key.mode {
+            Mode::Major => &MAJOR_PROFILE,
+            Mode::Minor => &MINOR_PROFILE,
+        };
+        let tonic = usize::from(key.tonic.index());
+        let rotated: [f64; 12] = std::array::from_fn(|pc| profile[(pc + 12 - tonic) % 12]);
+        correlation(chroma, &rotated)
+    })
+}
+
+/// The key of a chroma vector, or `None` when it carries no pitch
+/// information (all equal, empty or not finite).
+pub fn estimate(chroma: &[f64; 12]) -> Option<KeyEstimate> {
+    if chroma.iter().any(|c| !c.is_finite() || *c < 0.0) {
+        return None;
+    }
+    let s = scores(chroma);
+    let mut order: Vec<usize> = (0..24).collect();
+    order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+    let (best, second) = (s[order[0]], s[order[1]]);
+    if best <= 0.0 {
+        return None;
+    }
+    let margin = ((best - second) / SURE_MARGIN).clamp(0.0, 1.0);
+    Some(KeyEstimate {
+        key: Key::ALL[order[0]],
+        confidence: (best.clamp(0.0, 1.0) * margin).clamp(0.0, 1.0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::music::PitchClass;
+
+    /// A chroma from the notes of a scale, the tonic triad doubled.
+    fn scale_chroma(key: Key) -> [f64; 12] {
+        let steps: &[i32] = match key.mode {
+            Mode::Major => &[0, 2, 4, 5, 7, 9, 11],
+            Mode::Minor => &[0, 2, 3, 5, 7, 8, 10],
+        };
+        let third = if key.mode == Mode::Major { 4 } else { 3 };
+        let mut c = [0.1; 12];
+        for &s in steps {
+            c[key.tonic.transpose(s).index() as usize] += 1.0;
+        }
+        for s in [0, third, 7] {
+            c[key.tonic.transpose(s).index() as usize] += 1.0;
+        }
+        c
+    }
+
+    #[test]
+    fn every_key_is_found_from_its_scale() {
+        for key in Key::all() {
+            let e = estimate(&scale_chroma(key)).expect("a key");
+            assert_eq!(e.key, key);
+            assert!(e.confidence > 0.0);
+        }
+    }
+
+    #[test]
+    fn no_pitch_information_gives_no_key() {
+        assert_eq!(estimate(&[0.0; 12]), None);
+        assert_eq!(estimate(&[1.0; 12]), None);
+        let mut bad = [1.0; 12];
+        bad[3] = f64::NAN;
+        assert_eq!(estimate(&bad), None);
+        let _ = PitchClass::C;
+    }
+}
