@@ -43,16 +43,6 @@ fn main() {
         planning.as_secs_f64(),
         planning.as_secs_f64() * 1e6 / ext.added.max(1) as f64
     );
-    {
-        use lofiever::schedule::plan::{EVALS, EXPANDS, SCANNED};
-        use std::sync::atomic::Ordering::Relaxed;
-        println!(
-            "expands {} evals {} scanned {}",
-            EXPANDS.load(Relaxed),
-            EVALS.load(Relaxed),
-            SCANNED.load(Relaxed)
-        );
-    }
     for notice in &ext.notices {
         println!("notice: {notice}");
     }

@@ -129,7 +129,7 @@ impl Default for RawSchedule {
                 key: 4.0,
                 energy: 0.2,
                 brightness: 0.2,
-                day_part: 1.5,
+                day_part: 2.5,
                 mood: 0.3,
                 freshness: 0.1,
             },
@@ -140,8 +140,8 @@ impl Default for RawSchedule {
                 coverage_days: 2,
             },
             search: RawSearch {
-                look_ahead: 6,
-                beam_width: 32,
+                look_ahead: 5,
+                beam_width: 16,
                 branching: 4,
             },
             day_parts: vec![

@@ -38,6 +38,9 @@ pub const STARTS: usize = 3;
 /// Largest sample the silhouette is computed on (it is quadratic).
 pub const SILHOUETTE_SAMPLE: usize = 800;
 
+/// Largest sample k is chosen on; the chosen k is then fitted on all tracks.
+pub const CHOOSE_K_SAMPLE: usize = 1500;
+
 /// Where a mood's centre must lie (in standard deviations from the catalog
 /// mean) to be called calm/lively, dark/bright, slow/upbeat.
 const DESCRIBE_AT: f64 = 0.5;
@@ -144,20 +147,29 @@ pub fn learn(tracks: &[&Track], k_min: usize, k_max: usize, seed: u64) -> Result
         .min(distinct.saturating_sub(1))
         .min(n.saturating_sub(1));
     let mut scores = Vec::new();
-    let mut best: Option<(f64, Vec<usize>)> = None;
+    let mut best: Option<(f64, usize, Vec<usize>)> = None;
     if d > 0 && k_hi >= 2 {
         let k_lo = k_min.min(k_hi).max(2);
-        let sample = sample_rows(n);
+        // k is chosen on an evenly spaced sample of a large catalog.
+        let chosen: Vec<Vec<f64>> = evenly(n, CHOOSE_K_SAMPLE)
+            .iter()
+            .map(|&i| rows[i].clone())
+            .collect();
+        let sample = evenly(chosen.len(), SILHOUETTE_SAMPLE);
         for k in k_lo..=k_hi {
-            let labels = cluster(&rows, k, seed)?;
-            let score = silhouette(&rows, &labels, &sample);
+            let labels = cluster(&chosen, k, seed)?;
+            let score = silhouette(&chosen, &labels, &sample);
             scores.push((k, score));
-            if best.as_ref().is_none_or(|(s, _)| score > *s + 1e-12) {
-                best = Some((score, labels));
+            if best.as_ref().is_none_or(|(s, _, _)| score > *s + 1e-12) {
+                best = Some((score, k, labels));
             }
         }
     }
-    let raw_labels = best.map_or_else(|| vec![0; n], |(_, l)| l);
+    let raw_labels = match best {
+        Some((_, _, labels)) if n <= CHOOSE_K_SAMPLE => labels,
+        Some((_, k, _)) => cluster(&rows, k, seed)?,
+        None => vec![0; n],
+    };
     Ok(describe(
         tracks,
         &energy,
@@ -201,9 +213,9 @@ fn count_distinct(rows: &[Vec<f64>]) -> usize {
     keys.len()
 }
 
-/// Evenly spaced row indices, at most [`SILHOUETTE_SAMPLE`].
-fn sample_rows(n: usize) -> Vec<usize> {
-    let m = n.min(SILHOUETTE_SAMPLE);
+/// Evenly spaced indices into `0..n`, at most `most` of them.
+fn evenly(n: usize, most: usize) -> Vec<usize> {
+    let m = n.min(most);
     (0..m).map(|i| i * n / m).collect()
 }
 
@@ -223,8 +235,8 @@ fn cluster(rows: &[Vec<f64>], k: usize, seed: u64) -> Result<Vec<usize>> {
             .map_err(|e| Error::Schedule(format!("mood model: centroids: {e}")))?;
         let model = KMeans::params(k)
             .n_runs(1)
-            .max_n_iterations(200)
-            .tolerance(1e-8)
+            .max_n_iterations(100)
+            .tolerance(1e-5)
             .init_method(KMeansInit::Precomputed(centroids))
             .fit(&data)
             .map_err(|e| Error::Schedule(format!("mood model: k-means with k = {k}: {e}")))?;
@@ -232,7 +244,12 @@ fn cluster(rows: &[Vec<f64>], k: usize, seed: u64) -> Result<Vec<usize>> {
         let inertia = labels
             .iter()
             .zip(rows)
-            .map(|(&c, r)| dist2(r, model.centroids().row(c).as_slice().unwrap_or(&[])))
+            .map(|(&c, r)| {
+                r.iter()
+                    .zip(model.centroids().row(c))
+                    .map(|(x, y)| (x - y).powi(2))
+                    .sum::<f64>()
+            })
             .sum::<f64>();
         if best.as_ref().is_none_or(|(b, _)| inertia < *b - 1e-12) {
             best = Some((inertia, labels));

@@ -51,18 +51,11 @@ use crate::music::Key;
 use crate::station::Station;
 use crate::time::SampleIndex;
 
-/// TEMP counters.
-pub static EXPANDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-/// TEMP counters.
-pub static EVALS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-/// TEMP counters.
-pub static SCANNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// Extra cost of a pick that needed a rule relaxed.
 pub const RELAX_PENALTY: f64 = 100.0;
 
 /// Most overdue tracks considered for one slot (the most overdue first).
-const MAX_OVERDUE: usize = 256;
+const MAX_OVERDUE: usize = 32;
 
 const KEY_SLOTS: usize = 25;
 const UNKNOWN_KEY: usize = 24;
@@ -143,6 +136,18 @@ pub struct Model<'a> {
     /// Weighted key cost between key slots.
     key_costs: Vec<f64>,
     half_length: u64,
+    /// Day-part targets and mood misfits for each local minute of the day.
+    minutes: Vec<Minute>,
+    /// The epoch as Unix seconds.
+    epoch_unix: i64,
+}
+
+/// The day-part targets of one local minute.
+#[derive(Debug, Clone)]
+struct Minute {
+    energy: f64,
+    tempo: f64,
+    misfit: Vec<f64>,
 }
 
 /// How long before a slot the day-part controller looks back: the mean
@@ -324,6 +329,16 @@ impl<'a> Model<'a> {
             .enumerate()
             .map(|(i, t)| (t.id.as_str(), i))
             .collect();
+        let minutes = (0..1440u32)
+            .map(|m| {
+                let t = daypart::target_at(&cfg.day_parts, m * 60);
+                Minute {
+                    energy: t.energy,
+                    tempo: t.tempo,
+                    misfit: t.mood_misfit(&moods.moods),
+                }
+            })
+            .collect();
         let pace = if play_through == 0 {
             1.0
         } else {
@@ -345,6 +360,8 @@ impl<'a> Model<'a> {
             order,
             key_costs,
             half_length,
+            minutes,
+            epoch_unix: station.epoch.instant().timestamp(),
         })
     }
 
@@ -352,6 +369,26 @@ impl<'a> Model<'a> {
     pub fn target_at(&self, t: u64) -> Result<Target> {
         let s = daypart::local_seconds(self.cfg.time_zone, self.station.epoch, SampleIndex(t))?;
         Ok(daypart::target_at(&self.cfg.day_parts, s))
+    }
+
+    /// The station's UTC offset (seconds, modulo a day) at sample `t`.
+    fn day_offset(&self, t: u64) -> Result<i64> {
+        let local = i64::from(daypart::local_seconds(
+            self.cfg.time_zone,
+            self.station.epoch,
+            SampleIndex(t),
+        )?);
+        let utc =
+            (self.epoch_unix + (t / u64::from(crate::time::SAMPLE_RATE)) as i64).rem_euclid(86_400);
+        Ok((local - utc).rem_euclid(86_400))
+    }
+
+    /// The precomputed targets of the local minute at sample `t`, with the
+    /// zone offset `offset` (taken once per decision).
+    fn minute(&self, t: u64, offset: i64) -> &Minute {
+        let secs = self.epoch_unix + (t / u64::from(crate::time::SAMPLE_RATE)) as i64 + offset;
+        let m = (secs.rem_euclid(86_400) / 60) as usize;
+        &self.minutes[m.min(self.minutes.len() - 1)]
     }
 
     /// The day-part energy and tempo targets *paced* to what the rotation
@@ -363,8 +400,14 @@ impl<'a> Model<'a> {
     /// pulled towards 0.5 by the factor `1 − W/T` spreads them over the
     /// night. A large catalog (`W ≪ T`) follows the raw target.
     pub fn paced(&self, target: &Target) -> (f64, f64) {
-        let pace = |v: f64| 0.5 + (v - 0.5) * self.pace;
-        (pace(target.energy), pace(target.tempo))
+        (
+            self.pace_level(target.energy),
+            self.pace_level(target.tempo),
+        )
+    }
+
+    fn pace_level(&self, v: f64) -> f64 {
+        0.5 + (v - 0.5) * self.pace
     }
 
     /// Energy level (0..=1) of playable track `i`.
@@ -396,6 +439,23 @@ impl<'a> Model<'a> {
         self.target_at(t.saturating_add(self.half_length))
     }
 
+    /// The weighted key and tempo terms of `c` after `p`: a lower bound of
+    /// the whole cost (every other term is ≥ 0).
+    fn transition(&self, p: usize, c: usize) -> (f64, f64) {
+        let (pf, f) = (&self.feats[p], &self.feats[c]);
+        let tempo = match (pf.log2_bpm, f.log2_bpm) {
+            (Some(a), Some(b)) => {
+                let (d, octave) = cost::fold(b - a);
+                cost::tempo_cost(d, octave)
+            }
+            _ => cost::UNKNOWN,
+        };
+        (
+            self.key_costs[pf.key_slot * KEY_SLOTS + f.key_slot],
+            self.cfg.weights.tempo * tempo,
+        )
+    }
+
     fn fit_window(&self) -> u64 {
         FIT_WINDOW_SECONDS * u64::from(crate::time::SAMPLE_RATE)
     }
@@ -407,7 +467,7 @@ impl<'a> Model<'a> {
         &self,
         prev: Option<usize>,
         c: usize,
-        fit: &Target,
+        fit: &Minute,
         misfit: &[f64],
         wait: u64,
         recent: &Recent,
@@ -417,15 +477,7 @@ impl<'a> Model<'a> {
         let mut terms = Terms::default();
         if let Some(p) = prev {
             let pf = &self.feats[p];
-            terms.tempo = w.tempo
-                * match (pf.log2_bpm, f.log2_bpm) {
-                    (Some(a), Some(b)) => {
-                        let (d, octave) = cost::fold(b - a);
-                        cost::tempo_cost(d, octave)
-                    }
-                    _ => cost::UNKNOWN,
-                };
-            terms.key = self.key_costs[pf.key_slot * KEY_SLOTS + f.key_slot];
+            (terms.key, terms.tempo) = self.transition(p, c);
             terms.energy = w.energy * cost::level_jump(pf.energy, f.energy);
             if let (Some(a), Some(b)) = (pf.bright, f.bright) {
                 terms.brightness = w.brightness * cost::level_jump(a, b);
@@ -434,7 +486,8 @@ impl<'a> Model<'a> {
         // The day-part controller: the mean level of the last hour with
         // this track added, against the paced target, in units of the
         // paced range.
-        let (energy_target, tempo_target) = self.paced(fit);
+        let (energy_target, tempo_target) =
+            (self.pace_level(fit.energy), self.pace_level(fit.tempo));
         let adv = f.advance as f64;
         let energy_now = (recent.energy_sum + f.energy * adv) / (recent.energy_time + adv);
         let tempo_fit = f.tempo_level.map_or(0.0, |l| {
@@ -764,25 +817,20 @@ impl Model<'_> {
     }
 
     /// The cheapest `m` candidates for the slot after `node`.
-    fn expand(&self, state: &State, node: &Node, m: usize) -> Result<Vec<Child>> {
+    fn expand(&self, state: &State, node: &Node, m: usize, offset: i64) -> Result<Vec<Child>> {
         let t = node.time;
         let prev = node.picks.last().map(|p| p.0).or(state.prev);
         // The mood follows the slot's own target; the controller steers the
         // hour ending with this track, so it aims at the target of that
         // hour's middle.
-        let slot = self.slot_target(t)?;
-        let fit = self.target_at(
-            t.saturating_add(self.half_length)
-                .saturating_sub(self.fit_window() / 2),
-        )?;
-        let misfit = slot.mood_misfit(&self.moods.moods);
+        let middle = t.saturating_add(self.half_length);
+        let misfit = &self.minute(middle, offset).misfit;
+        let fit = self.minute(middle.saturating_sub(self.fit_window() / 2), offset);
         let recent = self.recent(state, node, t);
         let mut top = TopM::new(m);
-        EXPANDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let child = |c: usize, relaxed: Relaxed, overdue: bool| {
-            EVALS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let wait = self.wait(state, node, c, t);
-            let terms = self.terms(prev, c, &fit, &misfit, wait, &recent);
+            let terms = self.terms(prev, c, fit, misfit, wait, &recent);
             let penalty = if relaxed.any() { RELAX_PENALTY } else { 0.0 };
             Child {
                 track: c,
@@ -809,6 +857,12 @@ impl Model<'_> {
                     continue;
                 }
                 seen += 1;
+                if let Some(p) = prev {
+                    let (key, tempo) = self.transition(p, c);
+                    if key + tempo >= top.bound() {
+                        continue;
+                    }
+                }
                 if self.eligible(state, node, prev, c, t, strict) {
                     top.push(child(c, strict, true));
                 }
@@ -830,9 +884,14 @@ impl Model<'_> {
             }
             for &c in &state.buckets[bucket as usize] {
                 let c = c as usize;
-                SCANNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if state.release[c] > t {
                     break;
+                }
+                if let Some(p) = prev {
+                    let (key, tempo) = self.transition(p, c);
+                    if key + tempo >= top.bound() {
+                        continue;
+                    }
                 }
                 if self.eligible(state, node, prev, c, t, strict) {
                     top.push(child(c, strict, false));
@@ -878,7 +937,8 @@ impl Model<'_> {
             tie: self.station.seed,
         };
         let target = self.slot_target(root.time)?;
-        let first = self.expand(state, &root, width)?;
+        let offset = self.day_offset(root.time)?;
+        let first = self.expand(state, &root, width, offset)?;
         let mut alternatives: Vec<Alternative> = first
             .iter()
             .map(|k| Alternative {
@@ -909,7 +969,7 @@ impl Model<'_> {
             };
             let mut next = Vec::with_capacity(beam.len() * m);
             for node in &beam {
-                for k in self.expand(state, node, m)? {
+                for k in self.expand(state, node, m, offset)? {
                     next.push(grow(node, &k));
                 }
             }
