@@ -7,6 +7,8 @@ use rubato::{FftFixedIn, Resampler};
 use symphonia::core::audio::{Channels, SampleBuffer};
 use symphonia::core::codecs::{
     CodecParameters, DecoderOptions, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS,
+    CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_S16BE, CODEC_TYPE_PCM_S16LE, CODEC_TYPE_PCM_S24BE,
+    CODEC_TYPE_PCM_S24LE,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
@@ -73,6 +75,11 @@ pub struct Decoder48 {
     skipped: u64,
     finished: bool,
     sample_buf: Option<SampleBuffer<f32>>,
+    /// Set for plain PCM (WAV, AIFF): packets are converted straight from
+    /// their bytes instead of through symphonia's PCM decoder.
+    raw_pcm: Option<RawPcm>,
+    /// Interleaved source samples of one raw PCM packet, reused.
+    raw_buf: Vec<f32>,
     /// Stereo at the source rate, reused between packets.
     stereo: Vec<f32>,
     /// Source frames decoded so far (before resampling).
@@ -355,6 +362,8 @@ impl Decoder48 {
             skipped: 0,
             finished: false,
             sample_buf: None,
+            raw_pcm: RawPcm::of(&params),
+            raw_buf: Vec::new(),
             stereo: Vec::new(),
             source_frames: 0,
         })
@@ -444,6 +453,19 @@ impl Decoder48 {
             };
             if packet.track_id() != self.track_id {
                 continue;
+            }
+            let raw = self
+                .raw_pcm
+                .filter(|r| !self.fold.is_empty() && r.fits(packet.buf(), self.fold.len()));
+            if let Some(raw) = raw {
+                raw.convert(packet.buf(), &mut self.raw_buf);
+                let frames = self.raw_buf.len() / self.fold.len();
+                if frames == 0 {
+                    continue;
+                }
+                fold_into(&self.raw_buf, &self.fold, stereo);
+                self.source_frames += frames as u64;
+                return Ok(true);
             }
             let frames = match &mut self.decoder {
                 Codec::Symphonia(decoder) => match decoder.decode(&packet) {
@@ -535,6 +557,77 @@ impl Decoder48 {
         match &mut self.resampler {
             None => Ok(false),
             Some(rs) => rs.flush(out, &self.path),
+        }
+    }
+}
+
+/// Plain PCM layouts converted straight from a packet's bytes, with the
+/// same scaling as symphonia's sample conversion. symphonia's PCM decoder
+/// reads sample by sample through generic buffers: for a WAV catalog it cost
+/// more than mixing and limiting together (see the README, Performance).
+/// Anything else (8-bit, 20-bit in 24, 32-bit integer, unusual packing)
+/// goes through symphonia as before.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RawPcm {
+    S16Le,
+    S16Be,
+    S24Le,
+    S24Be,
+    F32Le,
+}
+
+impl RawPcm {
+    fn of(params: &CodecParameters) -> Option<RawPcm> {
+        let kind = match params.codec {
+            CODEC_TYPE_PCM_S16LE => RawPcm::S16Le,
+            CODEC_TYPE_PCM_S16BE => RawPcm::S16Be,
+            CODEC_TYPE_PCM_S24LE => RawPcm::S24Le,
+            CODEC_TYPE_PCM_S24BE => RawPcm::S24Be,
+            CODEC_TYPE_PCM_F32LE => RawPcm::F32Le,
+            _ => return None,
+        };
+        let bits = (kind.bytes() * 8) as u32;
+        let declared = |b: Option<u32>| b.is_none_or(|b| b == bits);
+        (declared(params.bits_per_sample) && declared(params.bits_per_coded_sample)).then_some(kind)
+    }
+
+    fn bytes(self) -> usize {
+        match self {
+            RawPcm::S16Le | RawPcm::S16Be => 2,
+            RawPcm::S24Le | RawPcm::S24Be => 3,
+            RawPcm::F32Le => 4,
+        }
+    }
+
+    /// Whether `data` is whole frames of `channels` samples in this layout.
+    fn fits(self, data: &[u8], channels: usize) -> bool {
+        data.len() % (self.bytes() * channels) == 0
+    }
+
+    /// Appends `data`'s samples, as f32, to a cleared `out`.
+    fn convert(self, data: &[u8], out: &mut Vec<f32>) {
+        out.clear();
+        match self {
+            RawPcm::S16Le => out.extend(
+                data.chunks_exact(2)
+                    .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0),
+            ),
+            RawPcm::S16Be => out.extend(
+                data.chunks_exact(2)
+                    .map(|b| f32::from(i16::from_be_bytes([b[0], b[1]])) / 32_768.0),
+            ),
+            RawPcm::S24Le => out
+                .extend(data.chunks_exact(3).map(|b| {
+                    (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0
+                })),
+            RawPcm::S24Be => out
+                .extend(data.chunks_exact(3).map(|b| {
+                    (i32::from_be_bytes([b[0], b[1], b[2], 0]) >> 8) as f32 / 8_388_608.0
+                })),
+            RawPcm::F32Le => out.extend(
+                data.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            ),
         }
     }
 }
@@ -712,4 +805,69 @@ fn fold_weights(order: &[Channels], count: usize) -> Vec<(f32, f32)> {
         .into_iter()
         .map(|(l, r)| (l / norm, r / norm))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `frames` of a known ramp-ish signal with hound and returns the
+    /// path and the exact f32 values symphonia's conversion would give.
+    fn wav(dir: &Path, name: &str, spec: hound::WavSpec, frames: usize) -> (PathBuf, Vec<f32>) {
+        let path = dir.join(name);
+        let mut w = hound::WavWriter::create(&path, spec).expect("create wav");
+        let mut want = Vec::new();
+        for i in 0..frames * usize::from(spec.channels) {
+            let x = ((i * 7919) % 65_536) as i32 - 32_768; // covers the full i16 range
+            match (spec.sample_format, spec.bits_per_sample) {
+                (hound::SampleFormat::Int, 16) => {
+                    w.write_sample(x as i16).expect("write");
+                    want.push(x as f32 / 32_768.0);
+                }
+                (hound::SampleFormat::Int, 24) => {
+                    let v = x * 256 + (i as i32 % 256);
+                    w.write_sample(v).expect("write");
+                    want.push(v as f32 / 8_388_608.0);
+                }
+                _ => {
+                    let v = x as f32 / 40_000.0;
+                    w.write_sample(v).expect("write");
+                    want.push(v);
+                }
+            }
+        }
+        w.finalize().expect("finalize");
+        (path, want)
+    }
+
+    #[test]
+    fn raw_pcm_wav_decodes_to_exact_samples() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cases = [
+            (1u16, 16u16, hound::SampleFormat::Int),
+            (2, 16, hound::SampleFormat::Int),
+            (2, 24, hound::SampleFormat::Int),
+            (2, 32, hound::SampleFormat::Float),
+        ];
+        for (channels, bits, format) in cases {
+            let spec = hound::WavSpec {
+                channels,
+                sample_rate: 48_000,
+                bits_per_sample: bits,
+                sample_format: format,
+            };
+            let name = format!("{channels}ch{bits}.wav");
+            let (path, want) = wav(dir.path(), &name, spec, 20_000);
+            let mut dec = Decoder48::open(&path).expect("open");
+            assert!(dec.raw_pcm.is_some(), "{name}: raw path not taken");
+            let got = dec.decode_all(1 << 20).expect("decode");
+            let want: Vec<f32> = if channels == 1 {
+                want.iter().flat_map(|&v| [v, v]).collect()
+            } else {
+                want
+            };
+            assert_eq!(got.len(), want.len(), "{name}");
+            assert!(got == want, "{name}: samples differ");
+        }
+    }
 }

@@ -61,97 +61,209 @@ fn phases() -> [[f32; TAPS]; 3] {
     out
 }
 
+/// The interpolator's taps laid out for one pass over the 12 frames around
+/// `t`: row `i` multiplies frame `t − 5 + i` and holds, per lane, the tap of
+/// (phase 1 L, phase 1 R, phase 2 L, phase 2 R, phase 3 L, phase 3 R, −, −),
+/// so the six sums are one 8-lane multiply-add per frame, which the compiler
+/// turns into SIMD.
+type Lanes = [[f32; 8]; TAPS];
+
+fn lanes(taps: &[[f32; TAPS]; 3]) -> Lanes {
+    let mut out = [[0.0f32; 8]; TAPS];
+    for (i, row) in out.iter_mut().enumerate() {
+        for (p, phase) in taps.iter().enumerate() {
+            row[2 * p] = phase[i];
+            row[2 * p + 1] = phase[i];
+        }
+    }
+    out
+}
+
+/// The 4×-oversampled peak of frame `t` (both channels, the three points
+/// between `t` and `t + 1` and the sample itself). Needs frames
+/// `t − 5 ..= t + 6`.
+#[inline]
+fn true_peak_at(pcm: &[f32], t: usize, lanes: &Lanes) -> f32 {
+    let window = &pcm[(t - 5) * 2..(t + 7) * 2];
+    let mut acc = [0.0f32; 8];
+    for (pair, coef) in window.chunks_exact(2).zip(lanes) {
+        let x = [
+            pair[0], pair[1], pair[0], pair[1], pair[0], pair[1], 0.0, 0.0,
+        ];
+        for k in 0..8 {
+            acc[k] += coef[k] * x[k];
+        }
+    }
+    let here = pcm[t * 2].abs().max(pcm[t * 2 + 1].abs());
+    acc.iter().fold(here, |m, v| m.max(v.abs()))
+}
+
 /// The true (4× oversampled) peak of each frame of interleaved stereo `pcm`,
 /// computed only where the sample peak nearby exceeds `threshold`; elsewhere
 /// the sample peak.
+#[cfg(test)]
 fn frame_peaks(pcm: &[f32], threshold: f32) -> Vec<f32> {
+    let taps = lanes(&phases());
     let frames = pcm.len() / 2;
-    let sample_peak: Vec<f32> = pcm
-        .chunks_exact(2)
-        .map(|f| f[0].abs().max(f[1].abs()))
-        .collect();
-    let taps = phases();
-    let mut peaks = sample_peak.clone();
-    for t in 0..frames {
-        if sample_peak[t] < threshold && sample_peak.get(t + 1).is_none_or(|&p| p < threshold) {
-            continue;
-        }
-        if t < 5 || t + 6 >= frames {
-            continue;
-        }
-        let mut peak = sample_peak[t];
-        for ch in 0..2 {
-            for row in &taps {
-                let mut acc = 0.0f32;
-                for (i, c) in row.iter().enumerate() {
-                    acc += c * pcm[(t - 5 + i) * 2 + ch];
-                }
-                peak = peak.max(acc.abs());
-            }
-        }
-        peaks[t] = peak;
+    (0..frames)
+        .map(|t| frame_peak(pcm, t, frames, threshold, &taps))
+        .collect()
+}
+
+/// The peak of frame `t`: its true peak where it or the next frame is over
+/// `threshold` (and the interpolator has its taps), else its sample peak.
+#[inline]
+fn frame_peak(
+    pcm: &[f32],
+    t: usize,
+    frames: usize,
+    threshold: f32,
+    taps: &Lanes,
+) -> f32 {
+    let here = pcm[t * 2].abs().max(pcm[t * 2 + 1].abs());
+    let next = if t + 1 < frames {
+        pcm[t * 2 + 2].abs().max(pcm[t * 2 + 3].abs())
+    } else {
+        0.0
+    };
+    if (here < threshold && next < threshold) || t < 5 || t + 6 >= frames {
+        here
+    } else {
+        true_peak_at(pcm, t, taps)
     }
-    peaks
 }
 
 /// Limits interleaved stereo `pcm` in place to `ceiling_dbtp` (minus
-/// [`MARGIN_DB`]), true peaks included. The last [`LOOKAHEAD`] frames are only look-ahead: they are
-/// processed with a shorter window and should be discarded by the caller.
+/// [`MARGIN_DB`]), true peaks included. The last [`LOOKAHEAD`] frames are
+/// only look-ahead: they are processed with a shorter window and should be
+/// discarded by the caller.
+///
+/// The gain is worked out only around the frames that need it: a frame is
+/// an *event* when its peak is over the ceiling. Around each event the
+/// needed gain `h` (the minimum over the next [`LOOKAHEAD`] frames) and its
+/// moving average differ from 1 only within [`LOOKAHEAD`] frames either
+/// side, so they are computed on those spans alone; between spans the gain
+/// releases towards 1 and, once there, leaves the audio untouched. Most
+/// music needs the limiter on a small fraction of its frames, so this costs
+/// one pass over the audio plus a little per event.
 pub fn limit(pcm: &mut [f32], ceiling_dbtp: f64) {
     let frames = pcm.len() / 2;
     if frames == 0 {
         return;
     }
     let ceiling = 10f32.powf((ceiling_dbtp - MARGIN_DB) as f32 / 20.0);
-    let needed: Vec<f32> = frame_peaks(pcm, ceiling * std::f32::consts::FRAC_1_SQRT_2)
-        .into_iter()
-        .map(|peak| if peak > ceiling { ceiling / peak } else { 1.0 })
-        .collect();
-    // Fast path: nothing to limit.
-    if needed.iter().all(|&g| g >= 1.0) {
+    let threshold = ceiling * std::f32::consts::FRAC_1_SQRT_2;
+    let taps = lanes(&phases());
+    // Events: (frame, needed gain), in order. One pass over the audio.
+    let mut events: Vec<(usize, f32)> = Vec::new();
+    for t in 0..frames {
+        let peak = frame_peak(pcm, t, frames, threshold, &taps);
+        if peak > ceiling {
+            events.push((t, ceiling / peak));
+        }
+    }
+    if events.is_empty() {
         return;
     }
-    // h[t] = min(needed[t .. t+L]) via a monotonic deque (sliding minimum).
-    let mut h = vec![1.0f32; frames];
-    let mut dq: VecDeque<usize> = VecDeque::new();
-    for t in (0..frames).rev() {
-        while dq.back().is_some_and(|&j| needed[j] >= needed[t]) {
-            dq.pop_back();
+    // Spans [a, b) where h or its average can be under 1: LOOKAHEAD frames
+    // either side of each event, merged where they touch.
+    // (a, b, first event, one past the last event)
+    let mut spans: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for (i, &(t, _)) in events.iter().enumerate() {
+        let a = t.saturating_sub(LOOKAHEAD);
+        let b = (t + LOOKAHEAD + 1).min(frames);
+        match spans.last_mut() {
+            Some(last) if a <= last.1 => {
+                last.1 = b;
+                last.3 = i + 1;
+            }
+            _ => spans.push((a, b, i, i + 1)),
         }
-        dq.push_back(t);
-        while dq.front().is_some_and(|&j| j > t + LOOKAHEAD) {
-            dq.pop_front();
-        }
-        h[t] = needed[*dq.front().expect("deque holds t")];
-    }
-    // Smooth attack: the average of h over [t-L, t] is ≤ needed[t] because
-    // h over that whole range is ≤ needed[t] (each window covers t).
-    let mut smooth = vec![1.0f32; frames];
-    let mut sum = 0.0f64;
-    for t in 0..frames {
-        sum += f64::from(h[t]);
-        if t > LOOKAHEAD {
-            sum -= f64::from(h[t - LOOKAHEAD - 1]);
-        }
-        let n = (t.min(LOOKAHEAD) + 1) as f64;
-        // Before a full window, fall back to h itself (never above needed).
-        smooth[t] = if t >= LOOKAHEAD {
-            (sum / n) as f32
-        } else {
-            h[t]
-        };
     }
     let release = 1.0 - (-1.0 / RELEASE).exp();
     let mut g = 1.0f32;
-    for (t, f) in pcm.chunks_exact_mut(2).enumerate() {
-        let target = smooth[t].min(needed[t]);
-        g = if target < g {
-            target
-        } else {
-            g + (target - g) * release
-        };
-        f[0] *= g;
-        f[1] *= g;
+    let mut done = 0; // frames before this have their gain applied
+    let mut needed = Vec::new();
+    let mut h = Vec::new();
+    let mut dq: VecDeque<usize> = VecDeque::new();
+    for &(a, b, e0, e1) in &spans {
+        // Release between spans, until the gain is back at 1.
+        release_until(pcm, &mut g, release, done, a);
+        // needed over [a, b + LOOKAHEAD) (1 except at events; no event of
+        // the next span lies within LOOKAHEAD after b, by construction).
+        let hi = (b + LOOKAHEAD).min(frames);
+        needed.clear();
+        needed.resize(hi - a, 1.0f32);
+        for &(t, n) in &events[e0..e1] {
+            needed[t - a] = n;
+        }
+        // h[t] = min(needed[t ..= t + LOOKAHEAD]) on [a, b): sliding minimum.
+        h.clear();
+        h.resize(b - a, 1.0f32);
+        dq.clear();
+        for j in (0..hi - a).rev() {
+            while dq.back().is_some_and(|&k| needed[k] >= needed[j]) {
+                dq.pop_back();
+            }
+            dq.push_back(j);
+            while dq.front().is_some_and(|&k| k > j + LOOKAHEAD) {
+                dq.pop_front();
+            }
+            if j < b - a {
+                h[j] = dq.front().map_or(1.0, |&k| needed[k]);
+            }
+        }
+        // Smooth attack: the average of h over [t − L, t] (h = 1 outside the
+        // span) is ≤ needed[t], because h over that whole range is ≤ needed[t].
+        // Before a full window from the start of the audio, h itself.
+        let mut sum = LOOKAHEAD as f64 + 1.0;
+        for t in a..b {
+            let j = t - a;
+            sum += f64::from(h[j]) - 1.0;
+            if j > LOOKAHEAD {
+                sum -= f64::from(h[j - LOOKAHEAD - 1]) - 1.0;
+            }
+            let smooth = if t >= LOOKAHEAD {
+                (sum / (LOOKAHEAD as f64 + 1.0)) as f32
+            } else {
+                h[j]
+            };
+            let target = smooth.min(needed[j]);
+            g = step(g, target, release);
+            let f = &mut pcm[t * 2..t * 2 + 2];
+            f[0] *= g;
+            f[1] *= g;
+        }
+        done = b;
+    }
+    release_until(pcm, &mut g, release, done, frames);
+}
+
+/// One step of the gain: straight down to a lower target (the look-ahead
+/// already smoothed the attack), exponential release towards a higher one,
+/// settling exactly on it once within 1e-4 (−80 dB: inaudible), so the gain
+/// returns to exactly 1 between events.
+#[inline]
+fn step(g: f32, target: f32, release: f32) -> f32 {
+    if target < g {
+        target
+    } else if target - g < 1e-4 {
+        target
+    } else {
+        g + (target - g) * release
+    }
+}
+
+/// Applies the release from frame `from` towards gain 1, stopping at frame
+/// `to` or once the gain is 1 (after which the audio is left as it is).
+fn release_until(pcm: &mut [f32], g: &mut f32, release: f32, from: usize, to: usize) {
+    let mut t = from;
+    while t < to && *g < 1.0 {
+        *g = step(*g, 1.0, release);
+        let f = &mut pcm[t * 2..t * 2 + 2];
+        f[0] *= *g;
+        f[1] *= *g;
+        t += 1;
     }
 }
 
@@ -165,6 +277,17 @@ mod tests {
         let orig = pcm.clone();
         limit(&mut pcm, -1.0);
         assert_eq!(pcm, orig);
+    }
+
+    #[test]
+    fn the_gain_returns_to_exactly_one_after_an_event() {
+        let tone = |i: usize| (i as f32 * 0.05).sin() * if i == 1_000 { 2.0 } else { 0.5 };
+        let mut pcm: Vec<f32> = (0..120_000).flat_map(|i| [tone(i), tone(i)]).collect();
+        limit(&mut pcm, -1.0);
+        // Limited around the event, released within ~1.3 s (9 release time
+        // constants to 1e-4), then untouched, bit for bit.
+        assert!(pcm[2 * 1_000].abs() < 0.8);
+        assert!((70_000..120_000).all(|i| pcm[2 * i] == tone(i)));
     }
 
     #[test]

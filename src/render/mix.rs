@@ -17,6 +17,25 @@ pub trait TrackAudio {
     fn retire_before(&mut self, _sample: u64, _items: &[Item]) {}
 }
 
+/// sin(π/2 · x) for x in [0, 1], by its Taylor series to x¹⁵: error under
+/// 1e-9, pure arithmetic (the same bits on every machine and thread, unlike
+/// a libm call), and a few times cheaper than `f64::sin`.
+#[inline]
+fn quarter_sine(x: f64) -> f64 {
+    let a = x * std::f64::consts::FRAC_PI_2;
+    let a2 = a * a;
+    // Horner form of a − a³/3! + a⁵/5! − … − a¹⁵/15!.
+    let mut p = -1.0 / 1_307_674_368_000.0;
+    p = p * a2 + 1.0 / 6_227_020_800.0;
+    p = p * a2 - 1.0 / 39_916_800.0;
+    p = p * a2 + 1.0 / 362_880.0;
+    p = p * a2 - 1.0 / 5_040.0;
+    p = p * a2 + 1.0 / 120.0;
+    p = p * a2 - 1.0 / 6.0;
+    p = p * a2 + 1.0;
+    a * p
+}
+
 /// Equal-power fade gain at position `pos` of a fade of `len` samples:
 /// sin(π/2 · x) for a fade-in, so fade-in² + fade-out² = 1 across a crossfade.
 fn fade_in_gain(pos: u64, len: u64) -> f32 {
@@ -24,7 +43,7 @@ fn fade_in_gain(pos: u64, len: u64) -> f32 {
         return 1.0;
     }
     let x = (pos as f64 + 0.5) / len as f64;
-    (x * std::f64::consts::FRAC_PI_2).sin() as f32
+    quarter_sine(x) as f32
 }
 
 /// Mixes the programme samples `[window.start, window.end)` (signed: samples
@@ -50,8 +69,21 @@ pub fn mix(
         let pcm = audio.frames(item, item.cue_in + offset_in_item, n)?;
         let gain = 10f32.powf(item.gain_db as f32 / 20.0);
         let out_at = (from - window.start) as usize;
+        let dst = &mut out[out_at * 2..(out_at + n) * 2];
+        let src = &pcm[..n * 2];
+        // Item positions [offset_in_item, offset_in_item + n) split into the
+        // fade-in, the body (plain gain: a tight loop) and the fade-out.
         let fade_out_start = item.length - item.fade_out;
-        for i in 0..n {
+        let body_from = item
+            .fade_in
+            .clamp(offset_in_item, offset_in_item + n as u64);
+        let body_to = fade_out_start.clamp(body_from, offset_in_item + n as u64);
+        let i0 = (body_from - offset_in_item) as usize;
+        let i1 = (body_to - offset_in_item) as usize;
+        for (d, s) in dst[i0 * 2..i1 * 2].iter_mut().zip(&src[i0 * 2..i1 * 2]) {
+            *d += s * gain;
+        }
+        for i in (0..i0).chain(i1..n) {
             let pos = offset_in_item + i as u64;
             let mut g = gain;
             if pos < item.fade_in {
@@ -61,9 +93,8 @@ pub fn mix(
                 // A fade-out is a fade-in read backwards.
                 g *= fade_in_gain(item.length - 1 - pos, item.fade_out);
             }
-            let o = (out_at + i) * 2;
-            out[o] += pcm[i * 2] * g;
-            out[o + 1] += pcm[i * 2 + 1] * g;
+            dst[i * 2] += src[i * 2] * g;
+            dst[i * 2 + 1] += src[i * 2 + 1] * g;
         }
     }
     Ok(out)
@@ -109,6 +140,15 @@ mod tests {
             } else {
                 assert!((v - 0.5).abs() < 1e-6, "sample {i}: {v}");
             }
+        }
+    }
+
+    #[test]
+    fn the_quarter_sine_matches_libm() {
+        for i in 0..=1000 {
+            let x = f64::from(i) / 1000.0;
+            let want = (x * std::f64::consts::FRAC_PI_2).sin();
+            assert!((quarter_sine(x) - want).abs() < 1e-9, "x {x}");
         }
     }
 
