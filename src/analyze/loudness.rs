@@ -212,8 +212,14 @@ impl LoudnessMeter {
         if frames == 0 {
             return;
         }
-        for (c, buf) in self.tp_buf.iter_mut().enumerate() {
-            buf.extend(block.iter().skip(c).step_by(2));
+        // De-interleave (a plain loop: `step_by` did not vectorise and cost
+        // a fifth of the meter).
+        let [left, right] = &mut self.tp_buf;
+        left.reserve(frames);
+        right.reserve(frames);
+        for f in block.chunks_exact(2) {
+            left.push(f[0]);
+            right.push(f[1]);
         }
         // Chunks by their input peak (including the taps before them).
         let chunks = frames.div_ceil(TP_CHUNK);

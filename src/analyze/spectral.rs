@@ -362,7 +362,9 @@ impl Frontend {
                 .iter_mut()
                 .zip(&self.onset_fft.output[1..=ONSET_N / 2])
             {
-                *m = fast_ln(1.0 + ONSET_GAMMA * norm * c.norm());
+                // norm_sqr().sqrt(): libm's hypotf guards against overflow that FFT
+                // bins of audio cannot reach, at four times the cost.
+                *m = fast_ln(1.0 + ONSET_GAMMA * norm * c.norm_sqr().sqrt());
             }
             let flux: f32 = self
                 .mag
