@@ -601,7 +601,7 @@ impl RawPcm {
 
     /// Whether `data` is whole frames of `channels` samples in this layout.
     fn fits(self, data: &[u8], channels: usize) -> bool {
-        data.len() % (self.bytes() * channels) == 0
+        data.len().is_multiple_of(self.bytes() * channels)
     }
 
     /// Appends `data`'s samples, as f32, to a cleared `out`.

@@ -245,9 +245,7 @@ pub fn limit(pcm: &mut [f32], ceiling_dbtp: f64) {
 /// returns to exactly 1 between events.
 #[inline]
 fn step(g: f32, target: f32, release: f32) -> f32 {
-    if target < g {
-        target
-    } else if target - g < 1e-4 {
+    if target < g || target - g < 1e-4 {
         target
     } else {
         g + (target - g) * release
