@@ -113,13 +113,7 @@ fn frame_peaks(pcm: &[f32], threshold: f32) -> Vec<f32> {
 /// The peak of frame `t`: its true peak where it or the next frame is over
 /// `threshold` (and the interpolator has its taps), else its sample peak.
 #[inline]
-fn frame_peak(
-    pcm: &[f32],
-    t: usize,
-    frames: usize,
-    threshold: f32,
-    taps: &Lanes,
-) -> f32 {
+fn frame_peak(pcm: &[f32], t: usize, frames: usize, threshold: f32, taps: &Lanes) -> f32 {
     let here = pcm[t * 2].abs().max(pcm[t * 2 + 1].abs());
     let next = if t + 1 < frames {
         pcm[t * 2 + 2].abs().max(pcm[t * 2 + 3].abs())
