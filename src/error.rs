@@ -64,6 +64,15 @@ pub enum Error {
     /// Programme time arithmetic failed.
     #[error(transparent)]
     Time(#[from] TimeError),
+    /// Another run holds the station's lock (see `ops::lock`); stops the run
+    /// before it writes anything.
+    #[error("{place}: {message}")]
+    Locked {
+        /// The lock file or object, e.g. `out/.lofiever.lock`.
+        place: String,
+        /// Who holds it since when, and how to recover.
+        message: String,
+    },
     /// Publishing to the target failed.
     #[error("publish to {target}: {message}")]
     Publish {

@@ -190,14 +190,28 @@ pub fn write_station_files(
     Ok(())
 }
 
-/// The whole job: analyze → schedule → render → station files → publish.
+/// The whole job: analyze → schedule → render → station files → publish,
+/// under the station lock ([`crate::ops::lock`]): a second run of the same
+/// station stops at once with [`Error::Locked`].
 pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Result<JobSummary> {
+    let lock = crate::ops::lock::StationLock::acquire(station, "render")?;
     let target = publish::open(station)?;
     let (report, tracks) = analyze_and_tracks(station, progress)?;
     let mut schedule = load_schedule(target.as_ref())?;
-    let before = schedule.items.len();
+    let published = schedule.items.len();
+    adopt_pending_plan(station, &mut schedule);
+    // Segments already there while neither the target nor this folder
+    // knows a plan were rendered by a first run killed before it published
+    // its plan: they are orphans of a plan that is lost (a new one starts
+    // from this run's "now"), so render them again rather than trust them.
+    // (Nothing points at them: the MPD is published after the schedule.)
+    let window = &Window {
+        force: window.force || schedule.items.is_empty(),
+        ..*window
+    };
     let items_added = extend_schedule(station, &mut schedule, &tracks, window.now, window.ahead)?;
-    let first_new = schedule.items.get(before).map(|it| it.start());
+    let first_new = schedule.items.get(published).map(|it| it.start());
+    write_pending_plan(station, &schedule)?;
     // One listing of the target serves render (what is there already),
     // publish (what differs) and retention (what has aged out).
     let remote = target.list("")?;
@@ -209,6 +223,7 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
         separate.then_some(&remote),
         progress,
     )?;
+    lock.check()?;
     write_station_files(station, &schedule, first_new.or(schedule.start()))?;
     let published = publish::run_station(
         station,
@@ -218,6 +233,7 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
         false,
         progress,
     )?;
+    remove_pending_plan(station);
     let rendered_until = render
         .window
         .as_ref()
@@ -232,6 +248,60 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
         local_retention: published.local_retention,
         rendered_until,
     })
+}
+
+/// The plan of the run in progress, journalled in the output folder before
+/// any audio is rendered from it (a dot-file: never published). The target's
+/// schedule is the station's state, but it is published only after the
+/// audio; a run killed in between would otherwise leave audio of a plan
+/// that the next run, at another "now", plans differently.
+pub const PENDING_PLAN: &str = ".lofiever-plan.json";
+
+/// Continues the plan of a killed run: if the output folder holds a pending
+/// plan that extends `schedule` (the target's), it becomes the schedule.
+fn adopt_pending_plan(station: &Station, schedule: &mut Schedule) {
+    let path = station.output_dir.join(PENDING_PLAN);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return;
+    };
+    let items: Vec<crate::schedule::Item> = match serde_json::from_slice(&bytes) {
+        Ok(items) => items,
+        Err(e) => {
+            tracing::warn!("{}: unreadable ({e}); ignored", path.display());
+            return;
+        }
+    };
+    let n = schedule.items.len();
+    if items.len() > n && items[..n] == schedule.items[..] {
+        let pending = Schedule { items };
+        match pending.validate() {
+            Ok(()) => {
+                tracing::info!(
+                    "{}: continuing the plan of an interrupted run ({} items not yet published)",
+                    path.display(),
+                    pending.items.len() - n
+                );
+                *schedule = pending;
+            }
+            Err(e) => tracing::warn!("{}: {e}; ignored", path.display()),
+        }
+    }
+}
+
+fn write_pending_plan(station: &Station, schedule: &Schedule) -> Result<()> {
+    let path = station.output_dir.join(PENDING_PLAN);
+    let bytes = serde_json::to_vec(&schedule.items).map_err(|e| Error::Schedule(e.to_string()))?;
+    crate::fsutil::write_atomic(&path, &bytes)
+}
+
+/// After a complete run the target holds the whole plan.
+fn remove_pending_plan(station: &Station) {
+    let path = station.output_dir.join(PENDING_PLAN);
+    if let Err(e) = std::fs::remove_file(&path) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("{}: cannot remove ({e})", path.display());
+        }
+    }
 }
 
 /// Whether `path` looks like a station root (has `pipeline/station.toml`).

@@ -35,6 +35,7 @@ pub mod error;
 pub mod fsutil;
 pub mod job;
 pub mod music;
+pub mod ops;
 pub mod package;
 pub mod page;
 pub mod preview;

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, station loading, summaries. All real
 //! work is in the library; this module only wires it to a terminal.
 
+mod ops;
 mod progress;
 
 use std::path::{Path, PathBuf};
@@ -114,6 +115,24 @@ enum Command {
     },
     /// Serve the output folder locally to listen to the station.
     Preview(ServeArgs),
+    /// Show how much programme is ready ahead of now (the runway), gaps,
+    /// the schedule and the catalog, for the output folder and the target.
+    ///
+    /// The runway is the audio ready from now on without a hole, counted
+    /// from the segment listeners hear now; the target's is the one that
+    /// counts. Reads one listing per place, no segment. Exit codes: 0 fine,
+    /// 1 error (e.g. the target cannot be listed), 2 runway below
+    /// --min-runway (with a one-line reason on stderr), for CI and cron.
+    Status(ops::StatusArgs),
+    /// Check the published stream as a player would, and list every problem.
+    ///
+    /// MPD matches the configuration; init segments; every segment of the
+    /// window is there for every rendition, whole, with tfdt = N·D and
+    /// exactly D/960 Opus packets; a sample of segments decodes (libopus,
+    /// in-process) to exactly D samples; the schedule covers the window
+    /// with no gap or overlap. Reads every segment of the window. Exit
+    /// codes: 0 sound (one OK line), 1 problems (each naming the object).
+    Verify(ops::VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -206,8 +225,25 @@ fn init_logging() {
         .init();
 }
 
+/// The environment variable that pins "now" (hidden; for tests).
+const NOW_ENV: &str = "LOFIEVER_NOW";
+
+/// The wall-clock instant a command is anchored to: the real clock, unless
+/// `LOFIEVER_NOW` (RFC 3339, e.g. `2026-03-01T12:00:00Z`) pins it. Hidden
+/// and meant for tests that must repeat a run's exact window (the crash
+/// test re-runs a killed render many times). Locks always use the real
+/// clock.
+fn now() -> anyhow::Result<chrono::DateTime<Utc>> {
+    match std::env::var(NOW_ENV) {
+        Ok(v) if !v.trim().is_empty() => Ok(chrono::DateTime::parse_from_rfc3339(v.trim())
+            .with_context(|| format!("{NOW_ENV}={v:?} is not an RFC 3339 instant"))?
+            .with_timezone(&Utc)),
+        _ => Ok(Utc::now()),
+    }
+}
+
 fn load_station(global: &Global) -> anyhow::Result<Station> {
-    let now = Utc::now();
+    let now = now()?;
     let station = match &global.station {
         Some(path) => Station::load(path, now)?,
         None => {
@@ -263,11 +299,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schedule(ahead) => {
             let station = load_station(&cli.global)?;
             let ahead = ahead.ahead()?;
+            let _lock = lofiever::ops::lock::StationLock::acquire(&station, "schedule")?;
             let target = lofiever::publish::open(&station)?;
             let (_, tracks) = job::analyze_and_tracks(&station, &bars)?;
             let mut schedule = job::load_schedule(target.as_ref())?;
             let before = schedule.items.len();
-            let added = job::extend_schedule(&station, &mut schedule, &tracks, Utc::now(), ahead)?;
+            let added = job::extend_schedule(&station, &mut schedule, &tracks, now()?, ahead)?;
             let first_new = schedule.items.get(before).map(|it| it.start());
             lofiever::schedule::store::write_dir(
                 &station.output_dir,
@@ -289,7 +326,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render { ahead, force } => {
             let station = load_station(&cli.global)?;
             let window = Window {
-                now: Utc::now(),
+                now: now()?,
                 ahead: ahead.ahead()?,
                 force,
             };
@@ -304,12 +341,20 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if setup_bucket {
                 setup_bucket_and_report(&station, dry_run)?;
             }
+            // A dry run writes nothing, so it needs no lock.
+            let _lock = if dry_run {
+                None
+            } else {
+                Some(lofiever::ops::lock::StationLock::acquire(
+                    &station, "publish",
+                )?)
+            };
             let target = lofiever::publish::open(&station)?;
             let p = lofiever::publish::run_station(
                 &station,
                 target.as_ref(),
                 None,
-                Utc::now(),
+                now()?,
                 dry_run,
                 &bars,
             )?;
@@ -352,7 +397,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 bail!("the demo renders between 1 minute and 7 days");
             }
             let window = Window {
-                now: Utc::now(),
+                now: now()?,
                 ahead: SampleCount::from_secs(minutes * 60)?,
                 force: false,
             };
@@ -361,6 +406,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             if !no_serve {
                 serve_output(&station, &serve)?;
             }
+        }
+        Command::Status(args) => {
+            return ops::status(&load_station(&cli.global)?, &args, quiet);
+        }
+        Command::Verify(args) => {
+            return ops::verify(&load_station(&cli.global)?, &args, quiet);
         }
         Command::Preview(serve) => {
             let station = load_station(&cli.global)?;
@@ -415,7 +466,7 @@ fn print_job_summary(
     print_retention(station, &s.local_retention, &out, false, say)?;
     if let Some(until) = s.rendered_until {
         let t = station.epoch.instant_of(until)?;
-        let ahead = (t - Utc::now()).num_seconds();
+        let ahead = (t - now()?).num_seconds();
         let ahead = if ahead.abs() < 3600 {
             format!("{} min", ahead / 60)
         } else {
@@ -542,7 +593,12 @@ fn human_bytes(n: u64) -> String {
 fn serve_output(station: &Station, serve: &ServeArgs) -> anyhow::Result<()> {
     let addr = format!("{}:{}", serve.bind, serve.port);
     let vendor = lofiever::preview::local_dashjs(&station.root);
-    let server = lofiever::preview::Preview::bind(&addr, &station.output_dir, vendor.as_deref())?;
+    let mut server =
+        lofiever::preview::Preview::bind(&addr, &station.output_dir, vendor.as_deref())?;
+    // `?player=shaka` on the page: serve Shaka from the local copy too.
+    if let Some(shaka) = lofiever::preview::local_shaka(&station.root) {
+        server = server.with_vendor("shaka", &shaka);
+    }
     let shown = server.addr().map_or(addr.clone(), |a| a.to_string());
     println!("Listening page: http://{shown}/  (Ctrl-C to stop)");
     if vendor.is_none() {

@@ -1,7 +1,9 @@
 //! The directory target: a local folder (a web server's root, a mounted
 //! volume, or a folder another tool syncs).
 //!
-//! Writes are atomic (temp file + rename). A folder has no per-file
+//! Writes are atomic (temp file + rename); dot-files (temporary files, the
+//! station lock) are never listed. Conditional writes for the lock: an
+//! exclusive create, and compare-then-replace/delete by content MD5. A folder has no per-file
 //! Content-Type or Cache-Control: the web server in front of it decides
 //! (`lofiever preview` uses [`super::Kind`]). Listing reports sizes only, so
 //! the publisher compares same-size files byte for byte. Nothing is retried:
@@ -95,6 +97,31 @@ impl Target for DirTarget {
 
     fn put(&self, object: &PutObject<'_>) -> Result<()> {
         crate::fsutil::write_atomic(&self.path_of(object.key)?, object.bytes)
+    }
+
+    fn put_if_absent(&self, object: &PutObject<'_>) -> Result<Option<String>> {
+        let created = crate::fsutil::create_exclusive(&self.path_of(object.key)?, object.bytes)?;
+        Ok(created.then(|| super::md5_hex(object.bytes)))
+    }
+
+    /// Compare, then replace: not atomic against another writer (a folder
+    /// has no compare-and-swap), which the lock protocol tolerates: only the
+    /// holder replaces its own lock.
+    fn put_if_version(&self, object: &PutObject<'_>, version: &str) -> Result<Option<String>> {
+        match self.get_versioned(object.key)? {
+            Some((_, v)) if v == version => {
+                self.put(object)?;
+                Ok(Some(super::md5_hex(object.bytes)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn delete_if_version(&self, key: &str, version: &str) -> Result<bool> {
+        match self.get_versioned(key)? {
+            Some((_, v)) if v == version => Ok(self.delete(&[key.to_string()])? == 1),
+            _ => Ok(false),
+        }
     }
 
     fn delete(&self, keys: &[String]) -> Result<u64> {

@@ -205,6 +205,44 @@ pub trait Target: Send + Sync {
     fn retries(&self) -> u64 {
         0
     }
+
+    // Conditional writes, for the station lock (`crate::ops::lock`). A
+    // "version" is whatever the target compares: an S3 ETag, the content's
+    // MD5 for a folder. Targets without them keep the defaults, which refuse.
+
+    /// Writes `object` only if no object with its key exists (S3:
+    /// `If-None-Match: *`; a folder: an exclusive create). Returns the new
+    /// object's version, or `None` if the key exists already.
+    fn put_if_absent(&self, object: &PutObject<'_>) -> Result<Option<String>> {
+        Err(no_conditional_writes(self.describe(), object.key))
+    }
+    /// Reads an object with its version; `None` if absent.
+    fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {
+        Ok(self.get(key)?.map(|b| {
+            let v = md5_hex(&b);
+            (b, v)
+        }))
+    }
+    /// Replaces `object` only if the stored version is `version` (S3:
+    /// `If-Match`). Returns the new version, or `None` if the object changed
+    /// or is gone.
+    fn put_if_version(&self, object: &PutObject<'_>, version: &str) -> Result<Option<String>> {
+        let _ = version;
+        Err(no_conditional_writes(self.describe(), object.key))
+    }
+    /// Deletes `key` only if the stored version is `version`; `false` if it
+    /// changed or is gone.
+    fn delete_if_version(&self, key: &str, version: &str) -> Result<bool> {
+        let _ = version;
+        Err(no_conditional_writes(self.describe(), key))
+    }
+}
+
+fn no_conditional_writes(target: String, key: &str) -> Error {
+    Error::Publish {
+        target,
+        message: format!("{key}: this target cannot write conditionally"),
+    }
 }
 
 /// The MD5 of `bytes`.

@@ -22,6 +22,11 @@
 //!   how [`Target::list`] can report content checksums without a request per
 //!   object. The SDK's newer CRC checksums are sent only where an operation
 //!   requires one (many S3-compatible stores do not know them).
+//! - **Conditional writes** (for the station lock, `crate::ops::lock`):
+//!   `If-None-Match: *` and `If-Match: <ETag>` on PutObject, `If-Match` on
+//!   DeleteObject; a 412 answer means "the condition does not hold", not a
+//!   failure. Objects whose name starts with `.` (the lock) are left out of
+//!   listings, as a folder target leaves out dot-files.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -271,6 +276,48 @@ impl Target for S3Target {
     fn retries(&self) -> u64 {
         self.inner.retries.load(Ordering::Relaxed)
     }
+
+    fn put_if_absent(&self, object: &PutObject<'_>) -> Result<Option<String>> {
+        let inner = self.inner.clone();
+        self.rt
+            .block_on(async move { inner.put_conditional(object, Condition::Absent).await })
+    }
+
+    fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let inner = self.inner.clone();
+        self.rt
+            .block_on(async move { inner.get_versioned(key).await })
+    }
+
+    fn put_if_version(&self, object: &PutObject<'_>, version: &str) -> Result<Option<String>> {
+        let inner = self.inner.clone();
+        self.rt.block_on(async move {
+            inner
+                .put_conditional(object, Condition::Version(version))
+                .await
+        })
+    }
+
+    fn delete_if_version(&self, key: &str, version: &str) -> Result<bool> {
+        let inner = self.inner.clone();
+        self.rt
+            .block_on(async move { inner.delete_if_version(key, version).await })
+    }
+}
+
+/// The precondition of a conditional PutObject.
+#[derive(Debug, Clone, Copy)]
+enum Condition<'a> {
+    /// `If-None-Match: *`: only if the key does not exist.
+    Absent,
+    /// `If-Match: <ETag>`: only if the object is still this version.
+    Version(&'a str),
+}
+
+/// Whether an SDK error is a failed precondition (HTTP 412): the answer
+/// "no" to a conditional request, not a failure.
+fn precondition_failed<E>(err: &SdkError<E>) -> bool {
+    matches!(err, SdkError::ServiceError(s) if s.raw().status().as_u16() == 412)
 }
 
 impl Inner {
@@ -469,6 +516,13 @@ impl Inner {
             if key.is_empty() || key.ends_with('/') {
                 continue; // folder markers some tools create
             }
+            if key
+                .rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with('.'))
+            {
+                continue; // the station lock; dot-names are never published
+            }
             out.insert(
                 key.to_string(),
                 ObjectInfo {
@@ -563,6 +617,98 @@ impl Inner {
                     .await
                     .map(|_| ())
                     .map_err(|e| self.classify(&e, Some(object.key)))
+            }
+        })
+        .await
+    }
+
+    /// PutObject with a precondition: the new ETag, or `None` when the
+    /// store answers 412 Precondition Failed. A 409 (a conflicting write in
+    /// flight) is retried like throttling.
+    async fn put_conditional(
+        &self,
+        object: &PutObject<'_>,
+        condition: Condition<'_>,
+    ) -> Result<Option<String>> {
+        let full = self.full_key(object.key);
+        let md5 = base64(&object.md5);
+        self.retry(object.key, || {
+            let req = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .content_type("application/json")
+                .cache_control("no-store")
+                .content_md5(&md5)
+                .body(ByteStream::from(object.bytes.to_vec()));
+            let req = match condition {
+                Condition::Absent => req.if_none_match("*"),
+                Condition::Version(etag) => req.if_match(etag),
+            };
+            async move {
+                match req.send().await {
+                    Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+                    Err(e) if precondition_failed(&e) => Ok(None),
+                    Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 409) => {
+                        Err(Failure {
+                            retryable: true,
+                            message: "a conflicting write is in progress (HTTP 409)".into(),
+                        })
+                    }
+                    Err(e) => Err(self.classify(&e, Some(object.key))),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn get_versioned(&self, key: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let full = self.full_key(key);
+        self.retry(key, || async {
+            match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    let etag = out.e_tag().unwrap_or_default().to_string();
+                    match out.body.collect().await {
+                        Ok(b) => Ok(Some((b.into_bytes().to_vec(), etag))),
+                        Err(e) => Err(Failure {
+                            retryable: true,
+                            message: format!("download broke off ({e})"),
+                        }),
+                    }
+                }
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                Err(e) => Err(self.classify(&e, Some(key))),
+            }
+        })
+        .await
+    }
+
+    /// DeleteObject with `If-Match`; `false` on 412 (the object changed).
+    /// A store that ignores `If-Match` on delete deletes unconditionally.
+    async fn delete_if_version(&self, key: &str, version: &str) -> Result<bool> {
+        let full = self.full_key(key);
+        self.retry(key, || async {
+            match self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .if_match(version)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if precondition_failed(&e) => Ok(false),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+                Err(e) => Err(self.classify(&e, Some(key))),
             }
         })
         .await

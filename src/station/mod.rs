@@ -165,7 +165,7 @@ impl Station {
             file: source.to_string(),
             key: e
                 .span()
-                .map(|s| format!("byte {}..{}", s.start, s.end))
+                .map(|s| line_and_column(text, s.start))
                 .unwrap_or_else(|| "file".into()),
             message: e.message().trim().to_string(),
         })?;
@@ -190,6 +190,14 @@ impl Station {
     pub fn rendition_dir(&self, r: &Rendition) -> String {
         r.id()
     }
+}
+
+/// "line L, column C" (from 1) of byte `offset` in `text`, for TOML errors.
+fn line_and_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}")
 }
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 //! those with `bash ci/setup.sh`.
 
 mod analyze;
+mod bad_input;
 mod browser;
 mod cli;
+mod crash;
+mod ops;
 mod publish;
 mod render;
 mod stream;

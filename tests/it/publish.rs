@@ -26,13 +26,13 @@ use crate::util::{short_specs, TempStation};
 
 /// The credentials the test server accepts (the binary reads them from its
 /// environment, as in production).
-const KEY: &str = "LOFIEVERTESTKEY";
-const SECRET: &str = "lofiever-test-secret-0123456789";
+pub(crate) const KEY: &str = "LOFIEVERTESTKEY";
+pub(crate) const SECRET: &str = "lofiever-test-secret-0123456789";
 
 // ---------------------------------------------------------------- SeaweedFS
 
 /// A SeaweedFS server (master, volume, filer and S3 gateway in one process).
-struct Weed {
+pub(crate) struct Weed {
     dir: tempfile::TempDir,
     ports: [u16; 8],
     child: Option<Child>,
@@ -92,7 +92,7 @@ impl Weed {
         self.ports[6]
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.s3_port())
     }
 
@@ -197,7 +197,7 @@ fn watchdog(pid: u32) {
 
 /// One server shared by the tests that do not kill it (each uses its own
 /// bucket).
-fn shared_weed() -> &'static Weed {
+pub(crate) fn shared_weed() -> &'static Weed {
     static CELL: OnceLock<Weed> = OnceLock::new();
     CELL.get_or_init(Weed::start)
 }
@@ -213,13 +213,13 @@ struct Listed {
 }
 
 /// A plain S3 client with explicit credentials, for checking the server.
-struct Probe {
+pub(crate) struct Probe {
     rt: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
 }
 
 impl Probe {
-    fn new(endpoint: &str, key: &str, secret: &str) -> Probe {
+    pub(crate) fn new(endpoint: &str, key: &str, secret: &str) -> Probe {
         let conf = aws_sdk_s3::config::Builder::new()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -255,7 +255,7 @@ impl Probe {
         })
     }
 
-    fn create_bucket(&self, bucket: &str) {
+    pub(crate) fn create_bucket(&self, bucket: &str) {
         self.rt.block_on(async {
             self.client
                 .create_bucket()
@@ -322,7 +322,7 @@ impl Probe {
         })
     }
 
-    fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+    pub(crate) fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
         self.rt.block_on(async {
             let o = self
                 .client
@@ -336,7 +336,7 @@ impl Probe {
         })
     }
 
-    fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
+    pub(crate) fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
         self.rt.block_on(async {
             self.client
                 .put_object()
@@ -480,7 +480,7 @@ fn serve(
 
 /// A station publishing to `s3://{bucket}/radio` at `endpoint`: one
 /// rendition, the fastest encoder, 20 s chunks.
-fn s3_station_toml(endpoint: &str, bucket: &str, extra: &str) -> String {
+pub(crate) fn s3_station_toml(endpoint: &str, bucket: &str, extra: &str) -> String {
     format!(
         r#"
 [station]
@@ -1012,4 +1012,98 @@ fn a_fresh_machine_continues_the_station_from_the_bucket() {
         hi - lo + 1,
         "a gap in the segments at the target"
     );
+}
+
+// ------------------------------------------------------------ the S3 lock
+
+/// A lock object as another machine's run would write it.
+fn foreign_lock(expires_in_minutes: i64) -> Vec<u8> {
+    let now = Utc::now();
+    serde_json::json!({
+        "command": "render", "pid": 4242, "host": "ci-runner-7",
+        "started": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+        "expires": (now + chrono::Duration::minutes(expires_in_minutes)).to_rfc3339(),
+        "token": "0123456789abcdef0123456789abcdef"
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The station lock at an S3 target (`src/ops/lock.rs`): `<prefix>/.lofiever.lock`
+/// written with `If-None-Match: *`, respected when live, taken over when
+/// expired, released at the end; two machines rendering into one bucket at
+/// once: one proceeds, the other is locked out.
+#[test]
+fn the_s3_lock_stops_a_second_machine_and_is_released_or_taken_over() {
+    let weed = shared_weed();
+    let probe = Probe::new(&weed.endpoint(), KEY, SECRET);
+    let bucket = "publish-locked";
+    probe.create_bucket(bucket);
+    let lock_key = format!("{PREFIX}.lofiever.lock");
+    let st = s3_station(&weed.endpoint(), bucket, "");
+
+    // Another machine's live lock stops render and publish, naming it.
+    probe.put(bucket, &lock_key, &foreign_lock(5));
+    for args in [&["render", "--minutes", "1"][..], &["publish"]] {
+        let o = lofiever(&st, args);
+        let (out, err) = text(&o);
+        assert!(!o.status.success(), "{args:?} must stop:\n{out}\n{err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        assert!(
+            lines[0].starts_with(
+                "error: s3://publish-locked/radio/.lofiever.lock: locked by pid 4242 on host \
+                 ci-runner-7 since"
+            ),
+            "{err}"
+        );
+    }
+    assert!(
+        !probe
+            .list(bucket, PREFIX)
+            .keys()
+            .any(|k| k.ends_with(".m4s")),
+        "nothing was published"
+    );
+
+    // Expired: taken over with a warning, and removed at the end.
+    probe.put(bucket, &lock_key, &foreign_lock(-1));
+    let o = lofiever(&st, &["render", "--minutes", "1"]);
+    let (_, err) = text(&o);
+    must_succeed(&o, "render over an expired lock");
+    assert!(err.contains("taking over the stale lock"), "{err}");
+    assert!(!probe.list(bucket, PREFIX).contains_key(".lofiever.lock"));
+    assert_target_matches_local(&probe, bucket, &st);
+
+    // Two machines (two work folders, so two local locks) at once: the
+    // conditional write lets exactly one through.
+    let bucket = "publish-race";
+    probe.create_bucket(bucket);
+    let a = s3_station(&weed.endpoint(), bucket, "");
+    let b = s3_station(&weed.endpoint(), bucket, "");
+    let spawn = |st: &TempStation| {
+        let root = st.root().to_path_buf();
+        std::thread::spawn(move || {
+            lofiever_in(&root, Some((KEY, SECRET)), &["render", "--minutes", "2"])
+        })
+    };
+    let (ra, rb) = (spawn(&a), spawn(&b));
+    let (oa, ob) = (ra.join().expect("run a"), rb.join().expect("run b"));
+    let (winner, loser, winner_st) = match (oa.status.success(), ob.status.success()) {
+        (true, false) => (oa, ob, &a),
+        (false, true) => (ob, oa, &b),
+        _ => panic!(
+            "exactly one must succeed:\nA: {}\nB: {}",
+            text(&oa).1,
+            text(&ob).1
+        ),
+    };
+    must_succeed(&winner, "the machine that got the lock");
+    let err = text(&loser).1;
+    assert!(
+        err.contains("s3://publish-race/radio/.lofiever.lock: locked by pid "),
+        "{err}"
+    );
+    assert!(!probe.list(bucket, PREFIX).contains_key(".lofiever.lock"));
+    assert_target_matches_local(&probe, bucket, winner_st);
 }

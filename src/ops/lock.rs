@@ -1,0 +1,714 @@
+//! The station lock: one run at a time writes a station's output folder and
+//! its publish target.
+//!
+//! `render`, `schedule`, `publish` (and `demo`, which renders) take it before
+//! they write anything, and hold it to the end:
+//!
+//! - **locally**, `<output>/.lofiever.lock`, created exclusively (a hard link
+//!   of a fully written temporary file, which fails if the name exists like
+//!   `O_EXCL`; `create_new` where links are unsupported);
+//! - **at the target**: for a folder target other than the output folder,
+//!   the same file there; for S3, the object `<prefix>/.lofiever.lock`,
+//!   written with `If-None-Match: *` (S3's conditional write: exactly one of
+//!   several concurrent writers gets 200, the others 412 Precondition
+//!   Failed). SeaweedFS honours it (checked against 4.48, also with eight
+//!   concurrent writers; older releases ignored the header). For stores that
+//!   ignore it, the lock is read before it is written and read back after a
+//!   short settle delay: whoever does not find their own random token there
+//!   has lost and stops.
+//!
+//! A lock is a small JSON document: command, pid, host, boot id, process
+//! start time, start, expiry and a random token. A second run finding a live
+//! lock stops at once with one line: "locked by pid N on host H since T …",
+//! saying how to recover.
+//!
+//! **Stale locks** are taken over automatically, with a warning: when they
+//! have expired (a lock lives [`DEFAULT_TTL`] and the holder renews it every
+//! fifth of that while it runs, so a long render keeps it and a crashed one
+//! on another machine frees it within minutes); when they were taken on this
+//! host and their process is gone (or the pid now belongs to another
+//! process, or the machine has rebooted since). Taking over deletes the
+//! stale lock only if it is still the version that was judged stale (S3
+//! `If-Match`), then creates a new one exclusively, so two runs recovering
+//! the same stale lock cannot both win (on a folder the compare-and-delete
+//! has a window of microseconds). Expiry compares clocks of different
+//! machines: they must agree to well under the lifetime.
+//!
+//! A run that finds its lock was taken over (it could not renew it for a
+//! whole lifetime, e.g. the store was unreachable) stops at the next
+//! [`StationLock::check`], before it publishes anything further. Releasing
+//! deletes the lock only if it is still ours. Within one process the lock is
+//! re-entrant (the CLI and the library job may both ask for it).
+//!
+//! Killed runs also leave temporary files of atomic writes; taking the lock
+//! removes those of dead processes ([`crate::fsutil::remove_stale_temps`]).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::publish::{self, DirTarget, PutObject, Target};
+use crate::station::{Station, TargetSpec};
+
+/// The lock's file name in a folder, and its key under a bucket prefix.
+pub const LOCK_NAME: &str = ".lofiever.lock";
+
+/// How long a lock lives unless its holder renews it (every fifth of this).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// How long to wait before reading an S3 lock back, so that a competitor on
+/// a store that ignores `If-None-Match` has written too and one of the two
+/// finds the other's token.
+const SETTLE: Duration = Duration::from_millis(500);
+
+/// What a lock says about its holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// The command holding it, e.g. `render`.
+    pub command: String,
+    /// The holder's process id.
+    pub pid: u32,
+    /// The holder's host name.
+    pub host: String,
+    /// The holder's kernel boot id (Linux), to tell a reboot.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub boot_id: String,
+    /// The holder's process start time (Linux clock ticks since boot), to
+    /// tell a reused pid.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub proc_start: String,
+    /// When the lock was taken.
+    pub started: DateTime<Utc>,
+    /// When the lock expires unless renewed.
+    pub expires: DateTime<Utc>,
+    /// A random token: whose lock this is.
+    pub token: String,
+}
+
+impl LockInfo {
+    /// A lock for this process running `command`, valid for `ttl`.
+    pub fn for_this_process(command: &str, ttl: Duration) -> LockInfo {
+        let now = Utc::now();
+        let pid = std::process::id();
+        LockInfo {
+            command: command.to_string(),
+            pid,
+            host: host_name(),
+            boot_id: boot_id(),
+            proc_start: proc_start(pid).unwrap_or_default(),
+            started: now,
+            expires: now + chrono_duration(ttl),
+            token: new_token(),
+        }
+    }
+
+    /// Why this lock no longer protects anything, or `None` if it may be
+    /// held by a live run. `now` is the real clock.
+    pub fn stale_reason(&self, now: DateTime<Utc>) -> Option<String> {
+        if now > self.expires {
+            return Some(format!("it expired at {}", fmt(self.expires)));
+        }
+        if self.host != host_name() {
+            return None; // another machine: only expiry tells
+        }
+        let here = boot_id();
+        if !self.boot_id.is_empty() && !here.is_empty() && self.boot_id != here {
+            return Some("this machine has restarted since it was taken".into());
+        }
+        if !fsutil::process_alive(self.pid) {
+            return Some(format!("process {} is gone", self.pid));
+        }
+        match proc_start(self.pid) {
+            Some(s) if !self.proc_start.is_empty() && s != self.proc_start => Some(format!(
+                "process id {} now belongs to another process",
+                self.pid
+            )),
+            _ => None,
+        }
+    }
+
+    /// "pid N on host H since T (`lofiever render`, expires E)".
+    pub fn holder(&self) -> String {
+        format!(
+            "pid {} on host {} since {} (`lofiever {}`, expires {} unless renewed)",
+            self.pid,
+            self.host,
+            fmt(self.started),
+            self.command,
+            fmt(self.expires)
+        )
+    }
+}
+
+/// The lock at `store`, if any, as `(holder, stale reason)`; for status
+/// displays. A lock that is not lofiever's JSON is reported as an error.
+pub fn inspect(store: &dyn Target) -> Result<Option<(LockInfo, Option<String>)>> {
+    match store.get_versioned(LOCK_NAME)? {
+        None => Ok(None),
+        Some((bytes, _)) => {
+            let info = parse(&bytes).map_err(|e| unreadable(&store_place(store), &e))?;
+            let stale = info.stale_reason(Utc::now());
+            Ok(Some((info, stale)))
+        }
+    }
+}
+
+/// One lock held at one place.
+struct Held {
+    store: Box<dyn Target>,
+    place: String,
+    info: LockInfo,
+    version: String,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field("place", &self.place)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Held {
+    /// Renews the lock for `ttl` more; `Err` with a message if it is no
+    /// longer ours.
+    fn renew(&mut self, ttl: Duration) -> std::result::Result<(), String> {
+        let mut info = self.info.clone();
+        info.expires = Utc::now() + chrono_duration(ttl);
+        let body = to_json(&info);
+        match self
+            .store
+            .put_if_version(&PutObject::new(LOCK_NAME, &body), &self.version)
+        {
+            Ok(Some(v)) => {
+                self.version = v;
+                self.info = info;
+                Ok(())
+            }
+            Ok(None) => Err(format!(
+                "the lock {} was taken over by another run while this one held it (it could \
+                 not be renewed in time)",
+                self.place
+            )),
+            Err(e) => {
+                // Transient (the store was unreachable): try again next time;
+                // if it stays so for a whole lifetime, another run may take
+                // over and the next renewal says so.
+                tracing::warn!("cannot renew the lock {}: {e}", self.place);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        match self.store.delete_if_version(LOCK_NAME, &self.version) {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "the lock {} was no longer this run's when it ended; left alone",
+                self.place
+            ),
+            Err(e) => tracing::warn!(
+                "cannot remove the lock {} ({e}); the next run on this machine takes it over, \
+                 any other after {}",
+                self.place,
+                fmt(self.info.expires)
+            ),
+        }
+        if let Ok(mut here) = held_here().lock() {
+            here.remove(&self.place);
+        }
+    }
+}
+
+/// Places whose lock this process holds (the lock is re-entrant per process).
+fn held_here() -> &'static Mutex<HashSet<String>> {
+    static HELD: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    HELD.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+/// The station's locks, held until dropped, renewed meanwhile by a
+/// background thread.
+pub struct StationLock {
+    stop: Option<mpsc::Sender<()>>,
+    worker: Option<JoinHandle<()>>,
+    lost: Arc<Mutex<Option<String>>>,
+    places: Vec<String>,
+}
+
+impl std::fmt::Debug for StationLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StationLock")
+            .field("places", &self.places)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StationLock {
+    /// Takes the station's locks for `command` (the output folder's, then
+    /// the target's), or fails with [`Error::Locked`] naming the holder.
+    pub fn acquire(station: &Station, command: &str) -> Result<StationLock> {
+        Self::acquire_with_ttl(station, command, DEFAULT_TTL)
+    }
+
+    /// [`StationLock::acquire`] with a lock lifetime of `ttl`.
+    pub fn acquire_with_ttl(
+        station: &Station,
+        command: &str,
+        ttl: Duration,
+    ) -> Result<StationLock> {
+        let mut held: Vec<Held> = Vec::new();
+        let out = &station.output_dir;
+        if let Some(h) = acquire_at(Box::new(DirTarget::new(out)), command, ttl, Duration::ZERO)? {
+            held.push(h);
+        }
+        // Only now does the output folder surely exist, so that a target
+        // naming it another way is recognised as the same folder.
+        let mut dirs = vec![out.clone()];
+        match &station.target {
+            TargetSpec::Dir(p) if !publish::target_is_output(station) => {
+                if let Some(h) =
+                    acquire_at(Box::new(DirTarget::new(p)), command, ttl, Duration::ZERO)?
+                {
+                    held.push(h);
+                }
+                dirs.push(p.clone());
+            }
+            TargetSpec::Dir(_) => {}
+            TargetSpec::S3 { .. } => {
+                if let Some(h) = acquire_at(publish::open(station)?, command, ttl, SETTLE)? {
+                    held.push(h);
+                }
+            }
+        }
+        for d in dirs {
+            let n = fsutil::remove_stale_temps(&d)?;
+            if n > 0 {
+                tracing::info!(
+                    "{}: removed {n} temporary files of killed runs",
+                    d.display()
+                );
+            }
+        }
+        let places = held.iter().map(|h| h.place.clone()).collect();
+        let lost = Arc::new(Mutex::new(None));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let flag = lost.clone();
+        let interval = (ttl / 5).max(Duration::from_millis(100));
+        let worker = std::thread::Builder::new()
+            .name("lofiever-lock".into())
+            .spawn(move || {
+                let mut held = held;
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    for h in &mut held {
+                        if let Err(msg) = h.renew(ttl) {
+                            if let Ok(mut slot) = flag.lock() {
+                                slot.get_or_insert(msg);
+                            }
+                        }
+                    }
+                }
+                drop(held); // releases, in order
+            })
+            .map_err(|e| Error::Locked {
+                place: station.output_dir.join(LOCK_NAME).display().to_string(),
+                message: format!("cannot start the lock renewal thread: {e}"),
+            })?;
+        Ok(StationLock {
+            stop: Some(stop),
+            worker: Some(worker),
+            lost,
+            places,
+        })
+    }
+
+    /// `Err` if a lock was taken over by another run meanwhile: stop before
+    /// publishing more.
+    pub fn check(&self) -> Result<()> {
+        let lost = self.lost.lock().ok().and_then(|l| l.clone());
+        match lost {
+            None => Ok(()),
+            Some(message) => Err(Error::Locked {
+                place: self.places.first().cloned().unwrap_or_default(),
+                message: format!("{message}; stopped before publishing anything more"),
+            }),
+        }
+    }
+
+    /// The lock files and objects this value holds (empty when an outer
+    /// lock of this process already held them).
+    pub fn places(&self) -> &[String] {
+        &self.places
+    }
+}
+
+impl Drop for StationLock {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// Takes the lock at `store`; `None` if this process holds it already.
+fn acquire_at(
+    store: Box<dyn Target>,
+    command: &str,
+    ttl: Duration,
+    settle: Duration,
+) -> Result<Option<Held>> {
+    let place = store_place(store.as_ref());
+    {
+        let mut here = held_here().lock().map_err(|_| Error::Locked {
+            place: place.clone(),
+            message: "the lock registry is poisoned".into(),
+        })?;
+        if !here.insert(place.clone()) {
+            return Ok(None);
+        }
+    }
+    let result = take(store, &place, command, ttl, settle);
+    if result.is_err() {
+        if let Ok(mut here) = held_here().lock() {
+            here.remove(&place);
+        }
+    }
+    result.map(Some)
+}
+
+fn take(
+    store: Box<dyn Target>,
+    place: &str,
+    command: &str,
+    ttl: Duration,
+    settle: Duration,
+) -> Result<Held> {
+    let me = LockInfo::for_this_process(command, ttl);
+    let body = to_json(&me);
+    for _ in 0..5 {
+        // Read first: on a store that ignores If-None-Match this is what
+        // keeps a live lock from being overwritten.
+        if let Some((bytes, version)) = read_lock(store.as_ref())? {
+            let info = parse(&bytes).map_err(|e| unreadable(place, &e))?;
+            if info.token == me.token {
+                // Our own write, answered late (a retried request).
+                return Ok(Held {
+                    store,
+                    place: place.to_string(),
+                    info: me,
+                    version,
+                });
+            }
+            match info.stale_reason(Utc::now()) {
+                None => return Err(locked(place, &info)),
+                Some(why) => {
+                    tracing::warn!(
+                        "taking over the stale lock {place}: {why} ({})",
+                        info.holder()
+                    );
+                    store.delete_if_version(LOCK_NAME, &version)?;
+                    continue;
+                }
+            }
+        }
+        if store
+            .put_if_absent(&PutObject::new(LOCK_NAME, &body))?
+            .is_none()
+        {
+            continue; // someone was quicker: look at theirs
+        }
+        if !settle.is_zero() {
+            std::thread::sleep(settle);
+        }
+        // Read back: the lock is ours only if it holds our token.
+        match read_lock(store.as_ref())? {
+            Some((bytes, version)) => {
+                let info = parse(&bytes).map_err(|e| unreadable(place, &e))?;
+                if info.token != me.token {
+                    return Err(locked(place, &info));
+                }
+                return Ok(Held {
+                    store,
+                    place: place.to_string(),
+                    info: me,
+                    version,
+                });
+            }
+            None => continue,
+        }
+    }
+    Err(Error::Locked {
+        place: place.to_string(),
+        message: "the lock kept changing while this run tried to take it (several runs \
+                  starting at once?); run again"
+            .into(),
+    })
+}
+
+/// Reads the lock; a document that does not parse yet is read again a few
+/// times (a lock being written where exclusive creation is not atomic).
+fn read_lock(store: &dyn Target) -> Result<Option<(Vec<u8>, String)>> {
+    let mut got = store.get_versioned(LOCK_NAME)?;
+    for _ in 0..3 {
+        match &got {
+            Some((bytes, _)) if parse(bytes).is_err() => {
+                std::thread::sleep(Duration::from_millis(100));
+                got = store.get_versioned(LOCK_NAME)?;
+            }
+            _ => break,
+        }
+    }
+    Ok(got)
+}
+
+fn parse(bytes: &[u8]) -> std::result::Result<LockInfo, String> {
+    serde_json::from_slice(bytes).map_err(|e| e.to_string())
+}
+
+fn to_json(info: &LockInfo) -> Vec<u8> {
+    let mut v = serde_json::to_vec_pretty(info).unwrap_or_default();
+    v.push(b'\n');
+    v
+}
+
+fn store_place(store: &dyn Target) -> String {
+    let d = store.describe();
+    let sep = if d.ends_with('/') { "" } else { "/" };
+    format!("{d}{sep}{LOCK_NAME}")
+}
+
+/// The one-line error for a live lock held by someone else.
+fn locked(place: &str, info: &LockInfo) -> Error {
+    Error::Locked {
+        place: place.to_string(),
+        message: format!(
+            "locked by {}: another lofiever run is writing this station; wait for it to \
+             finish. If none is running (it was killed on another machine), delete {place} \
+             and run again; a lock whose process died on this machine is taken over \
+             automatically, and any lock once it expires",
+            info.holder()
+        ),
+    }
+}
+
+fn unreadable(place: &str, why: &str) -> Error {
+    Error::Locked {
+        place: place.to_string(),
+        message: format!(
+            "is not a lofiever lock ({why}); if no lofiever run is active, delete it and run \
+             again"
+        ),
+    }
+}
+
+fn fmt(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// This machine's host name ("unknown-host" if it cannot be read).
+pub fn host_name() -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    read("/proc/sys/kernel/hostname")
+        .or_else(|| read("/etc/hostname"))
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// The kernel's boot id (Linux), empty elsewhere.
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// When process `pid` started (field 22 of `/proc/<pid>/stat`, clock ticks
+/// since boot), on Linux.
+fn proc_start(pid: u32) -> Option<String> {
+    let stat =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// 128 random bits as hex (hashed from the process, the time and the
+/// standard library's random hasher keys).
+fn new_token() -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes());
+    h.update(&publish::retry::jitter_seed().to_le_bytes());
+    h.update(&publish::retry::jitter_seed().to_le_bytes());
+    h.finalize().to_hex()[..32].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_store(p: &Path) -> Box<dyn Target> {
+        Box::new(DirTarget::new(p))
+    }
+
+    fn write_lock(dir: &Path, info: &LockInfo) {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        std::fs::write(dir.join(LOCK_NAME), to_json(info)).expect("write lock");
+    }
+
+    fn foreign(host: &str, expires_in: i64) -> LockInfo {
+        let now = Utc::now();
+        LockInfo {
+            command: "render".into(),
+            pid: 1,
+            host: host.into(),
+            boot_id: String::new(),
+            proc_start: String::new(),
+            started: now - chrono::Duration::seconds(60),
+            expires: now + chrono::Duration::seconds(expires_in),
+            token: "someone-else".into(),
+        }
+    }
+
+    #[test]
+    fn a_live_lock_stops_a_second_taker_with_the_holder_named() {
+        let dir = tempfile::tempdir().expect("tmp");
+        write_lock(dir.path(), &foreign("elsewhere-01", 600));
+        let err = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+            .expect_err("locked")
+            .to_string();
+        assert!(
+            err.contains("locked by pid 1 on host elsewhere-01 since"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("delete {}", dir.path().join(LOCK_NAME).display())),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        // It is left in place.
+        assert!(std::fs::read_to_string(dir.path().join(LOCK_NAME))
+            .expect("read")
+            .contains("someone-else"));
+    }
+
+    #[test]
+    fn expired_and_dead_locks_are_taken_over_and_released() {
+        for stale in [
+            foreign("elsewhere-01", -5),
+            LockInfo {
+                pid: 4_999_999, // above any pid_max: not running
+                ..foreign(&host_name(), 600)
+            },
+            LockInfo {
+                boot_id: "an-earlier-boot".into(),
+                pid: std::process::id(),
+                ..foreign(&host_name(), 600)
+            },
+        ] {
+            assert!(stale.stale_reason(Utc::now()).is_some(), "{stale:?}");
+            let dir = tempfile::tempdir().expect("tmp");
+            write_lock(dir.path(), &stale);
+            let held = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+                .expect("stale lock taken over")
+                .expect("not held before");
+            let now: LockInfo =
+                parse(&std::fs::read(dir.path().join(LOCK_NAME)).expect("read")).expect("parse");
+            assert_eq!(now.pid, std::process::id());
+            assert_eq!(now.token, held.info.token);
+            drop(held);
+            assert!(!dir.path().join(LOCK_NAME).exists(), "released");
+        }
+    }
+
+    #[test]
+    fn the_lock_is_reentrant_in_a_process_and_renewed_while_held() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let st = tempfile::tempdir().expect("tmp");
+        let toml = format!(
+            "[paths]\noutput = {:?}\n[publish]\ntarget = {:?}\n",
+            dir.path().join("out").display().to_string(),
+            dir.path().join("site").display().to_string()
+        );
+        std::fs::create_dir_all(st.path().join("pipeline")).expect("mkdir");
+        std::fs::write(st.path().join("pipeline/station.toml"), toml).expect("write");
+        let station =
+            Station::load(&st.path().join("pipeline/station.toml"), Utc::now()).expect("config");
+        let ttl = Duration::from_millis(1000);
+        let outer = StationLock::acquire_with_ttl(&station, "render", ttl).expect("lock");
+        assert_eq!(outer.places().len(), 2, "{:?}", outer.places());
+        let read = |d: &str| -> LockInfo {
+            parse(&std::fs::read(dir.path().join(d).join(LOCK_NAME)).expect("read")).expect("json")
+        };
+        let first = read("site").expires;
+        let inner = StationLock::acquire(&station, "publish").expect("re-entrant");
+        assert!(inner.places().is_empty());
+        drop(inner);
+        assert!(
+            dir.path().join("out").join(LOCK_NAME).exists(),
+            "inner drop keeps it"
+        );
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(read("site").expires > first, "renewed");
+        outer.check().expect("still ours");
+        drop(outer);
+        for d in ["out", "site"] {
+            assert!(!dir.path().join(d).join(LOCK_NAME).exists(), "{d} released");
+        }
+    }
+
+    #[test]
+    fn a_lock_taken_over_meanwhile_is_reported_and_not_deleted() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut held = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+            .expect("lock")
+            .expect("new");
+        write_lock(dir.path(), &foreign("elsewhere-01", 600));
+        let err = held.renew(DEFAULT_TTL).expect_err("lost");
+        assert!(err.contains("taken over"), "{err}");
+        drop(held);
+        assert!(
+            dir.path().join(LOCK_NAME).exists(),
+            "the other run's lock stays"
+        );
+    }
+
+    #[test]
+    fn garbage_in_the_lock_file_is_named() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join(LOCK_NAME), b"not json").expect("write");
+        let err = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+            .expect_err("unreadable")
+            .to_string();
+        assert!(err.contains("is not a lofiever lock"), "{err}");
+    }
+
+    #[test]
+    fn proc_start_reads_this_process() {
+        if Path::new("/proc/self/stat").exists() {
+            let s = proc_start(std::process::id()).expect("own start time");
+            assert!(s.bytes().all(|b| b.is_ascii_digit()), "{s}");
+        }
+        assert_eq!(new_token().len(), 32);
+        assert_ne!(new_token(), new_token());
+    }
+}
