@@ -3,6 +3,7 @@
 
 mod ops;
 mod progress;
+mod schedule;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,7 +64,15 @@ enum Command {
     /// Extends the existing schedule (read back from the publish target)
     /// without ever changing what is already planned, and writes the
     /// schedule files (schedule/<day>.json) into the output folder.
-    Schedule(AheadArgs),
+    ///
+    /// With --report it plans nothing and prints the quality metrics of a
+    /// window beside a seeded shuffle; with --explain TIME, why the track at
+    /// TIME plays there.
+    Schedule(schedule::ScheduleArgs),
+    /// Say why the track scheduled at a moment plays there: its mood, the
+    /// day-part target, the hour's plan and the cost terms of the
+    /// alternatives considered. Plans nothing.
+    Explain(schedule::ExplainArgs),
     /// Do everything the station needs: analyze, schedule, render, publish.
     ///
     /// This is the nightly job. It renders only the segments that are
@@ -296,9 +305,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Schedule(ahead) => {
+        Command::Schedule(args) => {
+            if schedule::inspect(&cli.global, &args, &bars)? {
+                return Ok(ExitCode::SUCCESS);
+            }
             let station = load_station(&cli.global)?;
-            let ahead = ahead.ahead()?;
+            let ahead = args.ahead.ahead()?;
             let _lock = lofiever::ops::lock::StationLock::acquire(&station, "schedule")?;
             let target = lofiever::publish::open(&station)?;
             let (_, tracks) = job::analyze_and_tracks(&station, &bars)?;
@@ -323,6 +335,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 schedule.items.len()
             ));
         }
+        Command::Explain(args) => schedule::run_explain(&cli.global, &args, &bars)?,
         Command::Render { ahead, force } => {
             let station = load_station(&cli.global)?;
             let window = Window {

@@ -20,6 +20,12 @@ use crate::time::SampleCount;
 /// The largest k the mood model may try.
 pub const MAX_MOODS: usize = 16;
 
+/// The most tracks an hour's plan may look past the hour's end.
+pub const MAX_LOOK_AHEAD: usize = 40;
+
+/// The widest beam.
+pub const MAX_BEAM: usize = 256;
+
 /// `[schedule]` as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -125,13 +131,13 @@ impl Default for RawSchedule {
             time_zone: "UTC".into(),
             moods: RawMoods { k_min: 3, k_max: 8 },
             weights: RawWeights {
-                tempo: 4.0,
-                key: 4.0,
-                energy: 0.2,
-                brightness: 0.2,
-                day_part: 2.5,
-                mood: 0.3,
-                freshness: 0.1,
+                tempo: 10.0,
+                key: 12.0,
+                energy: 0.05,
+                brightness: 0.05,
+                day_part: 15.0,
+                mood: 0.1,
+                freshness: 0.05,
             },
             rotation: RawRotation {
                 repeat_window_hours: 24.0,
@@ -140,9 +146,9 @@ impl Default for RawSchedule {
                 coverage_days: 2,
             },
             search: RawSearch {
-                look_ahead: 5,
-                beam_width: 16,
-                branching: 4,
+                look_ahead: 16,
+                beam_width: 64,
+                branching: 8,
             },
             day_parts: vec![
                 part(
@@ -367,7 +373,8 @@ pub struct ScheduleConfig {
     pub weights: Weights,
     /// Rotation rules.
     pub rotation: Rotation,
-    /// How many tracks ahead each pick looks (the beam search depth).
+    /// How many tracks past the end of the hour each hour's plan looks
+    /// (those are planned again with the next hour).
     pub look_ahead: usize,
     /// How many partial plans the beam search keeps per level.
     pub beam_width: usize,
@@ -497,25 +504,28 @@ pub fn validate(raw: &RawSchedule, file: &str) -> Result<ScheduleConfig> {
     };
 
     let s = &raw.search;
-    if !(1..=10).contains(&s.look_ahead) {
+    if !(1..=MAX_LOOK_AHEAD).contains(&s.look_ahead) {
         return Err(bad(
             "search.look_ahead",
             format!(
-                "{} is not allowed: use 1 (greedy) to 10 tracks, e.g. 6",
+                "{} is not allowed: use 1 to {MAX_LOOK_AHEAD} tracks past the hour, e.g. 16",
                 s.look_ahead
             ),
         ));
     }
-    if !(1..=128).contains(&s.beam_width) {
+    if !(1..=MAX_BEAM).contains(&s.beam_width) {
         return Err(bad(
             "search.beam_width",
-            format!("{} is not allowed: use 1 to 128, e.g. 32", s.beam_width),
+            format!(
+                "{} is not allowed: use 1 to {MAX_BEAM}, e.g. 64",
+                s.beam_width
+            ),
         ));
     }
     if !(1..=32).contains(&s.branching) {
         return Err(bad(
             "search.branching",
-            format!("{} is not allowed: use 1 to 32, e.g. 4", s.branching),
+            format!("{} is not allowed: use 1 to 32, e.g. 8", s.branching),
         ));
     }
 

@@ -3,13 +3,19 @@
 //!
 //! | term | what it measures | 1.0 (before weighting) means |
 //! |---|---|---|
-//! | tempo | tempo ratio folded to the nearest octave (half/double time is close), plus 0.25 for an octave change | an 8 % jump (smaller jumps cost the square: 4 % → 0.25; larger ones grow 4 per further 8 %) |
-//! | key | Camelot distance: 0 → 0, 1 (relative, fifth) → 0.15, 2 → 1, 3 → 1.5, 4+ → 2 | two steps round the wheel |
+//! | tempo | tempo ratio folded to the nearest octave (half/double time is close), plus 0.25 for an octave change | a jump just over 8 % (a hinge: within 8 % the cost is small, 0.15 × the square of the jump in 8 % units, so 4 % → 0.04; beyond, 1 plus 2 per further 8 %) |
+//! | key | Camelot distance, a hinge at compatibility: 0 → 0, 1 (relative, fifth) → 0.05, 2 → 1, 3 → 1.25, 4+ → 1.5 | two steps round the wheel |
 //! | energy | squared jump in energy level (catalog percentile) | a jump of a quarter of the catalog |
 //! | brightness | squared jump in brightness level (catalog percentile) | a quarter of the catalog |
-//! | day part | squared distance of the track's energy level from the target, plus half that for tempo | a quarter of the catalog away from the target |
+//! | day part | per hour, not per track: squared distance of the hour's mean energy level from the paced target, plus half that for tempo (see `schedule::plan`) | the hour a quarter of the paced range away from the target |
 //! | mood | how badly the track's mood matches the day part's mood words | none of the weighted words |
 //! | freshness | `1 − min(wait / (2·period), 1)`: the track's wait since it last played against its fair period (catalog duration ÷ weight) | it has just played |
+//!
+//! Key and tempo are hinges because what a listener hears — and what the
+//! report counts — is whether a transition is compatible (same or adjacent
+//! key, tempo within 8 %), not how close inside that it is: a steep step at
+//! the boundary keeps the search from trading a compatible key for a
+//! slightly smaller tempo step.
 //!
 //! Unknown features are neutral: an unknown tempo or key on either side
 //! costs half a unit (so known-good transitions still win), an unknown
@@ -33,12 +39,15 @@ pub const LEVEL_SCALE: f64 = 0.25;
 /// Extra cost of a half/double-time transition.
 pub const OCTAVE_CHANGE: f64 = 0.25;
 
-/// Growth of the tempo cost per 8 % beyond an 8 % jump: steep, so a jump
-/// just over 8 % costs clearly more than one just under.
-pub const TEMPO_SLOPE: f64 = 4.0;
+/// Growth of the tempo cost per 8 % beyond an 8 % jump.
+pub const TEMPO_SLOPE: f64 = 2.0;
 
 /// Key cost by Camelot distance (0..=7).
-pub const KEY_COST: [f64; 8] = [0.0, 0.15, 1.0, 1.5, 2.0, 2.0, 2.0, 2.0];
+pub const KEY_COST: [f64; 8] = [0.0, 0.05, 1.0, 1.25, 1.5, 1.5, 1.5, 1.5];
+
+/// Scale of the tempo cost inside the 8 % band (a jump of exactly 8 % costs
+/// this; anything beyond at least 1).
+pub const INSIDE: f64 = 0.15;
 
 /// The weighted terms of one transition.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -118,7 +127,7 @@ pub fn tempo_jump(a_bpm: f64, b_bpm: f64) -> f64 {
 pub fn tempo_cost(octaves: f64, octave_change: bool) -> f64 {
     let x = octaves / EIGHT_PERCENT_OCTAVES;
     let base = if x <= 1.0 {
-        x * x
+        INSIDE * x * x
     } else {
         1.0 + TEMPO_SLOPE * (x - 1.0)
     };
@@ -150,11 +159,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn eight_percent_costs_one_and_octaves_fold() {
+    fn the_tempo_cost_is_a_hinge_at_eight_percent_and_octaves_fold() {
         assert!((1.08f64.log2() - EIGHT_PERCENT_OCTAVES).abs() < 1e-15);
         let (d, oct) = tempo_distance(80.0, 86.4);
         assert!(!oct);
-        assert!((tempo_cost(d, oct) - 1.0).abs() < 1e-9);
+        assert!((tempo_cost(d, oct) - INSIDE).abs() < 1e-9);
+        // The hinge: just over 8 % costs at least 1.
+        let (d, _) = tempo_distance(80.0, 86.5);
+        assert!(tempo_cost(d, false) > 1.0 && tempo_cost(d, false) < 1.05);
+        let (d, _) = tempo_distance(80.0, 83.2);
+        assert!(tempo_cost(d, false) < 0.05, "a 4 % step is nearly free");
         let (d, oct) = tempo_distance(80.0, 160.0);
         assert!(d < 1e-12 && oct);
         assert!((tempo_cost(d, oct) - OCTAVE_CHANGE).abs() < 1e-9);
@@ -168,7 +182,8 @@ mod tests {
     fn keys_and_levels() {
         let k = |s: &str| s.parse::<Key>().ok();
         assert_eq!(key_cost(k("8A"), k("8A")), 0.0);
-        assert_eq!(key_cost(k("8A"), k("9A")), 0.15);
+        assert_eq!(key_cost(k("8A"), k("9A")), 0.05);
+        assert_eq!(key_cost(k("8A"), k("8B")), 0.05);
         assert_eq!(key_cost(k("8A"), k("9B")), 1.0);
         assert_eq!(key_cost(k("8A"), None), UNKNOWN);
         assert!((level_jump(0.5, 0.75) - 1.0).abs() < 1e-12);

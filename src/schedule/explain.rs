@@ -13,7 +13,7 @@ use std::fmt;
 
 use super::cost::Terms;
 use super::daypart::Target;
-use super::plan::{Decision, Model, State};
+use super::plan::{Decision, Model};
 use super::rules::fmt_span;
 use super::{store, Item, Schedule, Track};
 use crate::error::{Error, Result};
@@ -70,8 +70,14 @@ pub struct Explanation {
     pub target: Target,
     /// Candidates of the replayed decision, cheapest step first.
     pub considered: Vec<Considered>,
-    /// Look-ahead depth and beam width used.
+    /// Look-ahead past the hour and beam width used.
     pub search: (usize, usize),
+    /// The rest of the hour's plan from this item on (titles), and the
+    /// plan's whole cost.
+    pub plan: (Vec<String>, f64),
+    /// How many items of the same hour's plan came before this one (0: the
+    /// plan was made at this slot).
+    pub plan_offset: usize,
     /// Whether the replay picks the scheduled track.
     pub replay_matches: bool,
     /// Remarks: replay differences, vanished track, relaxed rules.
@@ -112,8 +118,7 @@ pub fn explain(
         .items
         .first()
         .map_or(item.start_sample, |it| it.start_sample);
-    let state = State::from_history(&model, history, origin);
-    let decision: Decision = model.decide(&state)?;
+    let decision: Decision = model.decide(history, origin)?;
     let cfg = &station.schedule;
 
     let local_at = epoch.instant_of(at)?.with_timezone(&cfg.time_zone);
@@ -235,6 +240,16 @@ pub fn explain(
         target: decision.target.clone(),
         considered,
         search: (cfg.look_ahead, cfg.beam_width),
+        plan: (
+            decision
+                .plan
+                .0
+                .iter()
+                .map(|&p| model.tracks[p].title.clone())
+                .collect(),
+            decision.plan.1,
+        ),
+        plan_offset: decision.plan_offset,
         replay_matches,
         notes,
     })
@@ -263,16 +278,28 @@ impl fmt::Display for Explanation {
             None => writeln!(f, "  after: nothing (the first item of the schedule)")?,
         }
         let (depth, width) = self.search;
-        if let Some(p) = self.considered.iter().find(|c| c.picked) {
-            writeln!(
-                f,
-                "Why: of the {} cheapest candidates that passed the rotation rules, it starts the \
-                 cheapest {depth}-track path (beam width {width}): cost {} = {}.",
-                self.considered.len(),
-                p.path_cost.map_or("-".into(), |c| format!("{c:.2}")),
-                p.path.join(" → ")
-            )?;
-        }
+        let shown: Vec<&str> = self.plan.0.iter().take(8).map(String::as_str).collect();
+        writeln!(
+            f,
+            "Why: each hour is planned as a whole at its first slot (beam search, width {width}, \
+             looking {depth} tracks past the hour) to keep keys and tempos compatible and the \
+             hour's energy on the day-part target; this is item {} of that plan (plan cost \
+             {:.2}): {}{}.",
+            self.plan_offset + 1,
+            self.plan.1,
+            shown.join(" → "),
+            if self.plan.0.len() > shown.len() {
+                " → …"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(
+            f,
+            "The {} cheapest candidates for this slot that passed the rotation rules, with the \
+             cost of the best plan each starts (day-part: the hour's day-part cost with it):",
+            self.considered.len()
+        )?;
         writeln!(f)?;
         writeln!(
             f,

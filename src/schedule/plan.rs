@@ -1,32 +1,56 @@
-//! The planner: picks each next track by a short look-ahead (beam search)
-//! over the transition cost, under the rotation rules.
+//! The planner: plans each hour of programme as a whole by beam search
+//! over the transition cost, under the rotation rules, and plays the plan.
 //!
-//! # One decision
+//! # Why whole hours
 //!
-//! A decision looks only at the schedule so far (the *history*), the
-//! catalog and the configuration — never at how far the run extends — so
-//! planning 7 days at once or 7 × 1 day gives the same items, and
-//! `explain` can replay any past decision exactly.
+//! A small catalog is a hard optimisation problem. With 60 tracks, keys
+//! spread over the 24 Camelot keys and tempos over 65–100 BPM, each track
+//! mixes well (same or adjacent key *and* tempo within 8 %) with only two
+//! or three others, and the repeat window (80 % of the catalog) keeps four
+//! fifths of the catalog unplayable at any moment. Picking one track at a
+//! time with a short look-ahead strands the schedule on tracks with no
+//! compatible successor left. And the day-part goal is about an hour's
+//! mean, not about each pick. So the planner, at the first slot of each
+//! programme hour, plans the whole hour plus `look_ahead` tracks beyond it,
+//! and the items of that hour follow the plan.
+//!
+//! # One plan
 //!
 //! 1. From the history: when each track and each artist last started, the
-//!    previous track, and the next start (the horizon).
+//!    previous track, the next start, and what has played in the hour so
+//!    far.
 //! 2. **Candidates** for a slot are the playable tracks that pass the hard
 //!    rules there (repeat window, artist separation — including the picks
-//!    made earlier on the same look-ahead path). If some are *overdue*
-//!    (unplayed for ¾ of the coverage span), only they are candidates:
-//!    that is how coverage is guaranteed, with a quarter of the span to
-//!    place them.
+//!    made earlier in the plan). If some are *overdue* (unplayed for ¾ of
+//!    the coverage span), only they are candidates: that is how coverage is
+//!    guaranteed, with a quarter of the span to place them.
 //! 3. **Beam search**: level 1 keeps the `beam_width` cheapest candidates;
-//!    each further level (up to `look_ahead`) extends every kept path by its
-//!    cheapest next tracks and keeps the `beam_width` cheapest paths by total
-//!    cost. The first track of the cheapest full path is the pick. Ties are
-//!    broken by a hash of the seed and the track, so the result is
-//!    deterministic.
+//!    each further level extends every kept plan by its `branching`
+//!    cheapest next tracks and keeps the `beam_width` cheapest plans. A
+//!    plan's cost is the sum of its transition terms (key and tempo are
+//!    hinges: nearly free while compatible, steep beyond) plus the
+//!    day-part cost of each hour it covers — the squared distance of the
+//!    hour's time-weighted mean energy (and tempo) level from the paced
+//!    target — where an hour still open is estimated optimistically (its
+//!    rest assumed to land on the target as far as a few tracks can). The
+//!    cheapest complete plan wins; ties are broken by a hash of the seed
+//!    and the tracks, so the result is deterministic.
 //! 4. If no track passes the rules at some slot, the artist rule is relaxed
 //!    for that slot, then the repeat window (never back to back unless the
-//!    catalog has one track); such a path costs [`RELAX_PENALTY`] more, so
-//!    it is only taken when every path needs it, and the run reports how
+//!    catalog has one track); such a step costs [`RELAX_PENALTY`] more, so
+//!    it is only taken when every plan needs it, and the run reports how
 //!    often each rule was relaxed.
+//!
+//! # A function of the history alone
+//!
+//! The plan in force at a slot is the one made at the first slot of its
+//! hour from the items before it ([`Model::plan_in_force`]); it depends only
+//! on the schedule so far, the catalog and the configuration — never on how
+//! far a run extends. So planning 7 days at once or 7 × 1 day (resuming in
+//! the middle of an hour) gives the same items, and `explain` can replay
+//! any decision exactly. Items planned by something else (an older
+//! lofiever, another catalog or configuration) are kept as they are; the
+//! plan restarts right after the last one that differs.
 //!
 //! # Finding the cheapest candidates fast
 //!
@@ -35,7 +59,7 @@
 //! track, each bucket has a lower bound on the key + tempo cost of any of
 //! its tracks (every other term is ≥ 0); buckets are visited in order of
 //! that bound, precomputed per source bucket, and the scan stops as soon as
-//! the bound reaches the worst of the cheapest candidates found. So a pick
+//! the bound reaches the worst of the cheapest candidates found. So a step
 //! from 5 000 tracks looks at a few hundred, not all of them.
 
 use std::collections::{BTreeSet, HashMap};
@@ -53,6 +77,70 @@ use crate::time::SampleIndex;
 
 /// Extra cost of a pick that needed a rule relaxed.
 pub const RELAX_PENALTY: f64 = 100.0;
+
+/// Tracks looked at per wanted candidate once the cheapest are found, and
+/// at least.
+const SCAN_PER_CHILD: usize = 4;
+const SCAN_MIN: usize = 32;
+
+/// Free compatible successors per track above which the beam narrows.
+const EASY: f64 = 4.0;
+
+/// The narrowest beam.
+const MIN_WIDTH: usize = 8;
+
+/// Tracks sampled to estimate how many compatible successors are free.
+const SAMPLE: usize = 200;
+
+/// Share of the catalog free at any moment: 1 − repeat window ÷ play-through.
+fn pace_of(rules: &Rules, play_through: u64) -> f64 {
+    if play_through == 0 {
+        1.0
+    } else {
+        (1.0 - rules.repeat_window as f64 / play_through as f64).clamp(0.0, 1.0)
+    }
+}
+
+/// The beam width for a catalog. The search is hard where each track has
+/// few compatible successors (same or adjacent key, tempo within 8 %) free
+/// at a time — a small catalog under a long repeat window — and needs the
+/// configured width there. Where there are many (5 000 tracks: hundreds),
+/// a narrow beam finds plans as good, so the width shrinks in proportion
+/// (to at least [`MIN_WIDTH`]) and planning stays fast.
+fn beam_width(feats: &[Feat], key_costs: &[f64], cfg: &ScheduleConfig, free: f64) -> usize {
+    let n = feats.len();
+    let step = (n / SAMPLE).max(1);
+    let (mut pairs, mut good) = (0usize, 0usize);
+    for a in (0..n).step_by(step) {
+        for b in (0..n).step_by(step) {
+            if a == b {
+                continue;
+            }
+            pairs += 1;
+            let key_ok = key_costs[feats[a].key_slot * KEY_SLOTS + feats[b].key_slot]
+                < 0.5 * cfg.weights.key.max(1e-9);
+            let tempo_ok = match (feats[a].log2_bpm, feats[b].log2_bpm) {
+                (Some(x), Some(y)) => cost::fold(y - x).0 <= cost::EIGHT_PERCENT_OCTAVES,
+                _ => false,
+            };
+            if key_ok && tempo_ok {
+                good += 1;
+            }
+        }
+    }
+    let share = if pairs > 0 {
+        good as f64 / pairs as f64
+    } else {
+        0.0
+    };
+    let successors = share * (n.saturating_sub(1)) as f64 * free;
+    let full = cfg.beam_width.max(1);
+    if successors <= EASY {
+        full
+    } else {
+        ((full as f64 * EASY / successors).ceil() as usize).clamp(MIN_WIDTH.min(full), full)
+    }
+}
 
 /// Most overdue tracks considered for one slot (the most overdue first).
 const MAX_OVERDUE: usize = 32;
@@ -127,6 +215,9 @@ pub struct Model<'a> {
     /// How far the day-part targets may move from the catalog's middle
     /// (see [`Model::paced`]), 0.05..=1.
     pub pace: f64,
+    /// The beam width in force: `beam_width`, narrowed where every track
+    /// has many compatible successors free (see [`Model::new`]).
+    pub width: usize,
     pub(crate) feats: Vec<Feat>,
     artist_ids: HashMap<String, u32>,
     /// Bucket (key slot × tempo bin) of each track.
@@ -150,18 +241,29 @@ struct Minute {
     misfit: Vec<f64>,
 }
 
-/// How long before a slot the day-part controller looks back: the mean
-/// level of the last hour is what it steers to the target.
+/// How long before a slot the state keeps recent plays (for the hour in
+/// progress).
 pub const FIT_WINDOW_SECONDS: u64 = 3600;
 
-/// Played energy and tempo levels over the fit window before a slot,
-/// weighted by time.
+/// One hour of programme, in samples: the unit the day-part term judges.
+pub const HOUR: u64 = 3600 * crate::time::SAMPLE_RATE as u64;
+
+/// The range of mean levels the rest of an open hour is assumed able to
+/// reach when its cost is estimated.
+const REST_LOW: f64 = 0.15;
+const REST_HIGH: f64 = 0.85;
+
+/// The energy and tempo levels played so far in one hour of programme
+/// (time-weighted), and its paced targets.
 #[derive(Debug, Clone, Copy, Default)]
-struct Recent {
+struct Hour {
+    start: u64,
     energy_sum: f64,
     energy_time: f64,
     tempo_sum: f64,
     tempo_time: f64,
+    energy_target: f64,
+    tempo_target: f64,
 }
 
 /// Rank levels in `[0, 1]` of the known values (ties share their mean rank).
@@ -339,6 +441,7 @@ impl<'a> Model<'a> {
                 }
             })
             .collect();
+        let width = beam_width(&feats, &key_costs, cfg, pace_of(&rules, play_through));
         let pace = if play_through == 0 {
             1.0
         } else {
@@ -354,6 +457,7 @@ impl<'a> Model<'a> {
             rules,
             notices,
             pace,
+            width,
             feats,
             artist_ids,
             bucket_of,
@@ -460,18 +564,10 @@ impl<'a> Model<'a> {
         FIT_WINDOW_SECONDS * u64::from(crate::time::SAMPLE_RATE)
     }
 
-    /// The cost terms of playing `c` after `prev`: `fit` is the target the
-    /// day-part controller steers the last hour to, `slot` the target of the
-    /// slot itself (for the mood), `wait` how long since `c` last played.
-    fn terms(
-        &self,
-        prev: Option<usize>,
-        c: usize,
-        fit: &Minute,
-        misfit: &[f64],
-        wait: u64,
-        recent: &Recent,
-    ) -> Terms {
+    /// The cost terms of playing `c` after `prev` except the day part:
+    /// `misfit` is the mood misfit of the slot, `wait` how long since `c`
+    /// last played.
+    fn terms(&self, prev: Option<usize>, c: usize, misfit: &[f64], wait: u64) -> Terms {
         let w = &self.cfg.weights;
         let f = &self.feats[c];
         let mut terms = Terms::default();
@@ -483,25 +579,83 @@ impl<'a> Model<'a> {
                 terms.brightness = w.brightness * cost::level_jump(a, b);
             }
         }
-        // The day-part controller: the mean level of the last hour with
-        // this track added, against the paced target, in units of the
-        // paced range.
-        let (energy_target, tempo_target) =
-            (self.pace_level(fit.energy), self.pace_level(fit.tempo));
-        let adv = f.advance as f64;
-        let energy_now = (recent.energy_sum + f.energy * adv) / (recent.energy_time + adv);
-        let tempo_fit = f.tempo_level.map_or(0.0, |l| {
-            let now = (recent.tempo_sum + l * adv) / (recent.tempo_time + adv);
-            0.5 * cost::level_jump(now, tempo_target)
-        });
-        terms.day_part = w.day_part * (cost::level_jump(energy_now, energy_target) + tempo_fit)
-            / (self.pace * self.pace);
         terms.mood = w.mood * misfit.get(f.mood).copied().unwrap_or(0.0);
         terms.freshness = w.freshness * cost::freshness(wait, f.period);
         terms
     }
-}
 
+    /// A fresh hour starting at `start` (a multiple of [`HOUR`]) with its
+    /// paced targets taken at its middle.
+    fn open_hour(&self, start: u64, offset: i64) -> Hour {
+        let m = self.minute(start + HOUR / 2, offset);
+        Hour {
+            start,
+            energy_target: self.pace_level(m.energy),
+            tempo_target: self.pace_level(m.tempo),
+            ..Hour::default()
+        }
+    }
+
+    /// The hour after adding track `c` over `[s, e)`: the new open hour, the
+    /// cost of the hours it closed and the estimate for the open one.
+    fn add_to_hour(&self, hour: &Hour, c: usize, s: u64, e: u64, offset: i64) -> (Hour, f64, f64) {
+        let f = &self.feats[c];
+        let mut h = *hour;
+        let mut closed = 0.0;
+        let mut s = s.max(h.start);
+        loop {
+            let end = h.start + HOUR;
+            let upto = e.min(end);
+            if upto > s {
+                let d = (upto - s) as f64;
+                h.energy_sum += f.energy * d;
+                h.energy_time += d;
+                if let Some(l) = f.tempo_level {
+                    h.tempo_sum += l * d;
+                    h.tempo_time += d;
+                }
+            }
+            if e < end {
+                break;
+            }
+            closed += self.hour_cost(&h, true);
+            h = self.open_hour(end, offset);
+            s = end;
+            if e == end {
+                break;
+            }
+        }
+        let estimate = self.hour_cost(&h, false);
+        (h, closed, estimate)
+    }
+
+    /// The day-part cost of an hour: the squared distance of its mean
+    /// energy level (and, at half weight, tempo level) from the paced
+    /// target, in units of a quarter of the paced range. An hour still open
+    /// is estimated optimistically: its rest is assumed to play at whatever
+    /// level (within what a handful of tracks can average) brings the mean
+    /// closest to the target.
+    fn hour_cost(&self, h: &Hour, closed: bool) -> f64 {
+        let span = HOUR as f64;
+        let fit = |sum: f64, time: f64, target: f64| {
+            if time <= 0.0 {
+                return 0.0;
+            }
+            let rest = if closed { 0.0 } else { (span - time).max(0.0) };
+            let mean = if rest > 0.0 {
+                let x = ((target * (time + rest) - sum) / rest).clamp(REST_LOW, REST_HIGH);
+                (sum + x * rest) / (time + rest)
+            } else {
+                sum / time
+            };
+            let d = (mean - target) / (cost::LEVEL_SCALE * self.pace);
+            d * d
+        };
+        self.cfg.weights.day_part
+            * (fit(h.energy_sum, h.energy_time, h.energy_target)
+                + 0.5 * fit(h.tempo_sum, h.tempo_time, h.tempo_target))
+    }
+}
 /// For every source (key slot, tempo bin), the non-empty buckets in order
 /// of the lower bound of their key + tempo cost.
 fn bucket_order(
@@ -646,13 +800,32 @@ impl State {
     }
 }
 
-/// A partial look-ahead path.
+/// One pick on a look-ahead path.
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    track: usize,
+    start: u64,
+    relaxed: Relaxed,
+}
+
+/// A partial plan: its picks, where it has got to and what it costs so far.
 #[derive(Debug, Clone)]
 struct Node {
-    picks: Vec<(usize, u64)>,
+    picks: Vec<Pick>,
     time: u64,
-    cost: f64,
+    /// Transition terms of every pick plus the day-part cost of every hour
+    /// already closed.
+    banked: f64,
+    /// The optimistic day-part cost of the hour still open.
+    estimate: f64,
+    hour: Hour,
     tie: u64,
+}
+
+impl Node {
+    fn cost(&self) -> f64 {
+        self.banked + self.estimate
+    }
 }
 
 /// One candidate for a slot.
@@ -662,7 +835,11 @@ struct Child {
     terms: Terms,
     relaxed: Relaxed,
     overdue: bool,
+    /// Its step cost: every term, the relax penalty, the cost of the hours
+    /// it closes and the estimate of the hour left open.
     cost: f64,
+    hour: Hour,
+    estimate: f64,
     tie: u64,
 }
 
@@ -705,16 +882,17 @@ impl TopM {
 pub struct Alternative {
     /// Playable track index.
     pub track: usize,
-    /// Its cost terms for this slot.
+    /// Its cost terms for this slot (`day_part`: the hour's day-part cost
+    /// with this track in it, estimated while the hour is open).
     pub terms: Terms,
     /// Rules it needed relaxed.
     pub relaxed: Relaxed,
     /// Whether it was overdue (coverage).
     pub overdue: bool,
-    /// Cost of the cheapest full look-ahead path starting with it, or
-    /// `None` if its paths were pruned from the beam.
+    /// Cost of the cheapest plan found that starts with it, or `None` if
+    /// its plans were pruned from the beam.
     pub path_cost: Option<f64>,
-    /// That path's tracks (starting with this one).
+    /// That plan's tracks (starting with this one).
     pub path: Vec<usize>,
 }
 
@@ -730,6 +908,10 @@ pub struct Decision {
     /// The alternatives considered (the pick among them), cheapest first by
     /// their own step cost.
     pub alternatives: Vec<Alternative>,
+    /// The rest of the hour's plan from this slot on (tracks), and its cost.
+    pub plan: (Vec<usize>, f64),
+    /// Items before this one that the same hour plan placed.
+    pub plan_offset: usize,
 }
 
 impl Decision {
@@ -737,6 +919,36 @@ impl Decision {
     pub fn picked(&self) -> Option<&Alternative> {
         self.alternatives.iter().find(|a| a.track == self.pick)
     }
+}
+
+/// The plan for one hour of programme, made at the hour's first slot.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// How many items the history had when the plan was made.
+    pub base: usize,
+    /// The hour (its first sample) the plan is for.
+    pub hour: u64,
+    /// The picks, from the slot at `base` on; those starting in the hour
+    /// are played, the rest were look-ahead.
+    picks: Vec<Pick>,
+    /// The cost of the whole planned path.
+    pub cost: f64,
+    /// The candidates for the first slot, with their best path.
+    pub first: Vec<Alternative>,
+}
+
+impl Plan {
+    /// The planned pick for the slot after `n` items starting at `start`,
+    /// if the plan has it.
+    fn pick_at(&self, n: usize, start: u64) -> Option<Pick> {
+        let p = *self.picks.get(n.checked_sub(self.base)?)?;
+        (p.start == start && start < self.hour + HOUR).then_some(p)
+    }
+}
+
+/// The first sample of the hour holding `t`.
+fn hour_of(t: u64) -> u64 {
+    t - t % HOUR
 }
 
 impl Model<'_> {
@@ -751,9 +963,9 @@ impl Model<'_> {
         relax: Relaxed,
     ) -> bool {
         let mut last = state.last[c];
-        for &(p, s) in &node.picks {
-            if p == c {
-                last = Some(s);
+        for p in &node.picks {
+            if p.track == c {
+                last = Some(p.start);
             }
         }
         if relax.repeat {
@@ -768,9 +980,9 @@ impl Model<'_> {
         if !relax.artist && self.rules.artist_separation > 0 {
             if let Some(a) = self.feats[c].artist {
                 let mut la = state.artist_last[a as usize];
-                for &(p, s) in &node.picks {
-                    if self.feats[p].artist == Some(a) {
-                        la = Some(s);
+                for p in &node.picks {
+                    if self.feats[p.track].artist == Some(a) {
+                        la = Some(p.start);
                     }
                 }
                 if let Some(l) = la {
@@ -783,63 +995,91 @@ impl Model<'_> {
         true
     }
 
-    /// Played levels over the fit window before `t` (history and path).
-    fn recent(&self, state: &State, node: &Node, t: u64) -> Recent {
-        let from = t.saturating_sub(self.fit_window());
-        let mut r = Recent::default();
-        let path = node
-            .picks
-            .iter()
-            .map(|&(c, s)| (s, s + self.feats[c].advance, c));
-        for (s, e, c) in state.recent.iter().copied().chain(path) {
-            let overlap = e.min(t).saturating_sub(s.max(from)) as f64;
-            if overlap > 0.0 {
-                let f = &self.feats[c];
-                r.energy_sum += f.energy * overlap;
-                r.energy_time += overlap;
-                if let Some(l) = f.tempo_level {
-                    r.tempo_sum += l * overlap;
-                    r.tempo_time += overlap;
-                }
-            }
-        }
-        r
-    }
-
     fn wait(&self, state: &State, node: &Node, c: usize, t: u64) -> u64 {
         let mut last = state.last[c].unwrap_or(state.origin);
-        for &(p, s) in &node.picks {
-            if p == c {
-                last = s;
+        for p in &node.picks {
+            if p.track == c {
+                last = p.start;
             }
         }
         t.saturating_sub(last)
     }
 
+    /// Candidate `c` for the slot after `node` (previous track `prev`, mood
+    /// misfits `misfit`): its terms and step cost.
+    #[allow(clippy::too_many_arguments)]
+    fn child(
+        &self,
+        state: &State,
+        node: &Node,
+        prev: Option<usize>,
+        misfit: &[f64],
+        c: usize,
+        relaxed: Relaxed,
+        overdue: bool,
+        offset: i64,
+    ) -> Child {
+        let t = node.time;
+        let wait = self.wait(state, node, c, t);
+        let mut terms = self.terms(prev, c, misfit, wait);
+        let end = t + self.feats[c].advance;
+        let (hour, closed, estimate) = self.add_to_hour(&node.hour, c, t, end, offset);
+        terms.day_part = closed + estimate;
+        let penalty = if relaxed.any() { RELAX_PENALTY } else { 0.0 };
+        Child {
+            track: c,
+            terms,
+            relaxed,
+            overdue,
+            cost: terms.total() + penalty,
+            hour,
+            estimate,
+            tie: mix(node.tie, self.feats[c].tie),
+        }
+    }
+
+    /// The root of a plan from the state's horizon: the hour so far (what
+    /// the history played in it) and the zone offset.
+    fn root(&self, state: &State) -> Result<(Node, i64)> {
+        let t0 = state.horizon;
+        let hour_start = hour_of(t0);
+        let offset = self.day_offset(t0)?;
+        let mut hour = self.open_hour(hour_start, offset);
+        for &(s, e, c) in &state.recent {
+            let (from, to) = (s.max(hour_start), e.min(t0));
+            if to > from {
+                let f = &self.feats[c];
+                let d = (to - from) as f64;
+                hour.energy_sum += f.energy * d;
+                hour.energy_time += d;
+                if let Some(l) = f.tempo_level {
+                    hour.tempo_sum += l * d;
+                    hour.tempo_time += d;
+                }
+            }
+        }
+        let root = Node {
+            picks: Vec::new(),
+            time: t0,
+            banked: 0.0,
+            estimate: self.hour_cost(&hour, false),
+            hour,
+            tie: self.station.seed,
+        };
+        Ok((root, offset))
+    }
+
     /// The cheapest `m` candidates for the slot after `node`.
     fn expand(&self, state: &State, node: &Node, m: usize, offset: i64) -> Result<Vec<Child>> {
         let t = node.time;
-        let prev = node.picks.last().map(|p| p.0).or(state.prev);
-        // The mood follows the slot's own target; the controller steers the
-        // hour ending with this track, so it aims at the target of that
-        // hour's middle.
-        let middle = t.saturating_add(self.half_length);
-        let misfit = &self.minute(middle, offset).misfit;
-        let fit = self.minute(middle.saturating_sub(self.fit_window() / 2), offset);
-        let recent = self.recent(state, node, t);
+        let prev = node.picks.last().map(|p| p.track).or(state.prev);
+        // The mood follows the target in the middle of the slot.
+        let misfit = &self
+            .minute(t.saturating_add(self.half_length), offset)
+            .misfit;
         let mut top = TopM::new(m);
         let child = |c: usize, relaxed: Relaxed, overdue: bool| {
-            let wait = self.wait(state, node, c, t);
-            let terms = self.terms(prev, c, fit, misfit, wait, &recent);
-            let penalty = if relaxed.any() { RELAX_PENALTY } else { 0.0 };
-            Child {
-                track: c,
-                terms,
-                relaxed,
-                overdue,
-                cost: terms.total() + penalty,
-                tie: mix(node.tie, self.feats[c].tie),
-            }
+            self.child(state, node, prev, misfit, c, relaxed, overdue, offset)
         };
         let strict = Relaxed::default();
 
@@ -853,7 +1093,7 @@ impl Model<'_> {
                     break;
                 }
                 let c = c as usize;
-                if node.picks.iter().any(|p| p.0 == c) {
+                if node.picks.iter().any(|p| p.track == c) {
                     continue;
                 }
                 seen += 1;
@@ -877,12 +1117,23 @@ impl Model<'_> {
         let source = prev.map_or(UNKNOWN_KEY * BIN_SLOTS + UNKNOWN_BIN, |p| {
             self.feats[p].key_slot * BIN_SLOTS + self.feats[p].bin
         });
-        for &(bucket, bound) in &self.order[source] {
+        // Once the top is full, at most `cap` more tracks are looked at:
+        // in a large catalog hundreds of tracks are compatible and free,
+        // and the best-rested of the closest buckets are as good as any.
+        let cap = (SCAN_PER_CHILD * m).max(SCAN_MIN);
+        let mut scanned = 0usize;
+        'buckets: for &(bucket, bound) in &self.order[source] {
             // With no previous track the bound is not a bound (no transition).
             if prev.is_some() && bound >= top.bound() {
                 break;
             }
             for &c in &state.buckets[bucket as usize] {
+                if top.kids.len() == top.m {
+                    scanned += 1;
+                    if scanned > cap {
+                        break 'buckets;
+                    }
+                }
                 let c = c as usize;
                 if state.release[c] > t {
                     break;
@@ -926,18 +1177,36 @@ impl Model<'_> {
         )))
     }
 
-    /// Decides the next track after the state's history.
-    pub(crate) fn decide(&self, state: &State) -> Result<Decision> {
-        let width = self.cfg.beam_width.max(1);
-        let depth = self.cfg.look_ahead.max(1);
-        let root = Node {
-            picks: Vec::new(),
-            time: state.horizon,
-            cost: 0.0,
-            tie: self.station.seed,
+    /// Plans the hour holding the state's horizon, from the next slot to
+    /// past the hour's end by `look_ahead` tracks, by beam search: each
+    /// level extends every kept partial plan by its `branching` cheapest
+    /// next tracks and keeps the `beam_width` cheapest plans (transition
+    /// terms so far plus the day-part cost of the hours they cover). `base`
+    /// is the history length.
+    pub(crate) fn plan_hour(&self, state: &State, base: usize) -> Result<Plan> {
+        let width = self.width;
+        let over = self.cfg.look_ahead.max(1);
+        let t0 = state.horizon;
+        let hour_start = hour_of(t0);
+        let hour_end = hour_start + HOUR;
+        let (root, offset) = self.root(state)?;
+        let grow = |node: &Node, k: &Child| {
+            let mut picks = node.picks.clone();
+            picks.push(Pick {
+                track: k.track,
+                start: node.time,
+                relaxed: k.relaxed,
+            });
+            Node {
+                picks,
+                time: node.time + self.feats[k.track].advance,
+                banked: node.banked + (k.cost - k.estimate),
+                estimate: k.estimate,
+                hour: k.hour,
+                tie: k.tie,
+            }
         };
-        let target = self.slot_target(root.time)?;
-        let offset = self.day_offset(root.time)?;
+        let complete = |n: &Node| n.picks.iter().filter(|p| p.start >= hour_end).count() >= over;
         let first = self.expand(state, &root, width, offset)?;
         let mut alternatives: Vec<Alternative> = first
             .iter()
@@ -950,53 +1219,135 @@ impl Model<'_> {
                 path: Vec::new(),
             })
             .collect();
-        let grow = |node: &Node, k: &Child| {
-            let mut picks = node.picks.clone();
-            picks.push((k.track, node.time));
-            Node {
-                picks,
-                time: node.time + self.feats[k.track].advance,
-                cost: node.cost + k.cost,
-                tie: k.tie,
-            }
-        };
-        let mut beam: Vec<Node> = first.iter().map(|k| grow(&root, k)).collect();
-        for level in 2..=depth {
-            let m = if level == depth {
-                1
+        let mut done: Vec<Node> = Vec::new();
+        let mut beam: Vec<Node> = Vec::new();
+        for k in &first {
+            let n = grow(&root, k);
+            if complete(&n) {
+                done.push(n);
             } else {
-                self.cfg.branching.min(width)
-            };
+                beam.push(n);
+            }
+        }
+        let m = self.cfg.branching.min(width);
+        while !beam.is_empty() {
             let mut next = Vec::with_capacity(beam.len() * m);
             for node in &beam {
                 for k in self.expand(state, node, m, offset)? {
-                    next.push(grow(node, &k));
+                    let n = grow(node, &k);
+                    if complete(&n) {
+                        done.push(n);
+                    } else {
+                        next.push(n);
+                    }
                 }
             }
-            next.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(a.tie.cmp(&b.tie)));
+            next.sort_by(|a, b| a.cost().total_cmp(&b.cost()).then(a.tie.cmp(&b.tie)));
             next.truncate(width);
             beam = next;
         }
-        beam.sort_by(|a, b| a.cost.total_cmp(&b.cost).then(a.tie.cmp(&b.tie)));
-        for node in &beam {
-            if let Some(alt) = alternatives
-                .iter_mut()
-                .find(|a| Some(a.track) == node.picks.first().map(|p| p.0) && a.path_cost.is_none())
-            {
-                alt.path_cost = Some(node.cost);
-                alt.path = node.picks.iter().map(|p| p.0).collect();
+        done.sort_by(|a, b| a.cost().total_cmp(&b.cost()).then(a.tie.cmp(&b.tie)));
+        for node in &done {
+            if let Some(alt) = alternatives.iter_mut().find(|a| {
+                Some(a.track) == node.picks.first().map(|p| p.track) && a.path_cost.is_none()
+            }) {
+                alt.path_cost = Some(node.cost());
+                alt.path = node.picks.iter().map(|p| p.track).collect();
             }
         }
-        let pick = beam
-            .first()
-            .and_then(|n| n.picks.first())
-            .map(|p| p.0)
+        let best = done
+            .into_iter()
+            .next()
             .ok_or_else(|| Error::Schedule("the look-ahead found no path".into()))?;
+        Ok(Plan {
+            base,
+            hour: hour_start,
+            cost: best.cost(),
+            picks: best.picks,
+            first: alternatives,
+        })
+    }
+
+    /// The plan in force for the slot after `items`: the plan made at the
+    /// first slot of the hour, replayed from the history before it, as long
+    /// as the items since follow it; where they do not (an older lofiever,
+    /// another catalog or configuration planned them), a plan made right
+    /// after the last item that differs. A function of the history alone,
+    /// so resuming a run mid-hour continues exactly as one run would.
+    pub(crate) fn plan_in_force(&self, items: &[Item], origin: u64) -> Result<Plan> {
+        let n = items.len();
+        let horizon = items.last().map_or(origin, |it| it.next_start().0);
+        let hour = hour_of(horizon);
+        let mut o = items.partition_point(|it| it.start_sample < hour);
+        loop {
+            let state = State::from_history(self, &items[..o], origin);
+            let plan = self.plan_hour(&state, o)?;
+            if o == n {
+                return Ok(plan);
+            }
+            let differs = (o..n).find(|&i| {
+                let it = &items[i];
+                plan.pick_at(i, it.start_sample)
+                    .is_none_or(|p| self.tracks[p.track].id != it.track)
+            });
+            match differs {
+                None => return Ok(plan),
+                Some(i) => o = i + 1,
+            }
+        }
+    }
+
+    /// Replays the decision for the slot after `items` (for `explain`).
+    pub(crate) fn decide(&self, items: &[Item], origin: u64) -> Result<Decision> {
+        let plan = self.plan_in_force(items, origin)?;
+        let state = State::from_history(self, items, origin);
+        let n = items.len();
+        let pick = plan
+            .pick_at(n, state.horizon)
+            .ok_or_else(|| Error::Schedule("the hour plan does not reach this slot".into()))?;
+        // The alternatives: the candidates of this slot with the best plan
+        // each starts (from the hour's plan if it was made at this slot,
+        // else planned afresh from here).
+        let mut alternatives = if plan.base == n {
+            plan.first.clone()
+        } else {
+            self.plan_hour(&state, n)?.first
+        };
+        if !alternatives.iter().any(|a| a.track == pick.track) {
+            let (root, offset) = self.root(&state)?;
+            let misfit = &self
+                .minute(state.horizon.saturating_add(self.half_length), offset)
+                .misfit;
+            let k = self.child(
+                &state,
+                &root,
+                state.prev,
+                misfit,
+                pick.track,
+                pick.relaxed,
+                false,
+                offset,
+            );
+            alternatives.push(Alternative {
+                track: pick.track,
+                terms: k.terms,
+                relaxed: pick.relaxed,
+                overdue: false,
+                path_cost: None,
+                path: Vec::new(),
+            });
+        }
+        let rest: Vec<usize> = plan.picks[n - plan.base..]
+            .iter()
+            .map(|p| p.track)
+            .collect();
         Ok(Decision {
-            pick,
+            pick: pick.track,
             start: state.horizon,
-            target,
+            target: self.slot_target(state.horizon)?,
             alternatives,
+            plan: (rest, plan.cost),
+            plan_offset: n - plan.base,
         })
     }
 }
@@ -1030,26 +1381,36 @@ pub fn extend(
     let model = Model::new(tracks, station)?;
     let mut notices = model.notices.clone();
     notices.extend(vanished(&schedule.items, &model, start, station)?);
-    let mut state = State::from_history(&model, &schedule.items, start.0);
+    let origin = schedule.start().map_or(start.0, |s| s.0);
+    let mut state = State::from_history(&model, &schedule.items, origin);
+    let mut plan = model.plan_in_force(&schedule.items, origin)?;
     let mut added = 0;
     let mut relaxed_artist: Vec<u64> = Vec::new();
     let mut relaxed_repeat: Vec<u64> = Vec::new();
     while state.horizon < until.0 {
-        let d = model.decide(&state)?;
-        let relaxed = d.picked().map(|a| a.relaxed).unwrap_or_default();
-        if relaxed.artist && model.rules.artist_separation > 0 {
-            relaxed_artist.push(d.start);
+        let n = schedule.items.len();
+        let pick = match plan.pick_at(n, state.horizon) {
+            Some(p) => p,
+            None => {
+                plan = model.plan_hour(&state, n)?;
+                plan.pick_at(n, state.horizon).ok_or_else(|| {
+                    Error::Schedule("the hour plan does not start at the horizon".into())
+                })?
+            }
+        };
+        if pick.relaxed.artist && model.rules.artist_separation > 0 {
+            relaxed_artist.push(state.horizon);
         }
-        if relaxed.repeat && model.tracks.len() > 1 {
-            relaxed_repeat.push(d.start);
+        if pick.relaxed.repeat && model.tracks.len() > 1 {
+            relaxed_repeat.push(state.horizon);
         }
         let item = make_item(
             schedule.items.last(),
-            model.tracks[d.pick],
-            SampleIndex(d.start),
+            model.tracks[pick.track],
+            SampleIndex(state.horizon),
             station,
         );
-        state.commit(&model, d.pick, &item);
+        state.commit(&model, pick.track, &item);
         schedule.items.push(item);
         added += 1;
     }
@@ -1134,6 +1495,8 @@ mod tests {
                 relaxed: Relaxed::default(),
                 overdue: false,
                 cost: *c,
+                hour: Hour::default(),
+                estimate: 0.0,
                 tie: 0,
             });
         }

@@ -76,7 +76,7 @@ impl Rules {
             ));
         }
         let mut artist_separation = cfg.artist_separation.0;
-        if let (Some(artist), true) = (single_artist, tracks.len() > 1 && artist_separation > 0) {
+        if let (Some(artist), true) = (single_artist, artist_separation > 0) {
             if tracks.iter().all(|t| t.has_artist()) {
                 artist_separation = 0;
                 notices.push(format!(

@@ -11,5 +11,6 @@ mod crash;
 mod ops;
 mod publish;
 mod render;
+mod schedule;
 mod stream;
 mod util;
