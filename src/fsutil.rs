@@ -26,12 +26,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |f| f.write_all(bytes))
 }
 
-/// Writes `path` atomically through `fill`, which writes the whole content to
-/// the temporary file it is given.
-pub fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
-) -> Result<()> {
+/// Creates `path`'s folder and returns a fresh temporary name beside it
+/// (same folder, so the final rename or link stays on one file system).
+fn prepare_temp(path: &Path) -> Result<std::path::PathBuf> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -41,7 +38,16 @@ pub fn write_atomic_with(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = temp_path(dir, &name);
+    Ok(temp_path(dir, &name))
+}
+
+/// Writes `path` atomically through `fill`, which writes the whole content to
+/// the temporary file it is given.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    let tmp = prepare_temp(path)?;
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         fill(&mut f)?;
@@ -136,16 +142,7 @@ pub fn process_alive(pid: u32) -> bool {
 /// `create_new` (`O_CREAT|O_EXCL`) and a write. `Ok(false)` if `path`
 /// existed.
 pub fn create_exclusive(path: &Path, bytes: &[u8]) -> Result<bool> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = temp_path(dir, &name);
+    let tmp = prepare_temp(path)?;
     let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes));
     let linked = written.and_then(|()| fs::hard_link(&tmp, path));
     let _ = fs::remove_file(&tmp);

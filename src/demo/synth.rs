@@ -308,18 +308,25 @@ fn to_usize(frames: u64) -> usize {
 // ---------------------------------------------------------------------------
 
 /// splitmix64 (Steele, Lea & Flood 2014): tiny, fast, and good enough for
-/// audio noise and musical choices.
+/// audio noise and musical choices. Public so tests can draw seeded,
+/// repeatable choices from the same generator.
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
+    /// A generator started from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
     /// A generator for one part of one track, so parts are independent.
     fn stream(seed: u64, part: u64) -> Self {
         let mut base = Self(seed ^ part.wrapping_mul(0xD1B5_4A32_D192_ED03));
         Self(base.next_u64())
     }
 
-    fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -328,7 +335,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 

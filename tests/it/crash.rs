@@ -55,24 +55,6 @@ fn pinned_now() -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// splitmix64: a small seeded generator, so the kill moments repeat.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 fn command(st: &TempStation, now: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lofiever"));
     cmd.args(args)
@@ -283,7 +265,8 @@ fn renders_killed_at_random_moments_finish_byte_identical_to_an_uninterrupted_on
         [Phase::Upload; 4].as_slice(),
     ]
     .concat();
-    let mut rng = Rng(0x10F1_E7E5);
+    // Seeded, so the kill moments repeat.
+    let mut rng = lofiever::demo::synth::SplitMix64::new(0x10F1_E7E5);
     let out = crashed.root().join("out");
     let site = crashed.root().join("site");
     let features = crashed.root().join("catalog/features.csv");
