@@ -575,28 +575,7 @@ impl Inner {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let full = self.full_key(key);
-        self.retry(key, || async {
-            match self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .send()
-                .await
-            {
-                Ok(out) => match out.body.collect().await {
-                    Ok(b) => Ok(Some(b.into_bytes().to_vec())),
-                    Err(e) => Err(Failure {
-                        retryable: true,
-                        message: format!("download broke off ({e})"),
-                    }),
-                },
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-                Err(e) => Err(self.classify(&e, Some(key))),
-            }
-        })
-        .await
+        Ok(self.get_versioned(key).await?.map(|(bytes, _)| bytes))
     }
 
     async fn put(&self, object: &PutObject<'_>) -> Result<()> {
