@@ -613,13 +613,21 @@ fn serve_output(station: &Station, serve: &ServeArgs) -> anyhow::Result<()> {
         server = server.with_vendor("shaka", &shaka);
     }
     let shown = server.addr().map_or(addr.clone(), |a| a.to_string());
-    println!("Listening page: http://{shown}/  (Ctrl-C to stop)");
+    // The URL line comes last, and writing it may fail: whoever reads our
+    // output (a script, `| head -1`, a test) may stop reading once it has the
+    // URL, and a closed stdout must not take the server down with it.
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
     if vendor.is_none() {
-        println!(
+        let _ = writeln!(
+            out,
             "note: no local dash.js found (run `bash ci/setup.sh`); the page loads it from {}",
             station.dashjs_url
         );
     }
+    let _ = writeln!(out, "Listening page: http://{shown}/  (Ctrl-C to stop)");
+    let _ = out.flush();
+    drop(out);
     server.serve();
     Ok(())
 }

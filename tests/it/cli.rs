@@ -166,7 +166,9 @@ fn the_demo_survives_a_corrupt_file_and_ends_with_a_served_page() {
     let stdout = child.stdout.take().expect("piped");
     let mut url = None;
     let mut seen = Vec::new();
-    for line in BufReader::new(stdout).lines() {
+    // `lines` stays open until the demo is stopped, as a terminal would.
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
         let line = line.expect("utf-8 output");
         seen.push(line.clone());
         if let Some(rest) = line.strip_prefix("Listening page: http://") {
@@ -188,6 +190,7 @@ fn the_demo_survives_a_corrupt_file_and_ends_with_a_served_page() {
     let mut err = String::new();
     let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
     let _ = child.wait();
+    drop(lines);
     assert!(
         body.starts_with("HTTP/1.") && body.contains(" 200 "),
         "{body}"
