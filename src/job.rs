@@ -105,24 +105,35 @@ pub fn extend_schedule(
     ahead: SampleCount,
 ) -> Result<usize> {
     let now_s = station.epoch.sample_at(now)?;
-    let start = station
-        .grid
-        .chunk_floor(now_s.saturating_sub(SampleCount::from_secs(60)?));
+    let back = SampleCount(behind(station)?.0 + SampleCount::from_secs(60)?.0);
+    let start = station.grid.chunk_floor(now_s.saturating_sub(back));
     // Render needs the horizon past the window by the crossfade and look-ahead.
     let margin = SampleCount(station.crossfade.0 + SampleCount::from_secs(10)?.0);
     let until = now_s.checked_add(ahead)?.checked_add(margin)?;
     schedule.extend(tracks, station, start, until)
 }
 
-/// The segments a window asks for: from a little before the live point (so
-/// a listener's latency is covered) to `now + ahead`.
+/// How much programme before "now" a run wants rendered: the MPD lets
+/// players seek back `timeShiftBufferDepth`, so that much must exist from a
+/// fresh station's first run on (and always the listeners' latency, with
+/// half a minute to spare). Later runs find it rendered already.
+fn behind(station: &Station) -> Result<SampleCount> {
+    let latency = station.target_latency_ms + 30_000;
+    Ok(SampleCount::from_millis(
+        latency.max(crate::package::mpd::TIME_SHIFT_BUFFER_MS),
+    )?)
+}
+
+/// The segments a window asks for: from the seek-back depth before the live
+/// point ([`behind`]) to `now + ahead`.
 pub fn wanted_segments(
     station: &Station,
     window: &Window,
 ) -> Result<std::ops::Range<SegmentNumber>> {
     let now_s = station.epoch.sample_at(window.now)?;
-    let back = SampleCount::from_millis(station.target_latency_ms + 30_000)?;
-    let from = station.grid.segment_of(now_s.saturating_sub(back));
+    let from = station
+        .grid
+        .segment_of(now_s.saturating_sub(behind(station)?));
     let until = station.grid.segment_of(now_s.checked_add(window.ahead)?);
     Ok(from..SegmentNumber(until.0 + 1))
 }

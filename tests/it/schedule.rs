@@ -209,14 +209,22 @@ fn extending_in_the_middle_of_an_hour_continues_the_hours_plan() {
     let st = station(2);
     let tracks = lofi(80, 6);
     let (whole, _) = plan(&st, &tracks, 1);
-    // Stop at odd moments (mid-hour), resume each time.
+    // Stop at odd moments (mid-hour), resume each time. Each run passes the
+    // start its own "now" would give (`job::extend_schedule` starts a new
+    // schedule shortly before now); a schedule that has items ignores it,
+    // so what was planned never depends on when the next run happens.
     let mut s = Schedule::default();
     let from = start(&st);
     for minutes in [17u64, 95, 96, 250, 601, 1440] {
+        let runs_start = if s.items.is_empty() {
+            from
+        } else {
+            SampleIndex(from.0 + (minutes - 5) * 60 * 48_000)
+        };
         s.plan(
             &tracks,
             &st,
-            from,
+            runs_start,
             SampleIndex(from.0 + minutes * 60 * 48_000),
         )
         .expect("extend");

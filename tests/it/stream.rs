@@ -248,3 +248,49 @@ fn the_mpd_and_page_files_are_there_and_escaped() {
     .expect("json");
     assert!(sched["items"].as_array().is_some_and(|a| !a.is_empty()));
 }
+
+#[test]
+fn a_fresh_station_can_be_sought_back_as_far_as_the_mpd_promises() {
+    // A player may seek back `timeShiftBufferDepth` from the live edge; on a
+    // station's very first run every one of those segments must exist.
+    let r = rendered();
+    let s = r.station.station();
+    let mpd = std::fs::read_to_string(r.station.root().join("out/stream.mpd")).expect("mpd");
+    let depth: u64 = mpd
+        .split("timeShiftBufferDepth=\"PT")
+        .nth(1)
+        .and_then(|rest| rest.split('S').next())
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or_else(|| panic!("no timeShiftBufferDepth in whole seconds in {mpd}"));
+    assert!(depth >= 60, "a seek-back worth testing: {depth} s");
+    let now = s.epoch.sample_at(r.now).expect("after epoch");
+    let oldest = s
+        .grid
+        .segment_of(lofiever::time::SampleIndex(now.0 - depth * 48_000));
+    for rendition in ["64k", "96k"] {
+        let missing: Vec<u64> = (oldest.0..=now_segment())
+            .filter(|&n| !segment_file(rendition, n).is_file())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{rendition}: {} of the segments in the last {depth} s are missing, first {:?}",
+            missing.len(),
+            missing.first()
+        );
+    }
+    // The oldest one plays: ffprobe reads its samples.
+    let f = concat("96k", oldest.0, 1);
+    let out = Command::new(tool("ffprobe"))
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(f.path())
+        .output()
+        .expect("run ffprobe");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "opus");
+}
