@@ -612,6 +612,25 @@
     };
   }
 
+  /**
+   * Why this browser cannot play the stream, or null when it can: both players
+   * feed Opus-in-MP4 segments to Media Source Extensions (ManagedMediaSource on
+   * iOS/iPadOS Safari 17.1+), so a browser without MSE, or whose MSE refuses the
+   * codec, gets a plain message instead of a player error it cannot act on.
+   */
+  function unsupportedReason(station) {
+    const ms = window.MediaSource || window.ManagedMediaSource || window.WebKitMediaSource;
+    const where = `Try a current Chrome, Edge, Firefox or Safari, or open ${station.mpdUrl} in a DASH player such as VLC.`;
+    if (!ms || typeof ms.isTypeSupported !== 'function') {
+      return `This browser cannot play the stream: it has no Media Source Extensions. ${where}`;
+    }
+    const codecs = ['Opus', 'opus'];
+    if (!codecs.some((c) => ms.isTypeSupported(`audio/mp4; codecs="${c}"`))) {
+      return `This browser cannot play the stream: it does not play Opus audio in MP4. ${where}`;
+    }
+    return null;
+  }
+
   /** Loads the chosen player's library and creates its engine. */
   async function createEngine(station) {
     if (chosenEngine() === 'shaka') {
@@ -1151,6 +1170,8 @@
       ui.name.textContent = station.name;
       document.title = station.name;
       tick(); // starts loading the schedule while the player library loads
+      const unsupported = unsupportedReason(station);
+      if (unsupported) throw new PageError(unsupported);
       const [engine] = await Promise.all([createEngine(station), checkManifest(station)]);
       state.engine = engine;
       ui.play.disabled = false;

@@ -20,7 +20,7 @@
 
 import { chromium } from 'playwright-core';
 
-const USAGE = 'usage: play.mjs --url URL [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -31,6 +31,7 @@ function parseArgs(argv) {
     width: 1280,
     height: 800,
     external: 'block',
+    noMse: false,
     chromium: '/usr/bin/chromium',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -47,6 +48,7 @@ function parseArgs(argv) {
       case 'height': opts.height = Number(value()); break;
       case 'external': opts.external = value(); break;
       case 'chromium': opts.chromium = value(); break;
+      case 'no-mse': opts.noMse = true; break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -89,6 +91,12 @@ async function run(opts) {
       viewport: { width: Math.round(opts.width), height: Math.round(opts.height) },
       deviceScaleFactor: 1,
     });
+    if (opts.noMse) {
+      // A browser without Media Source Extensions (older iPhones, some TVs).
+      await context.addInitScript(() => {
+        for (const name of ['MediaSource', 'ManagedMediaSource', 'WebKitMediaSource']) delete window[name];
+      });
+    }
     const page = await context.newPage();
 
     if (opts.external === 'block') {

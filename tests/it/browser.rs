@@ -190,6 +190,36 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     );
 }
 
+#[test]
+fn a_browser_without_media_source_extensions_is_told_what_to_do() {
+    let _one = exclusive();
+    let r = rendered();
+    let (server, url) = serve(&r.station.root().join("out"));
+    let report = node(
+        "play.mjs",
+        &[
+            "--url",
+            &url,
+            "--seconds",
+            "1",
+            "--timeout",
+            "60",
+            "--no-mse",
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    assert_eq!(report["ok"], false, "played without MSE? {report:#}");
+    let status = report["page_status"].as_str().unwrap_or("");
+    assert!(
+        status.contains("cannot play the stream")
+            && status.contains("Media Source Extensions")
+            && status.contains("stream.mpd"),
+        "no plain message for a browser without MSE: {report:#}"
+    );
+    assert_eq!(report["page_sync"], "off air", "{report:#}");
+}
+
 /// The acceptance test of issue 8: five listeners (three dash.js, two Shaka)
 /// joined 3 s apart, sampled every 500 ms for 60 s after a 10 s warm-up.
 #[test]
