@@ -5,7 +5,7 @@
 //! Serves files under the root with the Content-Types of [`crate::publish::Kind`],
 //! `Cache-Control: no-cache` (so a re-render shows at once) and a `Date`
 //! header (GET and HEAD: the MPD's default `UTCTiming` is a HEAD of the MPD
-//! itself), and maps `/vendor/<name>/…` to local copies of the player
+//! itself; [`Preview::at`] sets that clock to another time), and maps `/vendor/<name>/…` to local copies of the player
 //! libraries when given: `/vendor/dashjs/` ([`local_dashjs`]) and
 //! `/vendor/shaka/` ([`local_shaka`], see [`Preview::with_vendor`]). The page
 //! falls back to them when the configured CDN URLs cannot be loaded (offline).
@@ -25,6 +25,8 @@ pub struct Preview {
     root: PathBuf,
     /// `(name, dir)`: `/vendor/<name>/…` is served from `dir`.
     vendor: Vec<(String, PathBuf)>,
+    /// Added to this machine's clock in the `Date` header ([`Preview::at`]).
+    clock_offset: chrono::TimeDelta,
 }
 
 impl Preview {
@@ -42,7 +44,19 @@ impl Preview {
                 .map(|d| ("dashjs".to_string(), d.to_path_buf()))
                 .into_iter()
                 .collect(),
+            clock_offset: chrono::TimeDelta::zero(),
         })
+    }
+
+    /// Serves as if the wall clock read `at` now (and runs on from there):
+    /// every response's `Date` header says so. The page and both players take
+    /// their clock from that header (and the MPD's `UTCTiming`, a HEAD of
+    /// the MPD) when the device clock disagrees with it, so listeners hear
+    /// the station as it sounds at `at`: tonight's switch to a new UTC day,
+    /// tomorrow's breakfast hour. Only rendered programme plays.
+    pub fn at(mut self, at: chrono::DateTime<chrono::Utc>) -> Preview {
+        self.clock_offset = at - chrono::Utc::now();
+        self
     }
 
     /// Also serves `/vendor/<name>/…` from `dir` (e.g. `"shaka"` with
@@ -61,7 +75,12 @@ impl Preview {
     /// called from another thread).
     pub fn serve(&self) {
         for request in self.server.incoming_requests() {
-            let response = self.respond(request.method(), request.url());
+            let mut response = self.respond(request.method(), request.url());
+            if !self.clock_offset.is_zero() {
+                let now = chrono::Utc::now() + self.clock_offset;
+                let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+                response.add_header(header("Date", &date));
+            }
             // A client that went away is not our problem.
             let _ = request.respond(response);
         }

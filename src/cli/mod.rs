@@ -123,7 +123,19 @@ enum Command {
         serve: ServeArgs,
     },
     /// Serve the output folder locally to listen to the station.
-    Preview(ServeArgs),
+    ///
+    /// With --at, the page plays the station as it sounds at that time
+    /// (tonight at midnight, tomorrow morning), from what is rendered.
+    Preview {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Listen as if the clock read TIME: RFC 3339 (2026-11-24T23:59:30Z),
+        /// a UTC date-time (2026-11-24T23:59:30), a date, or now+2h. The
+        /// preview server's clock runs from there; the programme at TIME must
+        /// be rendered.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
     /// Show how much programme is ready ahead of now (the runway), gaps,
     /// the schedule and the catalog, for the output folder and the target.
     ///
@@ -417,7 +429,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = job::run(&station, &window, &bars)?;
             print_job_summary(&station, &summary, &say)?;
             if !no_serve {
-                serve_output(&station, &serve)?;
+                serve_output(&station, &serve, None)?;
             }
         }
         Command::Status(args) => {
@@ -426,7 +438,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => {
             return ops::verify(&load_station(&cli.global)?, &args, quiet);
         }
-        Command::Preview(serve) => {
+        Command::Preview { serve, at } => {
             let station = load_station(&cli.global)?;
             if !station.output_dir.join("stream.mpd").is_file() {
                 bail!(
@@ -434,7 +446,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     station.output_dir.display()
                 );
             }
-            serve_output(&station, &serve)?;
+            let at = at.map(|t| preview_time(&station, &t)).transpose()?;
+            serve_output(&station, &serve, at)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -603,11 +616,54 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn serve_output(station: &Station, serve: &ServeArgs) -> anyhow::Result<()> {
+/// The instant of `preview --at`, checked to have rendered audio in the
+/// output folder where listeners would hear it (`TIME − latency`).
+fn preview_time(station: &Station, text: &str) -> anyhow::Result<chrono::DateTime<Utc>> {
+    let at = ops::parse_time(text)
+        .map_err(|e| anyhow::anyhow!("--at {e}"))?
+        .resolve(now()?)?;
+    let latency = chrono::Duration::milliseconds(
+        i64::try_from(station.target_latency_ms).context("latency out of range")?,
+    );
+    let heard = station
+        .epoch
+        .sample_at(at - latency)
+        .with_context(|| format!("--at {text:?} is before the station epoch"))?;
+    let segment = station.grid.segment_of(heard);
+    let rendition = station
+        .renditions
+        .first()
+        .context("the station has no renditions")?
+        .id();
+    let file = station
+        .output_dir
+        .join(&rendition)
+        .join(format!("{}.m4s", segment.0));
+    if !file.is_file() {
+        bail!(
+            "nothing is rendered for --at {text:?} ({} is missing); render a window that covers it first, e.g. `lofiever render --days 2`",
+            file.display()
+        );
+    }
+    Ok(at)
+}
+
+fn serve_output(
+    station: &Station,
+    serve: &ServeArgs,
+    at: Option<chrono::DateTime<Utc>>,
+) -> anyhow::Result<()> {
     let addr = format!("{}:{}", serve.bind, serve.port);
     let vendor = lofiever::preview::local_dashjs(&station.root);
     let mut server =
         lofiever::preview::Preview::bind(&addr, &station.output_dir, vendor.as_deref())?;
+    if let Some(at) = at {
+        server = server.at(at);
+        println!(
+            "Playing the station as at {} (the preview's clock runs from there)",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
     // `?player=shaka` on the page: serve Shaka from the local copy too.
     if let Some(shaka) = lofiever::preview::local_shaka(&station.root) {
         server = server.with_vendor("shaka", &shaka);

@@ -72,7 +72,7 @@ pub enum TimeArg {
 }
 
 impl TimeArg {
-    fn resolve(self, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    pub(super) fn resolve(self, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
         match self {
             TimeArg::At(t) => Ok(t),
             TimeArg::Now(secs) => now

@@ -83,6 +83,11 @@ fn sync_station() -> &'static TempStation {
 /// Serves `out` on a free port with both player libraries; returns the server
 /// and the page URL.
 fn serve(out: &Path) -> (Arc<Preview>, String) {
+    serve_at(out, None)
+}
+
+/// [`serve`], with the preview's clock set to `at` ([`Preview::at`]).
+fn serve_at(out: &Path, at: Option<chrono::DateTime<Utc>>) -> (Arc<Preview>, String) {
     let modules = browser_dir().join("node_modules");
     let dashjs = modules.join("dashjs/dist/modern/umd");
     let shaka = modules.join("shaka-player/dist");
@@ -91,11 +96,13 @@ fn serve(out: &Path) -> (Arc<Preview>, String) {
             && shaka.join("shaka-player.compiled.js").is_file(),
         "dash.js / Shaka Player are not installed; run `bash ci/setup.sh` first"
     );
-    let server = Arc::new(
-        Preview::bind("127.0.0.1:0", out, Some(&dashjs))
-            .expect("bind")
-            .with_vendor("shaka", &shaka),
-    );
+    let mut preview = Preview::bind("127.0.0.1:0", out, Some(&dashjs))
+        .expect("bind")
+        .with_vendor("shaka", &shaka);
+    if let Some(at) = at {
+        preview = preview.at(at);
+    }
+    let server = Arc::new(preview);
     let addr = server.addr().expect("ip address");
     let s = Arc::clone(&server);
     std::thread::spawn(move || s.serve());
@@ -218,6 +225,80 @@ fn a_browser_without_media_source_extensions_is_told_what_to_do() {
         "no plain message for a browser without MSE: {report:#}"
     );
     assert_eq!(report["page_sync"], "off air", "{report:#}");
+}
+
+#[test]
+fn the_page_follows_the_programme_across_utc_midnight() {
+    let _one = exclusive();
+    // A station rendered around the coming UTC midnight (schedule files for
+    // both days), heard through a preview whose clock is set to just before
+    // the first item of the new day: the page must load the new day's file
+    // and show that item once it is heard.
+    let station = TempStation::new(SYNC_STATION_TOML);
+    station.add_tracks(&short_specs(4));
+    let s = station.station();
+    let midnight = (Utc::now() + chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    let window = Window {
+        now: midnight - chrono::Duration::seconds(60),
+        ahead: SampleCount::from_secs(4 * 60).expect("small"),
+        force: false,
+    };
+    job::run(&s, &window, &Silent).expect("render around midnight");
+    let day_file = |d: chrono::DateTime<Utc>| {
+        station
+            .root()
+            .join(format!("out/schedule/{}.json", d.format("%Y-%m-%d")))
+    };
+    let before = midnight - chrono::Duration::seconds(1);
+    assert!(day_file(before).is_file() && day_file(midnight).is_file());
+    let schedule =
+        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
+            .expect("schedule");
+    let m = s.epoch.sample_at(midnight).expect("after epoch");
+    let first = schedule
+        .items
+        .iter()
+        .find(|it| it.start_sample >= m.0)
+        .expect("an item starts after midnight");
+    let start = s
+        .epoch
+        .instant_of(lofiever::time::SampleIndex(first.start_sample))
+        .expect("instant");
+
+    // The page needs a few seconds to start, then hears the clock − 6 s:
+    // 14 s of playback carry it from before the item's start to well into it.
+    let (server, url) = serve_at(
+        &station.root().join("out"),
+        Some(start - chrono::Duration::seconds(1)),
+    );
+    let report = node(
+        "play.mjs",
+        &["--url", &url, "--seconds", "14", "--timeout", "90"].map(String::from),
+    );
+    server.stop();
+    assert_eq!(report["ok"], true, "playback failed: {report:#}");
+    let ms = report["programme_time_ms"]
+        .as_i64()
+        .expect("programme_time_ms");
+    let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
+    assert!(
+        heard >= start + chrono::Duration::seconds(5),
+        "the page did not play into the new day's first item ({start}), heard {heard}: {report:#}"
+    );
+    let title = report["now_playing"]["title"].as_str().unwrap_or("");
+    eprintln!(
+        "midnight: the new day's first item starts {start}; heard {heard}, page shows {title:?}"
+    );
+    assert_now_playing_matches_schedule(&station, title, ms);
+    let shown_start = report["now_playing"]["start"].as_str().unwrap_or("");
+    assert!(
+        shown_start.starts_with(&midnight.format("%Y-%m-%d").to_string()),
+        "the item shown should be one of the new day: {report:#}"
+    );
 }
 
 /// The acceptance test of issue 8: five listeners (three dash.js, two Shaka)

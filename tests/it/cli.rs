@@ -262,3 +262,18 @@ fn a_rerun_renders_nothing_and_repairs_a_truncated_segment() {
         "repaired segment is byte-identical"
     );
 }
+
+#[test]
+fn preview_at_a_time_with_nothing_rendered_says_what_to_render() {
+    let r = crate::util::rendered();
+    for (at, want) in [
+        ("now+30d", "nothing is rendered for --at"),
+        ("2024-06-01", "before the station epoch"),
+        ("tomorrow", "is not a time"),
+    ] {
+        let out = r.station.run(&["preview", "--port", "0", "--at", at]);
+        assert!(!out.status.success(), "preview --at {at} started a server");
+        let err = stderr(&out);
+        assert!(err.contains(want), "--at {at}: {err}");
+    }
+}
