@@ -173,7 +173,7 @@ pub struct Catalog {
 
 /// The size range a whole media segment of `rendition` can have, in bytes:
 /// at least its headers plus one byte per packet (the smallest Opus packet);
-/// at most its headers plus four times the nominal packet size of the
+/// at most its headers and now-playing events plus four times the nominal packet size of the
 /// bitrate per packet (libopus's VBR stays well within twice the nominal
 /// rate over a segment), capped at the 1275-byte Opus frame limit.
 pub fn plausible_size(station: &Station, rendition: &Rendition) -> (u64, u64) {
@@ -181,12 +181,20 @@ pub fn plausible_size(station: &Station, rendition: &Rendition) -> (u64, u64) {
     let one_byte: Vec<Vec<u8>> = (0..packets).map(|_| vec![0u8]).collect();
     // Segment 0 has the smallest tfdt box; later ones are at most 4 bytes
     // larger (a 64-bit decode time), allowed for in the upper bound.
-    let min = fmp4::media_segment(SegmentNumber(0), SampleIndex(0), &one_byte)
+    let min = fmp4::media_segment(SegmentNumber(0), SampleIndex(0), &one_byte, &[])
         .map_or(packets, |b| b.len() as u64);
     let headers = min.saturating_sub(packets) + 8;
     let nominal = u64::from(rendition.bitrate) * OPUS_FRAME / u64::from(SAMPLE_RATE) / 8;
     let per_packet = (4 * nominal + 16).min(1275);
-    (min, headers + packets * per_packet)
+    // Events: the item playing at the segment's start, and each item that
+    // starts within it; items start at least two thirds of the shortest
+    // track apart (a fade is at most a third of an item).
+    let spacing = crate::analyze::MIN_TRACK_SECONDS * u64::from(SAMPLE_RATE) * 2 / 3;
+    let events = 2 + station.grid.segment_duration().0 / spacing;
+    (
+        min,
+        headers + events * fmp4::MAX_EVENT_LEN + packets * per_packet,
+    )
 }
 
 /// Builds the status report as of `now`.
@@ -488,7 +496,8 @@ mod tests {
             let nominal = (r.bitrate / 8 / 50) as usize;
             let packets: Vec<Vec<u8>> = (0..100).map(|_| vec![7u8; nominal]).collect();
             let n = SegmentNumber(9_000_000_000);
-            let seg = fmp4::media_segment(n, SampleIndex(n.0 * 96_000), &packets).expect("encodes");
+            let seg =
+                fmp4::media_segment(n, SampleIndex(n.0 * 96_000), &packets, &[]).expect("encodes");
             let len = seg.len() as u64;
             assert!(min < len && len < max, "{}: {min} < {len} < {max}", r.id());
             // The minimum really is the smallest: one byte per packet.

@@ -957,7 +957,8 @@ mod tests {
             .map(|_| enc.encode_vec_float(&frame, 4000).expect("encode"))
             .collect();
         let n = SegmentNumber(5_000_000_000);
-        let bytes = fmp4::media_segment(n, SampleIndex(n.0 * 96_000), &packets).expect("package");
+        let bytes =
+            fmp4::media_segment(n, SampleIndex(n.0 * 96_000), &packets, &[]).expect("package");
         let seg = parse_segment(&bytes).expect("parses");
         assert_eq!(seg.tfdt, n.0 * 96_000);
         assert_eq!(seg.packets.len(), 100);

@@ -4,21 +4,142 @@
 //! its `dOps`, mvex/trex). Media segment `N`: `styp` + `moof` (mfhd, traf with
 //! tfhd, tfdt = N·D, trun with one entry per 960-sample packet) + `mdat`.
 //!
+//! Now playing: every media segment starts (after `styp`) with version-1
+//! `emsg` boxes in the AOM "ID3 timed metadata in CMAF" scheme
+//! ([`NOW_PLAYING_SCHEME`]): one for the item playing at the segment's first
+//! sample, and one for each item that starts within the segment, each an
+//! ID3v2.4 tag with `TIT2` (title) and `TPE1` (artist). A player that joins
+//! mid-track learns the title from its first segment; the event `id` is the
+//! item's start in whole seconds since the epoch, so repeats of one item
+//! share it. Shaka Player turns these into `metadata` events, ExoPlayer/Media3
+//! into track metadata.
+//!
 //! Timing: the encoder is fed the programme advanced by its look-ahead, so the
 //! decoder's output sample `t` is programme sample `t`; hence `dOps.PreSkip`
 //! is 0 and no edit list is needed (Opus-in-ISOBMFF §4.3.2 lets PreSkip be 0
 //! when the encoder delay is compensated elsewhere).
 
 use mp4_atom::{
-    Audio, Dinf, Dops, Dref, DrefEntry, Encode, FixedPoint, Ftyp, Hdlr, Mdat, Mdhd, Mdia, Mfhd,
-    Minf, Moof, Moov, Mvex, Mvhd, Opus, Smhd, Stbl, Stco, Stsc, Stsd, Stsz, Stts, Styp, Tfdt, Tfhd,
-    Tkhd, Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url,
+    Audio, Dinf, Dops, Dref, DrefEntry, Emsg, EmsgTimestamp, Encode, FixedPoint, Ftyp, Hdlr, Mdat,
+    Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mvex, Mvhd, Opus, Smhd, Stbl, Stco, Stsc, Stsd, Stsz, Stts,
+    Styp, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url,
 };
 
 use crate::time::{SampleIndex, SegmentNumber, OPUS_FRAME, SAMPLE_RATE};
 
 /// The only track in every file.
 pub const TRACK_ID: u32 = 1;
+
+/// `emsg` scheme of the now-playing events: ID3 timed metadata in CMAF
+/// (Alliance for Open Media), as Shaka Player and ExoPlayer read it.
+pub const NOW_PLAYING_SCHEME: &str = "https://aomedia.org/emsg/ID3";
+/// `emsg` value of the now-playing events (a URI relative to the scheme,
+/// saying what the ids mean: one id per schedule item).
+pub const NOW_PLAYING_VALUE: &str = "now-playing";
+
+/// One now-playing event in a media segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NowPlaying {
+    /// Programme sample from which the event applies (the item's start, or
+    /// the segment's first sample for an item already playing).
+    pub at: u64,
+    /// Samples from `at` to the item's end.
+    pub duration: u64,
+    /// Event id: the item's start, whole seconds since the epoch (mod 2^32).
+    pub id: u32,
+    /// Track title.
+    pub title: String,
+    /// Track artist.
+    pub artist: String,
+}
+
+impl NowPlaying {
+    fn emsg(&self) -> Result<Emsg, PackageError> {
+        Ok(Emsg {
+            timescale: SAMPLE_RATE,
+            presentation_time: EmsgTimestamp::Absolute(self.at),
+            event_duration: u32::try_from(self.duration)
+                .map_err(|_| PackageError::Overflow("event duration"))?,
+            id: self.id,
+            scheme_id_uri: NOW_PLAYING_SCHEME.to_string(),
+            value: NOW_PLAYING_VALUE.to_string(),
+            message_data: id3_tag(&[("TIT2", clip(&self.title)), ("TPE1", clip(&self.artist))])?,
+        })
+    }
+}
+
+/// Longest title or artist carried in an event, in bytes: enough for any
+/// player's display, and it bounds a segment's size.
+pub const MAX_EVENT_TEXT: usize = 255;
+/// Most bytes one now-playing event adds to a segment: the box and its fixed
+/// fields, the scheme, the value, the ID3 header and two clipped text frames.
+pub const MAX_EVENT_LEN: u64 = 40 + 32 + 16 + 10 + 2 * (11 + MAX_EVENT_TEXT as u64);
+
+/// `text` cut to at most [`MAX_EVENT_TEXT`] bytes on a character boundary.
+fn clip(text: &str) -> &str {
+    let mut end = text.len().min(MAX_EVENT_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An ID3v2.4 tag of UTF-8 text frames (`(frame id, text)`); sizes are
+/// syncsafe integers (7 bits per byte), as v2.4 has them for tag and frames.
+pub fn id3_tag(frames: &[(&str, &str)]) -> Result<Vec<u8>, PackageError> {
+    fn syncsafe(n: usize) -> Result<[u8; 4], PackageError> {
+        if n >= 1 << 28 {
+            return Err(PackageError::Overflow("ID3 size"));
+        }
+        Ok([
+            (n >> 21) as u8 & 0x7f,
+            (n >> 14) as u8 & 0x7f,
+            (n >> 7) as u8 & 0x7f,
+            n as u8 & 0x7f,
+        ])
+    }
+    let mut body = Vec::new();
+    for (id, text) in frames {
+        body.extend_from_slice(id.as_bytes());
+        body.extend_from_slice(&syncsafe(text.len() + 1)?);
+        body.extend_from_slice(&[0, 0, 3]); // no flags; encoding 3 = UTF-8
+        body.extend_from_slice(text.as_bytes());
+    }
+    let mut tag = b"ID3\x04\x00\x00".to_vec();
+    tag.extend_from_slice(&syncsafe(body.len())?);
+    tag.extend_from_slice(&body);
+    Ok(tag)
+}
+
+/// The text frames of an ID3v2.4 tag written by [`id3_tag`], as
+/// `(frame id, text)`; `None` if `tag` is not one.
+pub fn read_id3_text(tag: &[u8]) -> Option<Vec<(String, String)>> {
+    let unsync = |b: &[u8]| -> Option<usize> {
+        b.iter().try_fold(0usize, |n, &x| {
+            (x < 0x80).then_some(n << 7 | usize::from(x))
+        })
+    };
+    if tag.get(..4)? != b"ID3\x04" {
+        return None;
+    }
+    let end = 10 + unsync(tag.get(6..10)?)?;
+    let mut pos = 10;
+    let mut out = Vec::new();
+    while pos + 10 <= end {
+        let id = std::str::from_utf8(tag.get(pos..pos + 4)?)
+            .ok()?
+            .to_string();
+        let size = unsync(tag.get(pos + 4..pos + 8)?)?;
+        let data = tag.get(pos + 10..pos + 10 + size)?;
+        let (&encoding, text) = data.split_first()?;
+        if encoding != 3 {
+            return None;
+        }
+        out.push((id, String::from_utf8(text.to_vec()).ok()?));
+        pos += 10 + size;
+    }
+    Some(out)
+}
 
 /// Errors building boxes name the box.
 #[derive(Debug, thiserror::Error)]
@@ -138,11 +259,13 @@ pub fn init_segment(bitrate: u32) -> Result<Vec<u8>, PackageError> {
 }
 
 /// Media segment `number`, starting at programme sample `start` (its tfdt),
-/// holding `packets` of 960 samples each.
+/// holding `packets` of 960 samples each, with the now-playing `events`
+/// (see the [module docs](self)).
 pub fn media_segment(
     number: SegmentNumber,
     start: SampleIndex,
     packets: &[Vec<u8>],
+    events: &[NowPlaying],
 ) -> Result<Vec<u8>, PackageError> {
     let styp = Styp {
         major_brand: b"msdh".into(),
@@ -200,6 +323,9 @@ pub fn media_segment(
     }
     let mut out = Vec::with_capacity(payload + probe.len() + 64);
     enc(&styp, "styp", &mut out)?;
+    for e in events {
+        enc(&e.emsg()?, "emsg", &mut out)?;
+    }
     enc(&moof, "moof", &mut out)?;
     enc(&Mdat { data }, "mdat", &mut out)?;
     Ok(out)
@@ -216,6 +342,8 @@ pub struct SegmentFacts {
     pub duration: u64,
     /// Bytes of sample data in mdat.
     pub mdat_len: usize,
+    /// The `emsg` boxes before the `moof`, in order.
+    pub events: Vec<Emsg>,
 }
 
 /// Parses a media segment produced by [`media_segment`] (or any single-track
@@ -225,8 +353,10 @@ pub fn read_segment(bytes: &[u8]) -> Result<SegmentFacts, String> {
     let mut buf = bytes;
     let mut facts = None;
     let mut mdat_len = None;
+    let mut events = Vec::new();
     while !buf.is_empty() {
         match Any::decode(&mut buf).map_err(|e| format!("cannot parse box: {e}"))? {
+            Any::Emsg(e) => events.push(e),
             Any::Moof(moof) => {
                 let traf = moof.traf.first().ok_or("moof without traf")?;
                 let tfdt = traf.tfdt.as_ref().ok_or("traf without tfdt")?;
@@ -251,6 +381,7 @@ pub fn read_segment(bytes: &[u8]) -> Result<SegmentFacts, String> {
         sample_count: c,
         duration: d,
         mdat_len: mdat_len.ok_or("no mdat box")?,
+        events,
     })
 }
 
@@ -325,11 +456,94 @@ mod tests {
     }
 
     #[test]
+    fn now_playing_events_ride_before_the_moof_and_read_back() {
+        let packets: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 20]).collect();
+        let n = SegmentNumber(9_000_000);
+        let start = SampleIndex(n.0 * 96_000);
+        let long = "é".repeat(200); // 400 bytes: clipped on a character boundary
+        let events = [
+            NowPlaying {
+                at: start.0,
+                duration: 40_000,
+                id: 7,
+                title: "Rain <on> \"glass\"".into(),
+                artist: "Ünïcode & co".into(),
+            },
+            NowPlaying {
+                at: start.0 + 40_000,
+                duration: 1_440_000,
+                id: 8,
+                title: long.clone(),
+                artist: String::new(),
+            },
+        ];
+        let bytes = media_segment(n, start, &packets, &events).expect("encodes");
+        let facts = read_segment(&bytes).expect("parses");
+        assert_eq!(facts.base_media_decode_time, start.0);
+        assert_eq!(facts.mdat_len, 2_000);
+        assert_eq!(facts.events.len(), 2);
+        let e = &facts.events[1];
+        assert_eq!(e.scheme_id_uri, NOW_PLAYING_SCHEME);
+        assert_eq!(
+            e.presentation_time,
+            EmsgTimestamp::Absolute(start.0 + 40_000)
+        );
+        assert_eq!(
+            (e.timescale, e.event_duration, e.id),
+            (48_000, 1_440_000, 8)
+        );
+        let frames = read_id3_text(&facts.events[0].message_data).expect("ID3");
+        assert_eq!(
+            frames,
+            vec![
+                ("TIT2".to_string(), "Rain <on> \"glass\"".to_string()),
+                ("TPE1".to_string(), "Ünïcode & co".to_string())
+            ]
+        );
+        let frames = read_id3_text(&e.message_data).expect("ID3");
+        assert_eq!(frames[0].1, "é".repeat(127));
+        // The data offset still points at the first packet (it counts from
+        // the moof), and the declared length still covers the whole file.
+        assert_eq!(declared_len(&bytes), Some(bytes.len() as u64));
+        let mdat_at = bytes.len() - 2_000;
+        assert_eq!(&bytes[mdat_at..mdat_at + 20], packets[0].as_slice());
+        let mut buf = bytes.as_slice();
+        let mut moof_at = 0;
+        while let Ok(atom) = Any::decode(&mut buf) {
+            if let Any::Moof(moof) = atom {
+                let off = moof.traf[0].trun[0].data_offset.expect("offset");
+                assert_eq!(moof_at + usize::try_from(off).expect("positive"), mdat_at);
+                break;
+            }
+            moof_at = bytes.len() - buf.len();
+        }
+        // Events of the longest texts stay within the allowance.
+        let big = NowPlaying {
+            at: 0,
+            duration: 0,
+            id: 0,
+            title: "x".repeat(1000),
+            artist: "y".repeat(1000),
+        };
+        let none = media_segment(n, start, &packets, &[])
+            .expect("encodes")
+            .len();
+        let three = media_segment(n, start, &packets, &[big.clone(), big.clone(), big])
+            .expect("encodes")
+            .len();
+        assert!(
+            (three - none) as u64 <= 3 * MAX_EVENT_LEN,
+            "{}",
+            three - none
+        );
+    }
+
+    #[test]
     fn media_segment_timing_and_data_offset() {
         let packets: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i; 10 + usize::from(i)]).collect();
         let n = SegmentNumber(8_640_000);
         let start = SampleIndex(n.0 * 96_000); // past 2^32: needs tfdt v1
-        let bytes = media_segment(n, start, &packets).expect("encodes");
+        let bytes = media_segment(n, start, &packets, &[]).expect("encodes");
         let facts = read_segment(&bytes).expect("parses");
         assert_eq!(facts.base_media_decode_time, start.0);
         assert_eq!(facts.sample_count, 100);

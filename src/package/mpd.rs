@@ -29,6 +29,8 @@
 //!   (`src/page/player.js`, "clock").
 //! - `timeShiftBufferDepth` = [`TIME_SHIFT_BUFFER_MS`]: how far back players
 //!   may seek, and the least the publish target keeps.
+//! - `InbandEventStream`: the now-playing `emsg` events in the segments
+//!   (ID3 titles, [`super::fmp4::NOW_PLAYING_SCHEME`]).
 //! - `maxSegmentDuration` = `minBufferTime` = one segment: every segment is
 //!   exactly `D`, and one segment buffered is enough to start.
 //!
@@ -186,6 +188,16 @@ fn build(station: &Station) -> std::io::Result<Vec<u8>> {
                 "urn:mpeg:dash:23003:3:audio_channel_configuration:2011",
             ),
             ("value", "2"),
+        ],
+    )?;
+    // Now-playing events ride in every segment (`emsg`, see fmp4's docs);
+    // players act on inband events only for schemes the MPD declares.
+    empty(
+        &mut w,
+        "InbandEventStream",
+        &[
+            ("schemeIdUri", super::fmp4::NOW_PLAYING_SCHEME),
+            ("value", super::fmp4::NOW_PLAYING_VALUE),
         ],
     )?;
     let duration = seg.0.to_string();

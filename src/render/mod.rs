@@ -264,16 +264,44 @@ pub fn render_chunk(
                             context: format!("{} {n}", r.id()),
                             message: "encoder produced too few packets".into(),
                         })?;
-                    fmp4::media_segment(n, grid.segment_start(n)?, chunk).map_err(|e| {
-                        Error::Render {
-                            context: segment_path(&r.id(), n),
-                            message: e.to_string(),
-                        }
+                    let start = grid.segment_start(n)?;
+                    let end = grid.segment_start(SegmentNumber(n.0 + 1))?;
+                    let events = now_playing_events(schedule, start.0, end.0);
+                    fmp4::media_segment(n, start, chunk, &events).map_err(|e| Error::Render {
+                        context: segment_path(&r.id(), n),
+                        message: e.to_string(),
                     })
                 })
                 .collect()
         })
         .collect()
+}
+
+/// The now-playing events of the segment `[from, to)`: the item playing at
+/// `from` (the newer one in a crossfade, as the page shows it), then every
+/// item that starts within the segment. See [`fmp4`]'s module docs.
+pub fn now_playing_events(schedule: &Schedule, from: u64, to: u64) -> Vec<fmp4::NowPlaying> {
+    let event = |it: &crate::schedule::Item, at: u64| fmp4::NowPlaying {
+        at,
+        duration: it.end().0.saturating_sub(at),
+        // Whole seconds since the epoch, mod 2^32 (136 years).
+        id: (it.start_sample / u64::from(crate::time::SAMPLE_RATE)) as u32,
+        title: it.title.clone(),
+        artist: it.artist.clone(),
+    };
+    let mut out: Vec<fmp4::NowPlaying> = schedule
+        .playing_at(crate::time::SampleIndex(from))
+        .map(|it| event(it, from))
+        .into_iter()
+        .collect();
+    let first = schedule.items.partition_point(|it| it.start_sample <= from);
+    out.extend(
+        schedule.items[first..]
+            .iter()
+            .take_while(|it| it.start_sample < to)
+            .map(|it| event(it, it.start_sample)),
+    );
+    out
 }
 
 /// The limited programme PCM an encoder needs for programme samples

@@ -20,7 +20,7 @@
 
 import { chromium } from 'playwright-core';
 
-const USAGE = 'usage: play.mjs --url URL [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--metadata] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -32,6 +32,7 @@ function parseArgs(argv) {
     height: 800,
     external: 'block',
     noMse: false,
+    metadata: false,
     chromium: '/usr/bin/chromium',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -49,6 +50,7 @@ function parseArgs(argv) {
       case 'external': opts.external = value(); break;
       case 'chromium': opts.chromium = value(); break;
       case 'no-mse': opts.noMse = true; break;
+      case 'metadata': opts.metadata = true; break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -154,6 +156,24 @@ async function run(opts) {
       errors.push(`the page never became ready to play: ${await statusText(page)}`);
       return await finish(page, opts, errors, ignored, 0);
     }
+    if (opts.metadata) {
+      // Timed metadata the player itself reads from the segments (Shaka's
+      // 'metadata' events: one per ID3 frame, as the playhead reaches it).
+      await page.evaluate(() => {
+        window.__metadata = [];
+        const p = window.lofiever && window.lofiever.player;
+        if (!p || typeof p.addEventListener !== 'function') return;
+        p.addEventListener('metadata', (e) => {
+          const f = e.payload || {};
+          window.__metadata.push({
+            start_s: e.startTime,
+            key: f.key || null,
+            data: typeof f.data === 'string' ? f.data : null,
+            heard_s: window.lofiever.audio.currentTime,
+          });
+        });
+      });
+    }
     await page.click('#play');
 
     // Media played = the sum of forward steps of currentTime between polls, each at
@@ -225,6 +245,7 @@ async function finish(page, opts, errors, ignored, advanced) {
       playbackRate: a ? a.playbackRate : null,
       status: (document.getElementById('status') || {}).textContent || '',
       sync: (document.getElementById('sync') || {}).textContent || '',
+      metadata: window.__metadata || null,
     };
   }).catch((e) => ({ evalError: e.message }));
 
@@ -255,6 +276,7 @@ async function finish(page, opts, errors, ignored, advanced) {
     player: { engine: s.engine || null, source: s.libSource || null, version: s.libVersion || null },
     page_status: s.status || '',
     page_sync: s.sync || '',
+    metadata: s.metadata || null,
     ignored: [...ignored],
   };
 }

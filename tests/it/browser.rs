@@ -198,6 +198,63 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
 }
 
 #[test]
+fn shaka_reads_the_titles_from_the_segments_as_they_play() {
+    let _one = exclusive();
+    let r = rendered();
+    let (server, url) = serve(&r.station.root().join("out"));
+    let report = node(
+        "play.mjs",
+        &[
+            "--url",
+            &format!("{url}?player=shaka"),
+            "--seconds",
+            "6",
+            "--timeout",
+            "90",
+            "--metadata",
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    assert_eq!(report["ok"], true, "playback failed: {report:#}");
+    assert_eq!(report["player"]["engine"], "shaka", "{report:#}");
+    let s = r.station.station();
+    let schedule =
+        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
+            .expect("schedule");
+    let titles: Vec<(f64, String)> = report["metadata"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|m| m["key"] == "TIT2")
+                .map(|m| {
+                    (
+                        f(&m["start_s"]),
+                        m["data"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !titles.is_empty(),
+        "Shaka reported no ID3 title from the segments: {report:#}"
+    );
+    for (start_s, title) in &titles {
+        // Media time is seconds since the epoch; the event's title is the
+        // schedule's item at that moment.
+        let at = lofiever::time::SampleIndex((start_s * 48_000.0).round() as u64);
+        let item = schedule.playing_at(at).expect("scheduled");
+        assert_eq!(title, &item.title, "at {start_s} s: {report:#}");
+    }
+    eprintln!(
+        "shaka metadata: {} titles, last {:?}",
+        titles.len(),
+        titles.last()
+    );
+}
+
+#[test]
 fn a_browser_without_media_source_extensions_is_told_what_to_do() {
     let _one = exclusive();
     let r = rendered();

@@ -294,3 +294,78 @@ fn a_fresh_station_can_be_sought_back_as_far_as_the_mpd_promises() {
         .expect("run ffprobe");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "opus");
 }
+
+#[test]
+fn every_segment_says_what_is_playing_in_id3_emsg_events() {
+    use lofiever::package::fmp4::{read_id3_text, NOW_PLAYING_SCHEME};
+    use mp4_atom::EmsgTimestamp;
+    let r = rendered();
+    let s = r.station.station();
+    let schedule =
+        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
+            .expect("schedule");
+    let w = r.summary.render.window.clone().expect("rendered");
+    let mut starts_seen = 0;
+    for n in w.start.0..w.end.0 {
+        let from = n * 96_000;
+        let to = from + 96_000;
+        let bytes = std::fs::read(segment_file("64k", n)).expect("segment");
+        let facts = read_segment(&bytes).expect("parses");
+        // What each event says: (when, id, title, artist).
+        let said: Vec<(u64, u32, String, String)> = facts
+            .events
+            .iter()
+            .map(|e| {
+                assert_eq!(e.scheme_id_uri, NOW_PLAYING_SCHEME);
+                assert_eq!(e.timescale, 48_000);
+                let EmsgTimestamp::Absolute(at) = e.presentation_time else {
+                    panic!("segment {n}: a version-0 emsg");
+                };
+                let frames = read_id3_text(&e.message_data).expect("an ID3v2.4 tag");
+                let text = |id: &str| {
+                    frames
+                        .iter()
+                        .find(|(f, _)| f == id)
+                        .map(|(_, t)| t.clone())
+                        .unwrap_or_default()
+                };
+                (at, e.id, text("TIT2"), text("TPE1"))
+            })
+            .collect();
+        // The schedule's view: the item playing at the first sample, then
+        // every item that starts within the segment.
+        let mut want = Vec::new();
+        let playing = schedule
+            .playing_at(lofiever::time::SampleIndex(from))
+            .expect("the window is scheduled");
+        want.push((from, playing));
+        for it in schedule
+            .items
+            .iter()
+            .filter(|it| it.start_sample > from && it.start_sample < to)
+        {
+            want.push((it.start_sample, it));
+            starts_seen += 1;
+        }
+        let want: Vec<(u64, u32, String, String)> = want
+            .into_iter()
+            .map(|(at, it)| {
+                (
+                    at,
+                    (it.start_sample / 48_000) as u32,
+                    it.title.clone(),
+                    it.artist.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(said, want, "segment {n}");
+        // The 96k rendition carries the same events.
+        let other =
+            read_segment(&std::fs::read(segment_file("96k", n)).expect("segment")).expect("parses");
+        assert_eq!(other.events, facts.events, "segment {n}: renditions differ");
+    }
+    assert!(
+        starts_seen >= 3,
+        "only {starts_seen} item starts in the window"
+    );
+}
