@@ -56,7 +56,13 @@ fn main() {
         ahead,
         force: true,
     };
+    // Exactly the programme ahead of now: a fresh station's run also renders
+    // the seek-back window behind it, which is not what this measures.
     let wanted = job::wanted_segments(&station, &window).expect("window");
+    let now_segment = station
+        .grid
+        .segment_of(station.epoch.sample_at(now).expect("after the epoch"));
+    let wanted = now_segment..wanted.end;
     let catalog = station.catalog_dir.clone();
     let make =
         move || -> Box<dyn render::mix::TrackAudio> { Box::new(CatalogAudio::new(&catalog)) };

@@ -109,6 +109,18 @@ fn serve_at(out: &Path, at: Option<chrono::DateTime<Utc>>) -> (Arc<Preview>, Str
     (server, format!("http://{addr}/index.html"))
 }
 
+/// Plays the shared test station's page with play.mjs: `query` is added to
+/// the page URL, `args` follow `--url`. The caller holds [`exclusive`].
+fn play_rendered(query: &str, args: &[&str]) -> serde_json::Value {
+    let r = rendered();
+    let (server, url) = serve(&r.station.root().join("out"));
+    let mut all = vec!["--url".to_string(), format!("{url}{query}")];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let report = node("play.mjs", &all);
+    server.stop();
+    report
+}
+
 /// Runs a node script from tests/browser and parses the JSON line it prints.
 ///
 /// The script (and the Chromium it starts) runs at raised priority, `nice -n
@@ -142,9 +154,7 @@ fn assert_now_playing_matches_schedule(station: &TempStation, title: &str, progr
     let s = station.station();
     let heard = chrono::DateTime::from_timestamp_millis(programme_time_ms).expect("valid instant");
     let sample = s.epoch.sample_at(heard).expect("after epoch");
-    let schedule =
-        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
-            .expect("schedule");
+    let schedule = station.schedule();
     let item = schedule
         .playing_at(sample)
         .expect("something is scheduled at the programme time");
@@ -167,12 +177,7 @@ fn f(v: &serde_json::Value) -> f64 {
 fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     let _one = exclusive();
     let r = rendered();
-    let (server, url) = serve(&r.station.root().join("out"));
-    let report = node(
-        "play.mjs",
-        &["--url", &url, "--seconds", "5", "--timeout", "90"].map(String::from),
-    );
-    server.stop();
+    let report = play_rendered("", &["--seconds", "5", "--timeout", "90"]);
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
     let advanced = f(&report["advanced_s"]);
     assert!(
@@ -201,27 +206,13 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
 fn shaka_reads_the_titles_from_the_segments_as_they_play() {
     let _one = exclusive();
     let r = rendered();
-    let (server, url) = serve(&r.station.root().join("out"));
-    let report = node(
-        "play.mjs",
-        &[
-            "--url",
-            &format!("{url}?player=shaka"),
-            "--seconds",
-            "6",
-            "--timeout",
-            "90",
-            "--metadata",
-        ]
-        .map(String::from),
+    let report = play_rendered(
+        "?player=shaka",
+        &["--seconds", "6", "--timeout", "90", "--metadata"],
     );
-    server.stop();
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
     assert_eq!(report["player"]["engine"], "shaka", "{report:#}");
-    let s = r.station.station();
-    let schedule =
-        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
-            .expect("schedule");
+    let schedule = r.station.schedule();
     let titles: Vec<(f64, String)> = report["metadata"]
         .as_array()
         .map(|a| {
@@ -257,22 +248,7 @@ fn shaka_reads_the_titles_from_the_segments_as_they_play() {
 #[test]
 fn a_browser_without_media_source_extensions_is_told_what_to_do() {
     let _one = exclusive();
-    let r = rendered();
-    let (server, url) = serve(&r.station.root().join("out"));
-    let report = node(
-        "play.mjs",
-        &[
-            "--url",
-            &url,
-            "--seconds",
-            "1",
-            "--timeout",
-            "60",
-            "--no-mse",
-        ]
-        .map(String::from),
-    );
-    server.stop();
+    let report = play_rendered("", &["--seconds", "1", "--timeout", "60", "--no-mse"]);
     assert_eq!(report["ok"], false, "played without MSE? {report:#}");
     let status = report["page_status"].as_str().unwrap_or("");
     assert!(
@@ -312,9 +288,7 @@ fn the_page_follows_the_programme_across_utc_midnight() {
     };
     let before = midnight - chrono::Duration::seconds(1);
     assert!(day_file(before).is_file() && day_file(midnight).is_file());
-    let schedule =
-        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
-            .expect("schedule");
+    let schedule = station.schedule();
     let m = s.epoch.sample_at(midnight).expect("after epoch");
     let first = schedule
         .items

@@ -12,7 +12,6 @@ use chrono::Utc;
 use lofiever::job::{self, JobSummary, Window};
 use lofiever::progress::Silent;
 use lofiever::render::{self, CatalogAudio};
-use lofiever::schedule::Schedule;
 use lofiever::time::{SampleCount, SegmentNumber};
 
 use crate::util::{ffmpeg_decode, tool, TempStation};
@@ -50,12 +49,6 @@ fn hour() -> &'static Hour {
         let summary = job::run(&s, &window, &Silent).expect("render an hour");
         Hour { station, summary }
     })
-}
-
-fn schedule_of(st: &TempStation) -> Schedule {
-    let station = st.station();
-    job::load_schedule(lofiever::publish::open(&station).expect("target").as_ref())
-        .expect("schedule")
 }
 
 /// init + segments [first, first+count) of `rendition` as one MP4 file.
@@ -182,7 +175,7 @@ fn libopus_decode(packets: &[Vec<u8>]) -> Vec<f32> {
 fn six_hundred_segments_are_continuous_across_chunk_seams_and_crossfades() {
     let h = hour();
     let station = h.station.station();
-    let schedule = schedule_of(&h.station);
+    let schedule = h.station.schedule();
     let w = rendered_window(h);
     let out = h.station.root().join("out");
     let chunk = station.grid.chunk_segments();
@@ -297,7 +290,7 @@ fn six_hundred_segments_are_continuous_across_chunk_seams_and_crossfades() {
 fn rerenders_are_byte_identical_across_threads_chunk_order_and_window() {
     let h = hour();
     let station = h.station.station();
-    let schedule = schedule_of(&h.station);
+    let schedule = h.station.schedule();
     let w = rendered_window(h);
     let out = h.station.root().join("out");
 

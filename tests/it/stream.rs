@@ -149,9 +149,7 @@ fn thirty_segments_decode_to_exactly_30_d_samples_matching_the_programme() {
     assert_eq!(decoded.len(), 30 * 96_000 * 2, "decoded sample count");
 
     // Compare with the programme rendered straight through, no chunks.
-    let schedule =
-        lofiever::job::load_schedule(lofiever::publish::open(&station).expect("target").as_ref())
-            .expect("schedule");
+    let schedule = r.station.schedule();
     let mut audio = CatalogAudio::new(&station.catalog_dir);
     let start = station
         .grid
@@ -198,9 +196,7 @@ fn rerendering_gives_byte_identical_segments() {
     let r = rendered();
     let station = r.station.station();
     let window = r.summary.render.window.clone().expect("rendered");
-    let schedule =
-        lofiever::job::load_schedule(lofiever::publish::open(&station).expect("target").as_ref())
-            .expect("schedule");
+    let schedule = r.station.schedule();
     let mut audio = CatalogAudio::new(&station.catalog_dir);
     let lookahead = render::encoder_lookahead(&station).expect("encoder");
     // A chunk in the middle of the window, rendered again from scratch.
@@ -300,10 +296,7 @@ fn every_segment_says_what_is_playing_in_id3_emsg_events() {
     use lofiever::package::fmp4::{read_id3_text, NOW_PLAYING_SCHEME};
     use mp4_atom::EmsgTimestamp;
     let r = rendered();
-    let s = r.station.station();
-    let schedule =
-        lofiever::job::load_schedule(lofiever::publish::open(&s).expect("target").as_ref())
-            .expect("schedule");
+    let schedule = r.station.schedule();
     let w = r.summary.render.window.clone().expect("rendered");
     let mut starts_seen = 0;
     for n in w.start.0..w.end.0 {

@@ -50,6 +50,13 @@ impl TempStation {
         TempStation { dir }
     }
 
+    /// The station's schedule as published at its target.
+    pub fn schedule(&self) -> lofiever::schedule::Schedule {
+        let station = self.station();
+        lofiever::job::load_schedule(lofiever::publish::open(&station).expect("target").as_ref())
+            .expect("schedule")
+    }
+
     /// The station root.
     pub fn root(&self) -> &Path {
         self.dir.path()
