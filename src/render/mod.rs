@@ -241,6 +241,16 @@ pub fn render_chunk(
     let per_segment = grid.packets_per_segment() as usize;
     let priming_frames = (PRIMING.0 / OPUS_FRAME) as usize;
     let frame_len = (OPUS_FRAME * 2) as usize;
+    // Per segment: its first sample and its now-playing events, the same
+    // for every rendition.
+    let segments = (segs.start.0..segs.end.0)
+        .map(|n| {
+            let n = SegmentNumber(n);
+            let start = grid.segment_start(n)?;
+            let end = grid.segment_start(SegmentNumber(n.0 + 1))?;
+            Ok((n, start, now_playing_events(schedule, start.0, end.0)))
+        })
+        .collect::<Result<Vec<_>>>()?;
 
     station
         .renditions
@@ -254,20 +264,18 @@ pub fn render_chunk(
                     packets.push(p);
                 }
             }
-            (segs.start.0..segs.end.0)
+            segments
+                .iter()
                 .enumerate()
-                .map(|(i, n)| {
-                    let n = SegmentNumber(n);
+                .map(|(i, (n, start, events))| {
+                    let n = *n;
                     let chunk = packets
                         .get(i * per_segment..(i + 1) * per_segment)
                         .ok_or_else(|| Error::Render {
                             context: format!("{} {n}", r.id()),
                             message: "encoder produced too few packets".into(),
                         })?;
-                    let start = grid.segment_start(n)?;
-                    let end = grid.segment_start(SegmentNumber(n.0 + 1))?;
-                    let events = now_playing_events(schedule, start.0, end.0);
-                    fmp4::media_segment(n, start, chunk, &events).map_err(|e| Error::Render {
+                    fmp4::media_segment(n, *start, chunk, events).map_err(|e| Error::Render {
                         context: segment_path(&r.id(), n),
                         message: e.to_string(),
                     })
