@@ -14,7 +14,7 @@ use lofiever::demo::synth::{self, TrackSpec};
 use lofiever::progress::Silent;
 use rayon::prelude::*;
 
-use crate::util::tool;
+use crate::util::{ffmpeg, tool};
 
 /// Tolerances of the loudness acceptance (vs ffmpeg's ebur128 filter).
 const LUFS_TOLERANCE: f64 = 0.2;
@@ -25,20 +25,6 @@ fn write_spec(spec: &TrackSpec, path: &Path) {
     let samples = synth::render(spec);
     let file = std::fs::File::create(path).expect("create wav");
     synth::write_wav(spec, &samples, std::io::BufWriter::new(file)).expect("write wav");
-}
-
-/// Runs ffmpeg with `args`, failing the test with its message.
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new(tool("ffmpeg"))
-        .args(["-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Converts `src` to `dst` with extra output options.

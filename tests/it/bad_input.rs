@@ -28,17 +28,10 @@
 //! catalog.csv is the operator's own file and is only read.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use crate::util::{short_specs, tool, xmllint_mpd, TempStation, TEST_STATION_TOML};
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use crate::util::{
+    ffmpeg, short_specs, stderr, stdout, xmllint_mpd, TempStation, TEST_STATION_TOML,
+};
 
 #[test]
 fn broken_configs_stop_with_one_line_naming_the_file_and_the_place() {
@@ -196,16 +189,6 @@ fn malicious_catalog_rows_are_refused_by_line_and_the_run_goes_on() {
     let features = std::fs::read_to_string(st.root().join("catalog/features.csv")).expect("csv");
     assert!(!features.contains("passwd") && !features.contains("station.toml"));
     assert!(names.iter().all(|n| features.contains(n.as_str())));
-}
-
-/// Runs ffmpeg with `args`, failing the test with its message.
-fn ffmpeg(args: &[&str]) {
-    let out = Command::new(tool("ffmpeg"))
-        .args(["-v", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("run ffmpeg");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", stderr(&out));
 }
 
 /// Fields of a CSV file (header row excluded), parsed as a spreadsheet

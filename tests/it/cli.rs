@@ -1,11 +1,7 @@
 //! The command line as an operator meets it: clear errors for bad config and
 //! bad audio, and a run that goes on past a corrupt file.
 
-use crate::util::{short_specs, TempStation, TEST_STATION_TOML};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use crate::util::{short_specs, stderr, TempStation, TEST_STATION_TOML};
 
 #[test]
 fn invalid_config_names_the_field_the_value_and_what_is_allowed() {

@@ -12,7 +12,7 @@ use lofiever::schedule::{explain, store, synthetic, Schedule, Track};
 use lofiever::time::SampleIndex;
 use lofiever::Station;
 
-use crate::util::{short_specs, TempStation, TEST_STATION_TOML};
+use crate::util::{short_specs, stderr, stdout, TempStation, TEST_STATION_TOML};
 
 const DAY: u64 = 86_400 * 48_000;
 
@@ -424,14 +424,6 @@ fn explain_replays_each_decision_and_shows_its_reasons() {
         err.contains("nothing is scheduled at") && err.contains("covers"),
         "{err}"
     );
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

@@ -195,3 +195,23 @@ pub fn xmllint_mpd(mpd: &Path) -> Result<(), String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+/// A finished command's stderr, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A finished command's stdout, as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs ffmpeg with `args`, failing the test with its message.
+pub fn ffmpeg(args: &[&str]) {
+    let out = Command::new(tool("ffmpeg"))
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("run ffmpeg");
+    assert!(out.status.success(), "ffmpeg {args:?}: {}", stderr(&out));
+}
