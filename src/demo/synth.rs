@@ -1475,38 +1475,13 @@ mod tests {
         chroma
     }
 
-    /// Krumhansl–Kessler key profiles, tonic first.
-    const MAJOR_PROFILE: [f64; 12] = [
-        6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
-    ];
-    const MINOR_PROFILE: [f64; 12] = [
-        6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
-    ];
-
-    fn correlation(a: &[f64; 12], b: &[f64; 12]) -> f64 {
-        let mean = |v: &[f64; 12]| v.iter().sum::<f64>() / 12.0;
-        let (ma, mb) = (mean(a), mean(b));
-        let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-        let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-        let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-        cov / (va * vb).sqrt()
-    }
-
+    /// The best of the 24 Krumhansl–Kessler key correlations (the
+    /// analyzer's profiles, applied to this test's own chroma).
     fn detect_key(chroma: &[f64; 12]) -> Key {
-        Key::all()
-            .max_by(|a, b| {
-                let score = |k: &Key| {
-                    let profile = match k.mode {
-                        Mode::Major => &MAJOR_PROFILE,
-                        Mode::Minor => &MINOR_PROFILE,
-                    };
-                    let tonic = k.tonic.index() as usize;
-                    let rotated: [f64; 12] =
-                        std::array::from_fn(|pc| profile[(pc + 12 - tonic) % 12]);
-                    correlation(chroma, &rotated)
-                };
-                score(a).total_cmp(&score(b))
-            })
+        let scores = crate::analyze::key::scores(chroma);
+        (0..24)
+            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+            .map(|i| Key::ALL[i])
             .expect("there are 24 keys")
     }
 
