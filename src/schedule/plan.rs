@@ -266,6 +266,18 @@ struct Hour {
     tempo_target: f64,
 }
 
+impl Hour {
+    /// Counts `d` samples of a track with features `f` as played in this hour.
+    fn play(&mut self, f: &Feat, d: f64) {
+        self.energy_sum += f.energy * d;
+        self.energy_time += d;
+        if let Some(l) = f.tempo_level {
+            self.tempo_sum += l * d;
+            self.tempo_time += d;
+        }
+    }
+}
+
 /// Rank levels in `[0, 1]` of the known values (ties share their mean rank).
 fn levels(values: &[Option<f64>]) -> Vec<Option<f64>> {
     let mut known: Vec<(f64, usize)> = values
@@ -607,13 +619,7 @@ impl<'a> Model<'a> {
             let end = h.start + HOUR;
             let upto = e.min(end);
             if upto > s {
-                let d = (upto - s) as f64;
-                h.energy_sum += f.energy * d;
-                h.energy_time += d;
-                if let Some(l) = f.tempo_level {
-                    h.tempo_sum += l * d;
-                    h.tempo_time += d;
-                }
+                h.play(f, (upto - s) as f64);
             }
             if e < end {
                 break;
@@ -1048,14 +1054,7 @@ impl Model<'_> {
         for &(s, e, c) in &state.recent {
             let (from, to) = (s.max(hour_start), e.min(t0));
             if to > from {
-                let f = &self.feats[c];
-                let d = (to - from) as f64;
-                hour.energy_sum += f.energy * d;
-                hour.energy_time += d;
-                if let Some(l) = f.tempo_level {
-                    hour.tempo_sum += l * d;
-                    hour.tempo_time += d;
-                }
+                hour.play(&self.feats[c], (to - from) as f64);
             }
         }
         let root = Node {
