@@ -72,6 +72,22 @@ fn window_report(station: &Station, tracks: &[Track], schedule: &Schedule, days:
     .expect("report")
 }
 
+/// [`window_report`], failing the test if any rule is broken.
+fn report_without_violations(
+    station: &Station,
+    tracks: &[Track],
+    schedule: &Schedule,
+    days: u64,
+) -> Report {
+    let r = window_report(station, tracks, schedule, days);
+    assert!(
+        r.scheduled.violations.is_empty(),
+        "{:#?}",
+        r.scheduled.violations
+    );
+    r
+}
+
 /// One line of figures: scheduled vs shuffle.
 fn figures(name: &str, r: &Report) -> String {
     let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.1} %", 100.0 * v));
@@ -196,12 +212,7 @@ fn extending_day_by_day_through_the_files_matches_a_week_at_once() {
         "day-by-day differs from a week at once"
     );
     // No violation anywhere, seams included.
-    let r = window_report(&st, &tracks, &Schedule { items: previous }, 7);
-    assert!(
-        r.scheduled.violations.is_empty(),
-        "{:#?}",
-        r.scheduled.violations
-    );
+    report_without_violations(&st, &tracks, &Schedule { items: previous }, 7);
 }
 
 #[test]
@@ -289,12 +300,7 @@ fn a_catalog_shorter_than_the_window_relaxes_it_with_a_warning_naming_the_rule()
         notice.contains("relaxed") && notice.contains("80 %"),
         "{notice}"
     );
-    let r = window_report(&st, &tracks, &schedule, 1);
-    assert!(
-        r.scheduled.violations.is_empty(),
-        "{:#?}",
-        r.scheduled.violations
-    );
+    report_without_violations(&st, &tracks, &schedule, 1);
 }
 
 #[test]
@@ -311,12 +317,7 @@ fn one_track_repeats_back_to_back_with_a_notice() {
     assert!(schedule.items.len() > 300);
     assert!(schedule.items.iter().all(|it| it.track == tracks[0].id));
     schedule.validate().expect("joins up");
-    let r = window_report(&st, &tracks, &schedule, 1);
-    assert!(
-        r.scheduled.violations.is_empty(),
-        "{:#?}",
-        r.scheduled.violations
-    );
+    report_without_violations(&st, &tracks, &schedule, 1);
 }
 
 #[test]
@@ -333,13 +334,8 @@ fn one_artist_turns_the_artist_rule_off_with_a_notice() {
             .any(|n| n.contains("artist_separation_minutes") && n.contains("Solo Beats")),
         "{notices:?}"
     );
-    let r = window_report(&st, &tracks, &schedule, 1);
+    let r = report_without_violations(&st, &tracks, &schedule, 1);
     assert_eq!(r.rules.artist_separation, 0);
-    assert!(
-        r.scheduled.violations.is_empty(),
-        "{:#?}",
-        r.scheduled.violations
-    );
 }
 
 #[test]
