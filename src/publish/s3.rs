@@ -582,15 +582,13 @@ impl Inner {
         let full = self.full_key(object.key);
         let md5 = base64(&object.md5);
         self.retry(object.key, || {
-            let req = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .content_type(object.content_type)
-                .cache_control(object.cache_control)
-                .content_md5(&md5)
-                .body(ByteStream::from(object.bytes.to_vec()));
+            let req = self.put_request(
+                &full,
+                object,
+                &md5,
+                object.content_type,
+                object.cache_control,
+            );
             async move {
                 req.send()
                     .await
@@ -599,6 +597,26 @@ impl Inner {
             }
         })
         .await
+    }
+
+    /// A PutObject request for `object` at the full key `full`, with its
+    /// Content-MD5 (`md5`, base64) and the given headers.
+    fn put_request(
+        &self,
+        full: &str,
+        object: &PutObject<'_>,
+        md5: &str,
+        content_type: &str,
+        cache_control: &str,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(full)
+            .content_type(content_type)
+            .cache_control(cache_control)
+            .content_md5(md5)
+            .body(ByteStream::from(object.bytes.to_vec()))
     }
 
     /// PutObject with a precondition: the new ETag, or `None` when the
@@ -612,15 +630,8 @@ impl Inner {
         let full = self.full_key(object.key);
         let md5 = base64(&object.md5);
         self.retry(object.key, || {
-            let req = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(&full)
-                .content_type("application/json")
-                .cache_control("no-store")
-                .content_md5(&md5)
-                .body(ByteStream::from(object.bytes.to_vec()));
+            // Conditional objects are state (the lock): never cached.
+            let req = self.put_request(&full, object, &md5, "application/json", "no-store");
             let req = match condition {
                 Condition::Absent => req.if_none_match("*"),
                 Condition::Version(etag) => req.if_match(etag),
