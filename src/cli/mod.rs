@@ -619,9 +619,7 @@ fn human_bytes(n: u64) -> String {
 /// The instant of `preview --at`, checked to have rendered audio in the
 /// output folder where listeners would hear it (`TIME − latency`).
 fn preview_time(station: &Station, text: &str) -> anyhow::Result<chrono::DateTime<Utc>> {
-    let at = ops::parse_time(text)
-        .map_err(|e| anyhow::anyhow!("--at {e}"))?
-        .resolve(now()?)?;
+    let at = ops::time_arg("--at", text, now()?)?;
     let latency = chrono::Duration::milliseconds(
         i64::try_from(station.target_latency_ms).context("latency out of range")?,
     );

@@ -72,7 +72,7 @@ pub enum TimeArg {
 }
 
 impl TimeArg {
-    pub(super) fn resolve(self, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    fn resolve(self, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
         match self {
             TimeArg::At(t) => Ok(t),
             TimeArg::Now(secs) => now
@@ -160,6 +160,14 @@ pub fn parse_time(text: &str) -> Result<TimeArg, String> {
         "{text:?} is not a time: use RFC 3339 (2026-11-24T18:00:00Z), a UTC date-time \
          (2026-11-24T18:00), a date, now, or now+2h"
     ))
+}
+
+/// The instant a `flag TIME` argument names ([`parse_time`]), with `now`
+/// the run's own clock.
+pub fn time_arg(flag: &str, text: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+    parse_time(text)
+        .map_err(|e| anyhow::anyhow!("{flag} {e}"))?
+        .resolve(now)
 }
 
 /// Seconds for people: `47.9 h`, `12 min`, `40 s`.

@@ -5,7 +5,7 @@
 //! target, as the nightly run does) and the catalog; they plan nothing.
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
 use lofiever::job;
 use lofiever::schedule::{explain, report, store};
@@ -115,33 +115,19 @@ fn catalog_and_schedule(
     Ok((tracks, schedule))
 }
 
-/// A moment on the programme clock: `now`, RFC 3339 or a UTC day.
+/// A moment on the programme clock, in any form [`super::ops::parse_time`]
+/// takes (`now`, `now+2h`, RFC 3339, a UTC date-time or day).
 fn parse_time(
     station: &Station,
     flag: &str,
     text: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<SampleIndex> {
-    let t = text.trim();
-    let instant = if t.eq_ignore_ascii_case("now") {
-        now
-    } else if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        d.with_timezone(&Utc)
-    } else if let Some(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .ok()
-        .and_then(|day| day.and_hms_opt(0, 0, 0))
-    {
-        d.and_utc()
-    } else {
-        bail!(
-            "{flag} {t:?} is not a time: write RFC 3339 (e.g. 2026-03-02T21:15:00Z), a UTC day \
-             (2026-03-02) or now"
-        );
-    };
+    let instant = super::ops::time_arg(flag, text, now)?;
     station
         .epoch
         .sample_at(instant)
-        .with_context(|| format!("{flag} {t:?} is before the station epoch"))
+        .with_context(|| format!("{flag} {:?} is before the station epoch", text.trim()))
 }
 
 fn fmt(station: &Station, s: SampleIndex) -> anyhow::Result<String> {
