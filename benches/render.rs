@@ -9,17 +9,23 @@
 //! - (d) scaling: all cores against one thread.
 //!
 //! Run: `cargo bench --bench render` (MINUTES=20 and REPEAT=3 by default:
-//! each figure is the best of REPEAT runs taken in turns).
+//! each figure is the best of REPEAT runs taken in turns). The window starts
+//! at a fixed instant, [`NOW`] (override with `NOW=<RFC 3339>`), so every run
+//! renders the same audio and figures from different runs compare.
 
 use std::process::Command;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lofiever::job::{self, Window};
 use lofiever::progress::Silent;
 use lofiever::render::{self, CatalogAudio};
 use lofiever::time::{ChunkIndex, SampleCount};
 use rayon::prelude::*;
+
+/// Where the benchmarked window starts unless `NOW` is set: a fixed
+/// afternoon, so the schedule (and so the audio) is the same on every run.
+const NOW: &str = "2026-06-01T15:00:00Z";
 
 const TOML: &str = r#"
 [station]
@@ -36,18 +42,21 @@ fn main() {
         .ok()
         .and_then(|m| m.parse().ok())
         .unwrap_or(20);
+    let now_text = std::env::var("NOW").unwrap_or_else(|_| NOW.to_string());
+    let now: DateTime<Utc> = DateTime::parse_from_rfc3339(&now_text)
+        .expect("NOW is an RFC 3339 time, e.g. 2026-06-01T15:00:00Z")
+        .with_timezone(&Utc);
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("pipeline")).expect("mkdir");
     std::fs::write(dir.path().join("pipeline/station.toml"), TOML).expect("config");
-    let station = lofiever::Station::load(&dir.path().join("pipeline/station.toml"), Utc::now())
-        .expect("station");
+    let station =
+        lofiever::Station::load(&dir.path().join("pipeline/station.toml"), now).expect("station");
     let specs = lofiever::demo::synth::demo_catalog(1);
     lofiever::demo::write_catalog(&station.catalog_dir.join("demo"), &specs, &Silent)
         .expect("catalog");
 
     // Analyse and schedule (not timed).
     let (_, tracks) = job::analyze_and_tracks(&station, &Silent).expect("analyze");
-    let now = Utc::now();
     let ahead = SampleCount::from_secs(minutes * 60).expect("small");
     let mut schedule = lofiever::schedule::Schedule::default();
     job::extend_schedule(&station, &mut schedule, &tracks, now, ahead).expect("schedule");
@@ -62,7 +71,25 @@ fn main() {
     let now_segment = station
         .grid
         .segment_of(station.epoch.sample_at(now).expect("after the epoch"));
-    let wanted = now_segment..wanted.end;
+    // Whole chunks only: the render encodes whole chunks, so a window that
+    // ends mid-chunk would charge the render for audio it encodes but does
+    // not count, and the floor below compares the same PCM.
+    let first_chunk = station.grid.chunk_of(now_segment);
+    let end_chunk = station.grid.chunk_of(wanted.end);
+    assert!(
+        end_chunk.0 > first_chunk.0,
+        "MINUTES too small for one chunk"
+    );
+    let wanted = station
+        .grid
+        .chunk_segment_range(first_chunk)
+        .expect("chunk")
+        .start
+        ..station
+            .grid
+            .chunk_segment_range(end_chunk)
+            .expect("chunk")
+            .start;
     let catalog = station.catalog_dir.clone();
     let make =
         move || -> Box<dyn render::mix::TrackAudio> { Box::new(CatalogAudio::new(&catalog)) };
@@ -131,9 +158,12 @@ fn main() {
         (t.elapsed().as_secs_f64(), bytes)
     };
     let (mut t_floor, bytes) = floor_once();
-    // The floor encoded whole chunks; scale to the segments the render wrote.
     let floor_programme_s =
         (last - first + 1) as f64 * station.grid.chunk_duration().0 as f64 / 48_000.0;
+    assert_eq!(
+        floor_programme_s, programme_s,
+        "the floor encodes the render's chunks"
+    );
 
     // (d) one thread.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -232,17 +262,16 @@ fn main() {
         t_ffmpeg = t_ffmpeg.min(ffmpeg_once());
         t_one = t_one.min(one_once());
     }
-    let t_floor_scaled = t_floor * programme_s / floor_programme_s;
 
     let threads = rayon::current_num_threads();
     let ours = programme_s / t_render;
     let theirs = ff_programme_s / t_ffmpeg;
     println!(
-        "render benchmark ({minutes} min of programme, 96 kb/s, complexity 10, {threads} threads, best of {repeat})"
+        "render benchmark ({minutes} min of programme from {now_text}, 96 kb/s, complexity 10, {threads} threads, best of {repeat})"
     );
     println!("  (a) lofiever render:          {programme_s:7.0} s of programme in {t_render:6.2} s = {ours:6.1} x real time");
     println!("  (b) bare libopus (floor):     {:7.0} s in {t_floor:6.2} s ({bytes} bytes); render / floor = {:.3}",
-        floor_programme_s, t_render / t_floor_scaled);
+        floor_programme_s, t_render / t_floor);
     println!("      decode + mix + limit alone (fresh decoders per chunk): {t_prep:6.2} s");
     println!("  (c) ffmpeg pipeline:          {ff_programme_s:7.0} s of programme in {t_ffmpeg:6.2} s = {theirs:6.1} x real time; lofiever / ffmpeg = {:.2}x",
         ours / theirs);
