@@ -25,6 +25,7 @@ pub mod encode;
 pub mod limiter;
 pub mod mix;
 mod source;
+mod stretches;
 
 use std::ops::Range;
 use std::path::Path;
@@ -182,27 +183,32 @@ pub fn run_skipping(
     let total: u64 = jobs.iter().map(|(_, m)| m.len() as u64).sum::<u64>() * seg_seconds.max(1);
     progress.start("rendering programme", total, Unit::ProgrammeSeconds);
     let written = AtomicU64::new(0);
-    // Contiguous runs of chunks per worker: each worker streams its tracks
-    // front to back instead of re-decoding them for every chunk. More runs
-    // than threads keeps the cores busy when runs differ in cost.
-    let runs = (rayon::current_num_threads() * 2).max(1);
-    let per_run = jobs.len().div_ceil(runs).max(1);
-    jobs.par_chunks(per_run)
-        .map(|run| {
+    // Contiguous stretches of chunks per worker, with work stealing: each
+    // worker streams its tracks front to back instead of re-decoding them
+    // for every chunk, and no core idles while chunks are left.
+    let workers = rayon::current_num_threads().max(1);
+    let stretches = stretches::Stretches::new(jobs.len(), workers);
+    (0..workers)
+        .into_par_iter()
+        .map(|worker| {
             let mut audio = make_audio();
-            for (k, missing) in run {
-                let segments = render_chunk(station, schedule, audio.as_mut(), *k, lookahead)?;
-                let first = grid.chunk_segment_range(*k)?.start.0;
-                for n in missing {
-                    let idx = usize::try_from(n.0 - first)
-                        .expect("segment index within a chunk fits usize");
-                    for (r, per_rendition) in station.renditions.iter().zip(&segments) {
-                        let path = out_dir.join(segment_path(&r.id(), *n));
-                        crate::fsutil::write_atomic(&path, &per_rendition[idx])?;
-                    }
-                    written.fetch_add(1, Ordering::Relaxed);
-                    progress.advance(seg_seconds.max(1));
+            while let Some(j) = stretches.next(worker) {
+                let (k, missing) = &jobs[j];
+                let done = render_and_write(
+                    station,
+                    schedule,
+                    audio.as_mut(),
+                    *k,
+                    missing,
+                    lookahead,
+                    out_dir,
+                );
+                if let Err(e) = done {
+                    stretches.stop();
+                    return Err(e);
                 }
+                written.fetch_add(missing.len() as u64, Ordering::Relaxed);
+                progress.advance(missing.len() as u64 * seg_seconds.max(1));
                 let done_until = grid.chunk_range(*k)?.start.0.saturating_sub(PRIMING.0);
                 audio.retire_before(done_until, &schedule.items);
             }
@@ -216,6 +222,28 @@ pub fn run_skipping(
         summary.written, summary.skipped
     ));
     Ok(summary)
+}
+
+/// Renders chunk `k` and writes its `missing` segments of every rendition.
+fn render_and_write(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &mut dyn mix::TrackAudio,
+    k: ChunkIndex,
+    missing: &[SegmentNumber],
+    lookahead: u64,
+    out_dir: &Path,
+) -> Result<()> {
+    let segments = render_chunk(station, schedule, audio, k, lookahead)?;
+    let first = station.grid.chunk_segment_range(k)?.start.0;
+    for n in missing {
+        let idx = usize::try_from(n.0 - first).expect("segment index within a chunk fits usize");
+        for (r, per_rendition) in station.renditions.iter().zip(&segments) {
+            let path = out_dir.join(segment_path(&r.id(), *n));
+            crate::fsutil::write_atomic(&path, &per_rendition[idx])?;
+        }
+    }
+    Ok(())
 }
 
 /// Renders every segment of chunk `k` for every rendition:
