@@ -7,10 +7,12 @@ use std::ops::Range;
 use crate::schedule::Item;
 
 /// Where decoded track audio comes from: 48 kHz stereo interleaved frames
-/// `[from, from + frames)` of a track (zero-padded past its end).
+/// `[from, from + frames)` of a track.
 pub trait TrackAudio {
-    /// Decoded frames of `item`'s track starting at frame `from`.
-    fn frames(&mut self, item: &Item, from: u64, frames: usize) -> crate::Result<Vec<f32>>;
+    /// Decoded frames of `item`'s track starting at frame `from`: `frames`
+    /// of them, or fewer where the track ends (silence after it). Borrowed
+    /// from the source's own buffer, so no copy is made.
+    fn frames(&mut self, item: &Item, from: u64, frames: usize) -> crate::Result<&[f32]>;
 
     /// A hint that no sample before `sample` will be asked for again, so
     /// resources of items ending before it may be released.
@@ -69,6 +71,8 @@ pub fn mix(
         let pcm = audio.frames(item, item.cue_in + offset_in_item, n)?;
         let gain = 10f32.powf(item.gain_db as f32 / 20.0);
         let out_at = (from - window.start) as usize;
+        // Past the end of the track's audio, silence: nothing to add.
+        let n = (pcm.len() / 2).min(n);
         let dst = &mut out[out_at * 2..(out_at + n) * 2];
         let src = &pcm[..n * 2];
         // Item positions [offset_in_item, offset_in_item + n) split into the
@@ -104,10 +108,13 @@ pub fn mix(
 mod tests {
     use super::*;
 
-    struct Dc;
+    #[derive(Default)]
+    struct Dc(Vec<f32>);
     impl TrackAudio for Dc {
-        fn frames(&mut self, _: &Item, _: u64, frames: usize) -> crate::Result<Vec<f32>> {
-            Ok(vec![0.5; frames * 2])
+        fn frames(&mut self, _: &Item, _: u64, frames: usize) -> crate::Result<&[f32]> {
+            self.0.clear();
+            self.0.resize(frames * 2, 0.5);
+            Ok(&self.0)
         }
     }
 
@@ -130,7 +137,7 @@ mod tests {
     fn equal_power_crossfade_keeps_power() {
         // a: [0, 1000) fading out over its last 200; b starts at 800.
         let items = [item(0, 1000, 0, 200), item(800, 1000, 200, 0)];
-        let pcm = mix(&items, 0..1800, &mut Dc).expect("mix");
+        let pcm = mix(&items, 0..1800, &mut Dc::default()).expect("mix");
         for i in 0..1800 {
             let v = pcm[i * 2];
             if (800..1000).contains(&i) {
@@ -155,9 +162,9 @@ mod tests {
     #[test]
     fn windows_compose() {
         let items = [item(100, 1000, 0, 300), item(800, 1000, 300, 100)];
-        let whole = mix(&items, -50..2000, &mut Dc).expect("mix");
-        let a = mix(&items, -50..777, &mut Dc).expect("mix");
-        let b = mix(&items, 777..2000, &mut Dc).expect("mix");
+        let whole = mix(&items, -50..2000, &mut Dc::default()).expect("mix");
+        let a = mix(&items, -50..777, &mut Dc::default()).expect("mix");
+        let b = mix(&items, 777..2000, &mut Dc::default()).expect("mix");
         assert_eq!([a, b].concat(), whole);
         assert!(
             whole[..300].iter().all(|&v| v == 0.0),

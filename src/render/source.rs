@@ -1,8 +1,9 @@
 //! Track audio for the mixer, decoded from the catalog as streams.
 //!
-//! [`CatalogAudio`] keeps one open decoder per scheduled item and a short
-//! window of decoded frames, so rendering consecutive chunks decodes each
-//! track once, front to back. Output is still a pure function of the file:
+//! [`CatalogAudio`] keeps one open decoder per scheduled item and the frames
+//! decoded for the last request, so rendering consecutive chunks (whose
+//! priming overlaps the previous chunk's end) decodes each track once,
+//! front to back. Output is still a pure function of the file:
 //! a request that goes backwards past the kept window reopens the file and
 //! decodes from the start, which yields the very same samples.
 
@@ -14,11 +15,6 @@ use crate::analyze::track_path;
 use crate::audio::Decoder48;
 use crate::error::{Error, Result};
 use crate::schedule::Item;
-
-/// Decoded frames kept behind the furthest request, so the next chunk's
-/// priming (which reaches back before the previous chunk's end) is served
-/// from memory.
-const KEEP_FRAMES: u64 = 4 * 48_000;
 
 struct OpenTrack {
     dec: Decoder48,
@@ -80,7 +76,7 @@ impl CatalogAudio {
 }
 
 impl TrackAudio for CatalogAudio {
-    fn frames(&mut self, item: &Item, from: u64, frames: usize) -> Result<Vec<f32>> {
+    fn frames(&mut self, item: &Item, from: u64, frames: usize) -> Result<&[f32]> {
         let key = item.start_sample;
         let reopen = match self.open.get(&key) {
             Some(t) => from < t.buf_start,
@@ -94,32 +90,33 @@ impl TrackAudio for CatalogAudio {
             .open
             .get_mut(&key)
             .expect("the item's decoder was just opened or already open");
+        // Drop what lies before this request (requests move forwards; one
+        // that goes back reopens the file, above). What is kept is the
+        // overlap with the previous request, about the priming's length.
+        let have_end = t.buf_start + (t.buf.len() / 2) as u64;
+        let keep_from = from.min(have_end);
+        if keep_from > t.buf_start {
+            t.buf.drain(..((keep_from - t.buf_start) * 2) as usize);
+            t.buf_start = keep_from;
+        }
+        // Decode straight into the kept window until it covers the request.
         let want_end = from + frames as u64;
-        let mut block = Vec::with_capacity(1 << 16);
+        // Room for the request and one more decoded packet, at once rather
+        // than by doubling (each doubling copies what was decoded).
+        let missing = want_end.saturating_sub(t.buf_start + (t.buf.len() / 2) as u64);
+        t.buf.reserve((missing as usize + 16_384) * 2);
         while !t.ended && t.buf_start + (t.buf.len() / 2) as u64 <= want_end {
-            block.clear();
-            if t.dec.next_block(&mut block)? {
-                t.buf.extend_from_slice(&block);
-            } else {
+            if !t.dec.next_block(&mut t.buf)? {
                 t.ended = true;
             }
         }
-        let mut out = Vec::with_capacity(frames * 2);
         let have_end = t.buf_start + (t.buf.len() / 2) as u64;
-        if from < have_end {
-            let s = ((from - t.buf_start) * 2) as usize;
-            let e = ((want_end.min(have_end) - t.buf_start) * 2) as usize;
-            out.extend_from_slice(&t.buf[s..e]);
+        if from >= have_end {
+            return Ok(&[]);
         }
-        out.resize(frames * 2, 0.0);
-        // Drop what lies more than KEEP_FRAMES behind this request's end.
-        let keep_from = want_end.saturating_sub(KEEP_FRAMES).max(t.buf_start);
-        let drop = ((keep_from - t.buf_start) * 2) as usize;
-        if drop > 0 {
-            t.buf.drain(..drop.min(t.buf.len()));
-            t.buf_start = keep_from;
-        }
-        Ok(out)
+        let s = ((from - t.buf_start) * 2) as usize;
+        let e = ((want_end.min(have_end) - t.buf_start) * 2) as usize;
+        Ok(&t.buf[s..e])
     }
 
     fn retire_before(&mut self, sample: u64, items: &[Item]) {
