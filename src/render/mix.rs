@@ -55,8 +55,23 @@ pub fn mix(
     window: Range<i64>,
     audio: &mut dyn TrackAudio,
 ) -> crate::Result<Vec<f32>> {
+    let mut out = Vec::new();
+    mix_into(items, window, audio, &mut out)?;
+    Ok(out)
+}
+
+/// [`mix`] into `out` (cleared first), so a render worker can reuse one
+/// buffer for all its chunks instead of having fresh pages faulted in and
+/// zeroed for every chunk.
+pub fn mix_into(
+    items: &[Item],
+    window: Range<i64>,
+    audio: &mut dyn TrackAudio,
+    out: &mut Vec<f32>,
+) -> crate::Result<()> {
     let len = usize::try_from((window.end - window.start).max(0)).unwrap_or(0);
-    let mut out = vec![0.0f32; len * 2];
+    out.clear();
+    out.resize(len * 2, 0.0);
     for item in items {
         let item_start = i64::try_from(item.start_sample).unwrap_or(i64::MAX);
         let item_end = i64::try_from(item.end().0).unwrap_or(i64::MAX);
@@ -101,7 +116,7 @@ pub fn mix(
             dst[i * 2 + 1] += src[i * 2 + 1] * g;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

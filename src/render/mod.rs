@@ -192,6 +192,7 @@ pub fn run_skipping(
         .into_par_iter()
         .map(|worker| {
             let mut audio = make_audio();
+            let mut pcm = Vec::new();
             while let Some(j) = stretches.next(worker) {
                 let (k, missing) = &jobs[j];
                 let done = render_and_write(
@@ -202,6 +203,7 @@ pub fn run_skipping(
                     missing,
                     lookahead,
                     out_dir,
+                    &mut pcm,
                 );
                 if let Err(e) = done {
                     stretches.stop();
@@ -225,6 +227,7 @@ pub fn run_skipping(
 }
 
 /// Renders chunk `k` and writes its `missing` segments of every rendition.
+#[allow(clippy::too_many_arguments)]
 fn render_and_write(
     station: &Station,
     schedule: &Schedule,
@@ -233,8 +236,9 @@ fn render_and_write(
     missing: &[SegmentNumber],
     lookahead: u64,
     out_dir: &Path,
+    pcm: &mut Vec<f32>,
 ) -> Result<()> {
-    let segments = render_chunk(station, schedule, audio, k, lookahead)?;
+    let segments = render_chunk_with(station, schedule, audio, k, lookahead, pcm)?;
     let first = station.grid.chunk_segment_range(k)?.start.0;
     for n in missing {
         let idx = usize::try_from(n.0 - first).expect("segment index within a chunk fits usize");
@@ -255,16 +259,31 @@ pub fn render_chunk(
     k: ChunkIndex,
     lookahead: u64,
 ) -> Result<Vec<Vec<Vec<u8>>>> {
+    render_chunk_with(station, schedule, audio, k, lookahead, &mut Vec::new())
+}
+
+/// [`render_chunk`] with the programme mixed into `pcm`, a buffer the
+/// worker reuses for all its chunks.
+fn render_chunk_with(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &mut dyn mix::TrackAudio,
+    k: ChunkIndex,
+    lookahead: u64,
+    pcm: &mut Vec<f32>,
+) -> Result<Vec<Vec<Vec<u8>>>> {
     let grid = station.grid;
     let range = grid.chunk_range(k)?;
-    let pcm = programme_for_encoding(
+    programme_for_encoding_into(
         station,
         schedule,
         audio,
         range.start.0,
         range.end.0,
         lookahead,
+        pcm,
     )?;
+    let pcm: &[f32] = pcm;
     let segs = grid.chunk_segment_range(k)?;
     let per_segment = grid.packets_per_segment() as usize;
     let priming_frames = (PRIMING.0 / OPUS_FRAME) as usize;
@@ -351,6 +370,21 @@ pub fn programme_for_encoding(
     end: u64,
     lookahead: u64,
 ) -> Result<Vec<f32>> {
+    let mut pcm = Vec::new();
+    programme_for_encoding_into(station, schedule, audio, start, end, lookahead, &mut pcm)?;
+    Ok(pcm)
+}
+
+/// [`programme_for_encoding`] into `pcm` (a buffer reused across chunks).
+fn programme_for_encoding_into(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &mut dyn mix::TrackAudio,
+    start: u64,
+    end: u64,
+    lookahead: u64,
+    pcm: &mut Vec<f32>,
+) -> Result<()> {
     let to_i64 = |v: u64| {
         i64::try_from(v).map_err(|_| {
             Error::Time(crate::time::TimeError::Overflow {
@@ -363,7 +397,7 @@ pub fn programme_for_encoding(
         context: "render window".into(),
         message: "window too large".into(),
     })?;
-    programme(station, schedule, audio, from, frames)
+    programme_into(station, schedule, audio, from, frames, pcm)
 }
 
 /// The limited programme: `frames` interleaved stereo frames starting at
@@ -376,6 +410,20 @@ pub fn programme(
     from: i64,
     frames: usize,
 ) -> Result<Vec<f32>> {
+    let mut pcm = Vec::new();
+    programme_into(station, schedule, audio, from, frames, &mut pcm)?;
+    Ok(pcm)
+}
+
+/// [`programme`] into `pcm` (a buffer reused across chunks).
+fn programme_into(
+    station: &Station,
+    schedule: &Schedule,
+    audio: &mut dyn mix::TrackAudio,
+    from: i64,
+    frames: usize,
+    pcm: &mut Vec<f32>,
+) -> Result<()> {
     let len = i64::try_from(frames).map_err(|_| Error::Render {
         context: "render window".into(),
         message: "window too large".into(),
@@ -384,8 +432,8 @@ pub fn programme(
     let lo = crate::time::SampleIndex(u64::try_from(from.max(0)).unwrap_or(0));
     let hi = crate::time::SampleIndex(u64::try_from(mix_to.max(0)).unwrap_or(0));
     let items = schedule.overlapping(lo, hi);
-    let mut pcm = mix::mix(items, from..mix_to, audio)?;
-    limiter::limit(&mut pcm, station.true_peak_ceiling_dbtp);
+    mix::mix_into(items, from..mix_to, audio, pcm)?;
+    limiter::limit(pcm, station.true_peak_ceiling_dbtp);
     pcm.truncate(frames * 2);
-    Ok(pcm)
+    Ok(())
 }

@@ -29,6 +29,9 @@ struct OpenTrack {
 pub struct CatalogAudio {
     root: PathBuf,
     open: HashMap<u64, OpenTrack>,
+    /// Buffers of closed tracks, reused for the next ones opened, so their
+    /// memory is not handed back and faulted in afresh for every track.
+    spare: Vec<Vec<f32>>,
 }
 
 impl CatalogAudio {
@@ -37,6 +40,7 @@ impl CatalogAudio {
         CatalogAudio {
             root: root.to_path_buf(),
             open: HashMap::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -53,11 +57,15 @@ impl CatalogAudio {
             })
             .collect();
         for k in done {
-            self.open.remove(&k);
+            if let Some(t) = self.open.remove(&k) {
+                let mut buf = t.buf;
+                buf.clear();
+                self.spare.push(buf);
+            }
         }
     }
 
-    fn open_item(&self, item: &Item) -> Result<OpenTrack> {
+    fn open_item(&mut self, item: &Item) -> Result<OpenTrack> {
         let path = track_path(&self.root, &item.track);
         if !path.is_file() {
             return Err(Error::Schedule(format!(
@@ -68,7 +76,7 @@ impl CatalogAudio {
         }
         Ok(OpenTrack {
             dec: Decoder48::open(&path)?,
-            buf: Vec::new(),
+            buf: self.spare.pop().unwrap_or_default(),
             buf_start: 0,
             ended: false,
         })
