@@ -7,7 +7,10 @@
 //!   parallelism: target ≤ 2;
 //! - (c) scaling: all cores against one thread;
 //! - (d) a re-run over 1,000 cached rows (nothing decoded): target well
-//!   under a second.
+//!   under a second;
+//! - (e) decode plus the EBU R128 meter alone against decode-only: the
+//!   share of (b) that BS.1770 itself fixes (K-weighting every sample, true
+//!   peak), whatever else the analysis measures.
 //!
 //! Run: `cargo bench --bench analyze` (needs ffmpeg for the FLAC/MP3 copies).
 
@@ -32,6 +35,25 @@ fn decode_only(path: &Path) -> u64 {
         if !dec.next_block(&mut block).expect("decode") {
             return frames;
         }
+        frames += (block.len() / 2) as u64;
+    }
+}
+
+/// Decode plus the EBU R128 meter alone (K-weighting, gating blocks, true
+/// peak): the part of the analysis that BS.1770 fixes, whatever else is
+/// measured.
+fn decode_and_loudness(path: &Path) -> u64 {
+    let mut dec = Decoder48::open(path).expect("open");
+    let mut meter = analyze::loudness::LoudnessMeter::new();
+    let mut block = Vec::with_capacity(1 << 16);
+    let mut frames = 0;
+    loop {
+        block.clear();
+        if !dec.next_block(&mut block).expect("decode") {
+            std::hint::black_box(meter.figures());
+            return frames;
+        }
+        meter.push(&block);
         frames += (block.len() / 2) as u64;
     }
 }
@@ -94,13 +116,16 @@ fn main() {
         let (dec_s, audio_s) = timed(files, cores, decode_only);
         let (full_s, _) = timed(files, cores, analyse);
         let (one_s, _) = timed(files, 1, analyse);
+        let (loud_s, _) = timed(files, cores, decode_and_loudness);
         println!(
             "{label:>4}: {audio_s:.0} s of audio | (a) full analysis {:.0} s audio/s on {cores} cores \
-             | (b) full / decode-only = {:.2} (decode-only {:.0} s audio/s) | (c) {cores} threads vs 1: {:.2}x",
+             | (b) full / decode-only = {:.2} (decode-only {:.0} s audio/s) | (c) {cores} threads vs 1: {:.2}x \
+             | (e) decode + R128 meter alone / decode-only = {:.2}",
             audio_s / full_s,
             full_s / dec_s,
             audio_s / dec_s,
-            one_s / full_s
+            one_s / full_s,
+            loud_s / dec_s
         );
     }
 
