@@ -90,6 +90,11 @@ pub struct Features {
     /// The codec the file was decoded with, e.g. "flac", "mp3", "opus".
     #[serde(default)]
     pub codec: String,
+    /// The decoder revision the row was measured with
+    /// ([`crate::audio::DECODER_REVISION`]; 0 for rows from before it was
+    /// recorded). Rows whose decoding has changed since are measured again.
+    #[serde(default)]
+    pub decoder_revision: u32,
 }
 
 /// Length of one level block, in 48 kHz frames (100 ms).
@@ -370,5 +375,6 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
     f.tag_title = info.title.unwrap_or_default();
     f.tag_album = info.album.unwrap_or_default();
     f.codec = info.codec;
+    f.decoder_revision = crate::audio::DECODER_REVISION;
     Ok(f)
 }

@@ -82,8 +82,11 @@ pub struct Decoder48 {
     raw_buf: Vec<f32>,
     /// Stereo at the source rate, reused between packets.
     stereo: Vec<f32>,
-    /// Source frames decoded so far (before resampling).
+    /// Source frames decoded so far (before resampling and before the
+    /// MP4 edit list's trims).
     source_frames: u64,
+    /// The MP4 edit list's trims still to apply (encoder priming, length).
+    edit: Option<super::mp4edit::Edit>,
 }
 
 /// The codec behind a [`Decoder48`]: symphonia's, or libopus for Opus
@@ -366,6 +369,7 @@ impl Decoder48 {
             raw_buf: Vec::new(),
             stereo: Vec::new(),
             source_frames: 0,
+            edit: super::mp4edit::read(path, source_rate),
         })
     }
 
@@ -396,6 +400,9 @@ impl Decoder48 {
             let mut stereo = std::mem::take(&mut self.stereo);
             stereo.clear();
             let more = self.decode_packet(&mut stereo);
+            // The edit list: priming dropped, the presentation's end cut.
+            let ended = matches!(more, Ok(true))
+                && self.edit.as_mut().is_some_and(|e| e.apply(&mut stereo));
             let pushed = match (&more, &mut self.resampler) {
                 (Ok(true), None) => {
                     out.extend_from_slice(&stereo);
@@ -406,9 +413,10 @@ impl Decoder48 {
             };
             self.stereo = stereo;
             pushed?;
-            if !more? {
+            if !more? || ended {
+                // What this packet added is returned first; the next call
+                // flushes the resampler.
                 self.finished = true;
-                continue;
             }
             if out.len() > before {
                 return Ok(true);

@@ -14,8 +14,10 @@
 //!
 //! Lengths: a resampled file yields exactly `round(frames · 48000 / rate)`
 //! frames. Gapless trims are honoured where symphonia reports them (MP3
-//! LAME/Xing, Ogg Vorbis and Opus pre-skip and end granule); AAC in MP4 keeps
-//! its encoder priming (symphonia 0.5 ignores edit lists), about 20-50 ms.
+//! LAME/Xing, Ogg Vorbis and Opus pre-skip and end granule), and for MP4/M4A
+//! the audio track's edit list, read by lofiever itself ([`mp4edit`]:
+//! symphonia 0.5 parses it but does not apply it), which drops AAC's
+//! encoder priming.
 //! Symphonia's MP3 decoder clamps its output to ±1.0, so inter-sample
 //! overs of a hot MP3 master read lower than in a decoder that does not.
 //!
@@ -29,8 +31,22 @@
 //! [`Decoder48::skipped_packets`].
 
 mod decode;
+pub mod mp4edit;
 
 pub use decode::{AudioInfo, Decoder48, AUDIO_EXTENSIONS};
+
+/// Bumped whenever the decoded samples of some files change, so the
+/// analyzer measures those files again (`features.csv` records it per row;
+/// see [`outdated`]).
+///
+/// 1: MP4/M4A edit lists are applied (AAC loses its encoder priming).
+pub const DECODER_REVISION: u32 = 1;
+
+/// Whether a track measured with decoder `revision` from a file in `codec`
+/// would decode differently now.
+pub fn outdated(revision: u32, codec: &str) -> bool {
+    revision < 1 && codec == "aac"
+}
 
 /// Channels in the programme format.
 pub const CHANNELS: usize = 2;

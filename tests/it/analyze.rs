@@ -300,8 +300,8 @@ fn every_format_decodes_to_the_same_music() {
         if let Some(exact) = exact {
             assert_eq!(f.duration_samples, *exact, "{name}: exact length");
         } else {
-            // Lossy codecs: AAC in MP4 keeps its encoder priming (symphonia
-            // 0.5 ignores the edit list), about 1024-2112 source frames.
+            // Lossy codecs end on a whole packet (or, for AAC in MP4, on
+            // the edit list's millisecond).
             assert!(dur_err.abs() < 0.06, "{name}: length off by {dur_err} s");
         }
         assert_eq!(f.key, reference.key, "{name}: key");
@@ -324,6 +324,100 @@ fn every_format_decodes_to_the_same_music() {
             reference.loudness_lufs
         );
     }
+}
+
+/// The lag (in frames, `b` behind `a` when positive) at which the left
+/// channels of `a` and `b` (interleaved stereo) correlate best, over half a
+/// second from 1 s in, searching ±`range` frames.
+fn best_lag(a: &[f32], b: &[f32], range: i64) -> i64 {
+    let (from, len) = (48_000i64, 24_000i64);
+    (-range..=range)
+        .map(|lag| {
+            let dot: f64 = (from..from + len)
+                .map(|t| f64::from(a[(2 * t) as usize]) * f64::from(b[(2 * (t + lag)) as usize]))
+                .sum();
+            (lag, dot)
+        })
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+        .map_or(0, |(lag, _)| lag)
+}
+
+#[test]
+fn aac_in_mp4_drops_its_priming_as_players_do() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = short_spec(48_000);
+    let wav = dir.path().join("source.wav");
+    write_spec(&spec, &wav);
+    let m4a = dir.path().join("aac.m4a");
+    convert(&wav, &m4a, &["-c:a", "aac", "-b:a", "192k"]);
+    // ffmpeg applies the edit list: its decode is what players play.
+    // ffmpeg drops the priming the edit list states (it keeps the end
+    // padding of the last packet).
+    let theirs = crate::util::ffmpeg_decode(&m4a);
+    let decode = |path: &Path| {
+        let mut pcm = Vec::new();
+        let mut dec = lofiever::audio::Decoder48::open(path).expect("open");
+        while dec.next_block(&mut pcm).expect("decode") {}
+        pcm
+    };
+    let ours = decode(&m4a);
+    let source = decode(&wav);
+    let frames = |pcm: &[f32]| pcm.len() as i64 / 2;
+    println!(
+        "AAC in M4A: {} frames decoded, source {}, ffmpeg {}",
+        frames(&ours),
+        frames(&source),
+        frames(&theirs)
+    );
+    // The music starts at the same frame as the source and as ffmpeg's
+    // decode (the priming is 1024 frames)...
+    let lag = best_lag(&source, &ours, 2_000);
+    assert!(lag.abs() <= 1, "our decode is {lag} frames off the source");
+    let lag = best_lag(&theirs, &ours, 2_000);
+    assert!(lag.abs() <= 1, "our decode is {lag} frames off ffmpeg's");
+    // ...and ends with it, to the edit list's millisecond (ffmpeg's MP4
+    // muxer writes the length in ms).
+    assert!(
+        (frames(&ours) - frames(&source)).abs() <= 48,
+        "length {} vs the source's {}",
+        frames(&ours),
+        frames(&source)
+    );
+}
+
+#[test]
+fn aac_rows_measured_before_the_edit_list_fix_are_measured_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cat = dir.path().join("catalog");
+    std::fs::create_dir_all(&cat).expect("mkdir");
+    let wav = dir.path().join("source.wav");
+    write_spec(&short_spec(48_000), &wav);
+    convert(&wav, &cat.join("a.m4a"), &["-c:a", "aac"]);
+    convert(&wav, &cat.join("b.flac"), &[]);
+    let first = analyze::run(&cat, &Silent).expect("run");
+    assert_eq!((first.analysed, first.tracks.len()), (2, 2));
+    // Rows as an older lofiever wrote them: decoder revision 0.
+    let csv = cat.join("features.csv");
+    let text = std::fs::read_to_string(&csv).expect("features.csv");
+    let header = text.lines().next().expect("header");
+    assert!(header.ends_with(",decoder_revision"), "{header}");
+    let old: String = text
+        .lines()
+        .map(|l| match l.strip_suffix(",1") {
+            Some(row) => format!("{row},0\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&csv, old).expect("write");
+    let again = analyze::run(&cat, &Silent).expect("run");
+    assert_eq!(again.analysed, 1, "only the AAC file is measured again");
+    assert_eq!(again.cached, 1, "the FLAC row is still good");
+    let aac = again
+        .tracks
+        .iter()
+        .find(|t| t.codec == "aac")
+        .expect("aac row");
+    assert_eq!(aac.decoder_revision, lofiever::audio::DECODER_REVISION);
 }
 
 #[test]
