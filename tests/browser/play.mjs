@@ -157,12 +157,51 @@ async function run(opts) {
       return await finish(page, opts, errors, ignored, 0);
     }
     if (opts.metadata) {
-      // Timed metadata the player itself reads from the segments (Shaka's
-      // 'metadata' events: one per ID3 frame, as the playhead reaches it).
+      // Timed metadata the player itself reads from the segments: Shaka's
+      // 'metadata' events (one per ID3 frame, as the playhead reaches it),
+      // or dash.js's events for the scheme, as each event starts.
       await page.evaluate(() => {
         window.__metadata = [];
         const p = window.lofiever && window.lofiever.player;
-        if (!p || typeof p.addEventListener !== 'function') return;
+        if (!p) return;
+        if (typeof p.on === 'function' && typeof p.addEventListener !== 'function') {
+          // dash.js: inband events arrive under their scheme's URI; the
+          // message is the ID3 tag itself, so read its text frames here.
+          const id3Frames = (bytes) => {
+            const out = [];
+            if (!bytes || bytes.length < 10 || bytes[0] !== 0x49 || bytes[1] !== 0x44 || bytes[2] !== 0x33) return out;
+            const syncsafe = (i) => (bytes[i] << 21) | (bytes[i + 1] << 14) | (bytes[i + 2] << 7) | bytes[i + 3];
+            const end = 10 + syncsafe(6);
+            let i = 10;
+            while (i + 10 <= end && i + 10 <= bytes.length) {
+              const key = String.fromCharCode(bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]);
+              const size = syncsafe(i + 4);
+              const body = bytes.subarray(i + 10, i + 10 + size);
+              if (key.startsWith('T') && body.length > 0) {
+                // Encoding 3 = UTF-8; text up to the first NUL.
+                let text = new TextDecoder('utf-8').decode(body.subarray(1));
+                text = text.split('\u0000')[0];
+                out.push({ key, data: text });
+              }
+              i += 10 + size;
+            }
+            return out;
+          };
+          p.on('https://aomedia.org/emsg/ID3', (e) => {
+            const ev = e.event || {};
+            const data = ev.messageData instanceof Uint8Array ? ev.messageData : new Uint8Array(ev.messageData || []);
+            for (const f of id3Frames(data)) {
+              window.__metadata.push({
+                start_s: ev.calculatedPresentationTime,
+                key: f.key,
+                data: f.data,
+                heard_s: window.lofiever.audio.currentTime,
+              });
+            }
+          }, null, { mode: 'eventModeOnStart' });
+          return;
+        }
+        if (typeof p.addEventListener !== 'function') return;
         p.addEventListener('metadata', (e) => {
           const f = e.payload || {};
           window.__metadata.push({

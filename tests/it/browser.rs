@@ -202,16 +202,22 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     );
 }
 
-#[test]
-fn shaka_reads_the_titles_from_the_segments_as_they_play() {
+/// Plays the rendered station with `engine` ("shaka" or "dash.js") and checks
+/// that the titles the player itself reads from the segments' `emsg` ID3
+/// events are the schedule's at their moments.
+fn player_reads_the_titles_from_the_segments(engine: &str) {
     let _one = exclusive();
     let r = rendered();
     let report = play_rendered(
-        "?player=shaka",
+        if engine == "shaka" {
+            "?player=shaka"
+        } else {
+            ""
+        },
         &["--seconds", "6", "--timeout", "90", "--metadata"],
     );
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
-    assert_eq!(report["player"]["engine"], "shaka", "{report:#}");
+    assert_eq!(report["player"]["engine"], engine, "{report:#}");
     let schedule = r.station.schedule();
     let titles: Vec<(f64, String)> = report["metadata"]
         .as_array()
@@ -229,7 +235,7 @@ fn shaka_reads_the_titles_from_the_segments_as_they_play() {
         .unwrap_or_default();
     assert!(
         !titles.is_empty(),
-        "Shaka reported no ID3 title from the segments: {report:#}"
+        "{engine} reported no ID3 title from the segments: {report:#}"
     );
     for (start_s, title) in &titles {
         // Media time is seconds since the epoch; the event's title is the
@@ -239,10 +245,20 @@ fn shaka_reads_the_titles_from_the_segments_as_they_play() {
         assert_eq!(title, &item.title, "at {start_s} s: {report:#}");
     }
     eprintln!(
-        "shaka metadata: {} titles, last {:?}",
+        "{engine} metadata: {} titles, last {:?}",
         titles.len(),
         titles.last()
     );
+}
+
+#[test]
+fn shaka_reads_the_titles_from_the_segments_as_they_play() {
+    player_reads_the_titles_from_the_segments("shaka");
+}
+
+#[test]
+fn dashjs_reads_the_titles_from_the_segments_as_they_play() {
+    player_reads_the_titles_from_the_segments("dash.js");
 }
 
 #[test]
