@@ -111,11 +111,20 @@ impl TrackAudio for CatalogAudio {
         let want_end = from + frames as u64;
         // Room for the request and one more decoded packet, at once rather
         // than by doubling (each doubling copies what was decoded).
-        let missing = want_end.saturating_sub(t.buf_start + (t.buf.len() / 2) as u64);
+        let missing = want_end.saturating_sub((t.buf_start + (t.buf.len() / 2) as u64).max(from));
         t.buf.reserve((missing as usize + 16_384) * 2);
         while !t.ended && t.buf_start + (t.buf.len() / 2) as u64 <= want_end {
             if !t.dec.next_block(&mut t.buf)? {
                 t.ended = true;
+            }
+            // Decoding up to a request far into the track (a fresh worker
+            // starting mid-track, or a long mix): keep nothing before
+            // `from`, so memory stays one request long whatever the
+            // track's length.
+            let end = t.buf_start + (t.buf.len() / 2) as u64;
+            if end <= from {
+                t.buf.clear();
+                t.buf_start = end;
             }
         }
         let have_end = t.buf_start + (t.buf.len() / 2) as u64;
@@ -129,5 +138,68 @@ impl TrackAudio for CatalogAudio {
 
     fn retire_before(&mut self, sample: u64, items: &[Item]) {
         self.close_before(sample, items);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 48 kHz stereo WAV of `seconds` where frame `i` holds `i` (mod
+    /// 2^15) on the left, so positions can be checked.
+    fn counting_wav(path: &Path, seconds: u32) {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+        for i in 0..seconds * 48_000 {
+            let v = (i % 32_768) as i16;
+            w.write_sample(v).expect("sample");
+            w.write_sample(-v).expect("sample");
+        }
+        w.finalize().expect("finalize");
+    }
+
+    #[test]
+    fn a_request_deep_into_a_track_holds_only_that_request() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        counting_wav(&dir.path().join("long.wav"), 90);
+        let item = Item {
+            start_sample: 0,
+            length: 90 * 48_000,
+            track: "long.wav".into(),
+            hash: "h".into(),
+            cue_in: 0,
+            gain_db: 0.0,
+            fade_in: 0,
+            fade_out: 0,
+            title: String::new(),
+            artist: String::new(),
+        };
+        let mut audio = CatalogAudio::new(dir.path());
+        // A fresh worker whose first chunk lies 80 s into the track.
+        let from = 80 * 48_000;
+        let got = audio.frames(&item, from, 48_000).expect("frames").to_vec();
+        assert_eq!(got.len(), 2 * 48_000);
+        for (k, f) in got.chunks_exact(2).enumerate().step_by(997) {
+            let want = ((from as usize + k) % 32_768) as f32 / 32_768.0;
+            assert!((f[0] - want).abs() < 1e-6, "frame {k}: {} vs {want}", f[0]);
+        }
+        // The 80 s decoded on the way were not kept: at most the request
+        // and the block that crossed its end.
+        let t = audio.open.get(&0).expect("open");
+        assert!(
+            t.buf.len() / 2 < 2 * 48_000,
+            "{} frames held for a 1 s request",
+            t.buf.len() / 2
+        );
+        // A later request continues from there; one before it reopens.
+        let next = audio.frames(&item, from + 48_000, 10).expect("frames");
+        assert!((next[0] - ((from as usize + 48_000) % 32_768) as f32 / 32_768.0).abs() < 1e-6);
+        let back = audio.frames(&item, 5, 1).expect("frames");
+        assert!((back[0] - 5.0 / 32_768.0).abs() < 1e-6);
     }
 }
