@@ -355,10 +355,9 @@ fn aac_in_mp4_drops_its_priming_as_players_do() {
     // padding of the last packet).
     let theirs = crate::util::ffmpeg_decode(&m4a);
     let decode = |path: &Path| {
-        let mut pcm = Vec::new();
-        let mut dec = lofiever::audio::Decoder48::open(path).expect("open");
-        while dec.next_block(&mut pcm).expect("decode") {}
-        pcm
+        lofiever::audio::Decoder48::open(path)
+            .and_then(|mut d| d.decode_all(60 * 48_000))
+            .expect("decode")
     };
     let ours = decode(&m4a);
     let source = decode(&wav);
