@@ -137,10 +137,12 @@ fn main() {
         .map(|k| {
             let r = station.grid.chunk_range(ChunkIndex(k)).expect("range");
             let mut audio = CatalogAudio::new(&station.catalog_dir);
+            let mut pcm = Vec::new();
             render::programme_for_encoding(
-                &station, &schedule, &mut audio, r.start.0, r.end.0, lookahead,
+                &station, &schedule, &mut audio, r.start.0, r.end.0, lookahead, &mut pcm,
             )
-            .expect("pcm")
+            .expect("pcm");
+            pcm
         })
         .collect();
     let t_prep = t.elapsed().as_secs_f64();

@@ -49,21 +49,10 @@ fn fade_in_gain(pos: u64, len: u64) -> f32 {
 }
 
 /// Mixes the programme samples `[window.start, window.end)` (signed: samples
-/// before the epoch are silence) from `items`, into interleaved stereo.
+/// before the epoch are silence) from `items`, into interleaved stereo in
+/// `out` (cleared first, so a render worker reuses one buffer for all its
+/// chunks instead of having fresh pages faulted in and zeroed each time).
 pub fn mix(
-    items: &[Item],
-    window: Range<i64>,
-    audio: &mut dyn TrackAudio,
-) -> crate::Result<Vec<f32>> {
-    let mut out = Vec::new();
-    mix_into(items, window, audio, &mut out)?;
-    Ok(out)
-}
-
-/// [`mix`] into `out` (cleared first), so a render worker can reuse one
-/// buffer for all its chunks instead of having fresh pages faulted in and
-/// zeroed for every chunk.
-pub fn mix_into(
     items: &[Item],
     window: Range<i64>,
     audio: &mut dyn TrackAudio,
@@ -125,6 +114,13 @@ mod tests {
 
     #[derive(Default)]
     struct Dc(Vec<f32>);
+
+    /// The mix of `items` over `window` from constant 0.5 tracks.
+    fn mixed(items: &[Item], window: Range<i64>) -> Vec<f32> {
+        let mut out = Vec::new();
+        mix(items, window, &mut Dc::default(), &mut out).expect("mix");
+        out
+    }
     impl TrackAudio for Dc {
         fn frames(&mut self, _: &Item, _: u64, frames: usize) -> crate::Result<&[f32]> {
             self.0.clear();
@@ -152,7 +148,7 @@ mod tests {
     fn equal_power_crossfade_keeps_power() {
         // a: [0, 1000) fading out over its last 200; b starts at 800.
         let items = [item(0, 1000, 0, 200), item(800, 1000, 200, 0)];
-        let pcm = mix(&items, 0..1800, &mut Dc::default()).expect("mix");
+        let pcm = mixed(&items, 0..1800);
         for i in 0..1800 {
             let v = pcm[i * 2];
             if (800..1000).contains(&i) {
@@ -177,9 +173,9 @@ mod tests {
     #[test]
     fn windows_compose() {
         let items = [item(100, 1000, 0, 300), item(800, 1000, 300, 100)];
-        let whole = mix(&items, -50..2000, &mut Dc::default()).expect("mix");
-        let a = mix(&items, -50..777, &mut Dc::default()).expect("mix");
-        let b = mix(&items, 777..2000, &mut Dc::default()).expect("mix");
+        let whole = mixed(&items, -50..2000);
+        let a = mixed(&items, -50..777);
+        let b = mixed(&items, 777..2000);
         assert_eq!([a, b].concat(), whole);
         assert!(
             whole[..300].iter().all(|&v| v == 0.0),

@@ -238,7 +238,7 @@ fn render_and_write(
     out_dir: &Path,
     pcm: &mut Vec<f32>,
 ) -> Result<()> {
-    let segments = render_chunk_with(station, schedule, audio, k, lookahead, pcm)?;
+    let segments = render_chunk(station, schedule, audio, k, lookahead, pcm)?;
     let first = station.grid.chunk_segment_range(k)?.start.0;
     for n in missing {
         let idx = usize::try_from(n.0 - first).expect("segment index within a chunk fits usize");
@@ -251,20 +251,10 @@ fn render_and_write(
 }
 
 /// Renders every segment of chunk `k` for every rendition:
-/// `result[rendition][segment_in_chunk]` = media segment bytes.
+/// `result[rendition][segment_in_chunk]` = media segment bytes. The
+/// programme is mixed into `pcm`, a buffer a worker reuses for all its
+/// chunks (fresh pages for every chunk were faulted in and zeroed).
 pub fn render_chunk(
-    station: &Station,
-    schedule: &Schedule,
-    audio: &mut dyn mix::TrackAudio,
-    k: ChunkIndex,
-    lookahead: u64,
-) -> Result<Vec<Vec<Vec<u8>>>> {
-    render_chunk_with(station, schedule, audio, k, lookahead, &mut Vec::new())
-}
-
-/// [`render_chunk`] with the programme mixed into `pcm`, a buffer the
-/// worker reuses for all its chunks.
-fn render_chunk_with(
     station: &Station,
     schedule: &Schedule,
     audio: &mut dyn mix::TrackAudio,
@@ -274,7 +264,7 @@ fn render_chunk_with(
 ) -> Result<Vec<Vec<Vec<u8>>>> {
     let grid = station.grid;
     let range = grid.chunk_range(k)?;
-    programme_for_encoding_into(
+    programme_for_encoding(
         station,
         schedule,
         audio,
@@ -362,21 +352,8 @@ pub fn now_playing_events(schedule: &Schedule, from: u64, to: u64) -> Vec<fmp4::
 /// The limited programme PCM an encoder needs for programme samples
 /// `[start, end)`: priming before, and shifted by the encoder look-ahead.
 /// Input frame `j` is programme sample `start − PRIMING + lookahead + j`.
+/// Written into `pcm` (cleared first).
 pub fn programme_for_encoding(
-    station: &Station,
-    schedule: &Schedule,
-    audio: &mut dyn mix::TrackAudio,
-    start: u64,
-    end: u64,
-    lookahead: u64,
-) -> Result<Vec<f32>> {
-    let mut pcm = Vec::new();
-    programme_for_encoding_into(station, schedule, audio, start, end, lookahead, &mut pcm)?;
-    Ok(pcm)
-}
-
-/// [`programme_for_encoding`] into `pcm` (a buffer reused across chunks).
-fn programme_for_encoding_into(
     station: &Station,
     schedule: &Schedule,
     audio: &mut dyn mix::TrackAudio,
@@ -397,26 +374,14 @@ fn programme_for_encoding_into(
         context: "render window".into(),
         message: "window too large".into(),
     })?;
-    programme_into(station, schedule, audio, from, frames, pcm)
+    programme(station, schedule, audio, from, frames, pcm)
 }
 
 /// The limited programme: `frames` interleaved stereo frames starting at
 /// programme sample `from` (negative = before the epoch, silence). This is
 /// what a straight-through render of the window sounds like before encoding.
+/// Written into `pcm` (cleared first).
 pub fn programme(
-    station: &Station,
-    schedule: &Schedule,
-    audio: &mut dyn mix::TrackAudio,
-    from: i64,
-    frames: usize,
-) -> Result<Vec<f32>> {
-    let mut pcm = Vec::new();
-    programme_into(station, schedule, audio, from, frames, &mut pcm)?;
-    Ok(pcm)
-}
-
-/// [`programme`] into `pcm` (a buffer reused across chunks).
-fn programme_into(
     station: &Station,
     schedule: &Schedule,
     audio: &mut dyn mix::TrackAudio,
@@ -432,7 +397,7 @@ fn programme_into(
     let lo = crate::time::SampleIndex(u64::try_from(from.max(0)).unwrap_or(0));
     let hi = crate::time::SampleIndex(u64::try_from(mix_to.max(0)).unwrap_or(0));
     let items = schedule.overlapping(lo, hi);
-    mix::mix_into(items, from..mix_to, audio, pcm)?;
+    mix::mix(items, from..mix_to, audio, pcm)?;
     limiter::limit(pcm, station.true_peak_ceiling_dbtp);
     pcm.truncate(frames * 2);
     Ok(())

@@ -196,8 +196,16 @@ fn six_hundred_segments_are_continuous_across_chunk_seams_and_crossfades() {
         .expect("range")
         .0;
     let mut audio = CatalogAudio::new(&station.catalog_dir);
-    let reference = render::programme(&station, &schedule, &mut audio, start as i64, frames)
-        .expect("straight-through programme");
+    let mut reference = Vec::new();
+    render::programme(
+        &station,
+        &schedule,
+        &mut audio,
+        start as i64,
+        frames,
+        &mut reference,
+    )
+    .expect("straight-through programme");
     let whole = snr_db(&by_ffmpeg, &reference);
     assert!(
         whole > 15.0,
@@ -208,13 +216,15 @@ fn six_hundred_segments_are_continuous_across_chunk_seams_and_crossfades() {
     // primed like a chunk. Chunking may only cost what this does not.
     let lookahead = render::encoder_lookahead(&station).expect("encoder");
     let mut audio = CatalogAudio::new(&station.catalog_dir);
-    let pcm = render::programme_for_encoding(
+    let mut pcm = Vec::new();
+    render::programme_for_encoding(
         &station,
         &schedule,
         &mut audio,
         start,
         start + count * d,
         lookahead,
+        &mut pcm,
     )
     .expect("programme");
     let mut enc =
@@ -300,8 +310,15 @@ fn rerenders_are_byte_identical_across_threads_chunk_order_and_window() {
     for k in (k0.0..k0.0 + 3).rev() {
         let k = lofiever::time::ChunkIndex(k);
         let mut audio = CatalogAudio::new(&station.catalog_dir);
-        let again =
-            render::render_chunk(&station, &schedule, &mut audio, k, lookahead).expect("render");
+        let again = render::render_chunk(
+            &station,
+            &schedule,
+            &mut audio,
+            k,
+            lookahead,
+            &mut Vec::new(),
+        )
+        .expect("render");
         let segs = station.grid.chunk_segment_range(k).expect("range");
         for (i, n) in (segs.start.0..segs.end.0).enumerate() {
             let disk = std::fs::read(out.join(format!("96k/{n}.m4s"))).expect("segment");

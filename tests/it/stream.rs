@@ -155,8 +155,16 @@ fn thirty_segments_decode_to_exactly_30_d_samples_matching_the_programme() {
         .grid
         .segment_start(SegmentNumber(first))
         .expect("in range");
-    let reference = render::programme(&station, &schedule, &mut audio, start.0 as i64, 30 * 96_000)
-        .expect("programme");
+    let mut reference = Vec::new();
+    render::programme(
+        &station,
+        &schedule,
+        &mut audio,
+        start.0 as i64,
+        30 * 96_000,
+        &mut reference,
+    )
+    .expect("programme");
     let snr = |a: &[f32], b: &[f32]| {
         let sig: f64 = b.iter().map(|&v| f64::from(v).powi(2)).sum();
         let err: f64 = a
@@ -201,8 +209,15 @@ fn rerendering_gives_byte_identical_segments() {
     let lookahead = render::encoder_lookahead(&station).expect("encoder");
     // A chunk in the middle of the window, rendered again from scratch.
     let k = station.grid.chunk_of(SegmentNumber(window.start.0 + 15));
-    let again =
-        render::render_chunk(&station, &schedule, &mut audio, k, lookahead).expect("render");
+    let again = render::render_chunk(
+        &station,
+        &schedule,
+        &mut audio,
+        k,
+        lookahead,
+        &mut Vec::new(),
+    )
+    .expect("render");
     let segs = station.grid.chunk_segment_range(k).expect("range");
     for (ri, rendition) in ["64k", "96k"].iter().enumerate() {
         for (i, n) in (segs.start.0..segs.end.0).enumerate() {
