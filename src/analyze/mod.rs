@@ -83,17 +83,14 @@ pub fn run(catalog_dir: &Path, progress: &dyn Progress) -> Result<Report> {
     let (cached_rows, cached_failures) = read_cache(&cache_path, &errors_path);
 
     // Rows the current decoder would measure differently are not reused.
-    let current = |f: &&Features| !crate::audio::outdated(f.decoder_revision, &f.codec);
-    let by_path: HashMap<&str, &Features> = cached_rows
+    let reusable: Vec<&Features> = cached_rows
         .iter()
-        .filter(current)
-        .map(|f| (f.path.as_str(), f))
+        .filter(|f| !crate::audio::outdated(f.decoder_revision, &f.codec))
         .collect();
-    let by_hash: HashMap<&str, &Features> = cached_rows
-        .iter()
-        .filter(current)
-        .map(|f| (f.hash.as_str(), f))
-        .collect();
+    let by_path: HashMap<&str, &Features> =
+        reusable.iter().map(|&f| (f.path.as_str(), f)).collect();
+    let by_hash: HashMap<&str, &Features> =
+        reusable.iter().map(|&f| (f.hash.as_str(), f)).collect();
     let failed_by_hash: HashMap<&str, &Failure> = cached_failures
         .iter()
         .map(|f| (f.hash.as_str(), f))

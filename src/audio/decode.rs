@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use rubato::{FftFixedIn, Resampler};
 use symphonia::core::audio::{Channels, SampleBuffer};
 use symphonia::core::codecs::{
-    CodecParameters, DecoderOptions, CODEC_TYPE_MP3, CODEC_TYPE_NULL, CODEC_TYPE_OPUS,
-    CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_S16BE, CODEC_TYPE_PCM_S16LE, CODEC_TYPE_PCM_S24BE,
-    CODEC_TYPE_PCM_S24LE,
+    CodecParameters, DecoderOptions, CODEC_TYPE_AAC, CODEC_TYPE_ALAC, CODEC_TYPE_MP3,
+    CODEC_TYPE_NULL, CODEC_TYPE_OPUS, CODEC_TYPE_PCM_F32LE, CODEC_TYPE_PCM_S16BE,
+    CODEC_TYPE_PCM_S16LE, CODEC_TYPE_PCM_S24BE, CODEC_TYPE_PCM_S24LE,
 };
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
@@ -369,7 +369,12 @@ impl Decoder48 {
             raw_buf: Vec::new(),
             stereo: Vec::new(),
             source_frames: 0,
-            edit: super::mp4edit::read(path, source_rate),
+            // Only MP4 holds AAC or ALAC here; other files are not read again.
+            edit: if [CODEC_TYPE_AAC, CODEC_TYPE_ALAC].contains(&params.codec) {
+                super::mp4edit::read(path, source_rate)
+            } else {
+                None
+            },
         })
     }
 
