@@ -11,8 +11,9 @@
 //! ID3v2.4 tag with `TIT2` (title) and `TPE1` (artist). A player that joins
 //! mid-track learns the title from its first segment; the event `id` is the
 //! item's start in whole seconds since the epoch, so repeats of one item
-//! share it. Shaka Player turns these into `metadata` events (tested in
-//! Chromium, `tests/it/browser.rs`).
+//! share it. Shaka Player turns these into `metadata` events and dash.js
+//! raises them under the scheme's URI (both tested in Chromium,
+//! `tests/it/browser.rs`).
 //!
 //! Timing: the encoder is fed the programme advanced by its look-ahead, so the
 //! decoder's output sample `t` is programme sample `t`; hence `dOps.PreSkip`
@@ -31,7 +32,7 @@ use crate::time::{SampleIndex, SegmentNumber, OPUS_FRAME, SAMPLE_RATE};
 pub const TRACK_ID: u32 = 1;
 
 /// `emsg` scheme of the now-playing events: ID3 timed metadata in CMAF
-/// (Alliance for Open Media), as Shaka Player reads it.
+/// (Alliance for Open Media), as Shaka Player and dash.js read it.
 pub const NOW_PLAYING_SCHEME: &str = "https://aomedia.org/emsg/ID3";
 /// `emsg` value of the now-playing events (a URI relative to the scheme,
 /// saying what the ids mean: one id per schedule item).
