@@ -396,7 +396,7 @@ mod tests {
         );
         assert!(
             d.contains(
-                r#"<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-head:2014" value="stream.mpd"/>"#
+                r#"<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-head:2014" value="clock.txt"/>"#
             ),
             "{d}"
         );

@@ -13,6 +13,14 @@ pub const INDEX_HTML: &str = include_str!("index.html");
 /// `player.js`: player set-up (dash.js, or Shaka Player with `?player=shaka`),
 /// live sync, missing-segment skips, now playing, sync display.
 pub const PLAYER_JS: &str = include_str!("player.js");
+/// `clock.js`: the station clock, measured from the host's `Date` header.
+pub const CLOCK_JS: &str = include_str!("clock.js");
+/// `clock.txt`: the object whose `Date` header the page reads (published with
+/// `Cache-Control: no-store`, so that no cache answers for the host). Its
+/// bytes say what it is for whoever opens it.
+pub const CLOCK_TXT: &str = "lofiever station clock: listening pages read the Date header of this object to agree on the time.\n";
+/// The key of [`CLOCK_TXT`].
+pub const CLOCK_KEY: &str = "clock.txt";
 /// `style.css`.
 pub const STYLE_CSS: &str = include_str!("style.css");
 
@@ -25,6 +33,7 @@ pub const SHAKA_FALLBACK: &str = "vendor/shaka/shaka-player.compiled.js";
 struct StationJson<'a> {
     name: &'a str,
     mpd: &'a str,
+    clock: &'a str,
     epoch: String,
     sample_rate: u32,
     segment_samples: u64,
@@ -64,6 +73,7 @@ pub fn station_json(station: &Station) -> Vec<u8> {
     let doc = StationJson {
         name: &station.name,
         mpd: "stream.mpd",
+        clock: CLOCK_KEY,
         epoch: station
             .epoch
             .instant()
@@ -98,6 +108,8 @@ pub fn files(station: &Station) -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("station.json", station_json(station)),
         ("player.js", PLAYER_JS.as_bytes().to_vec()),
+        ("clock.js", CLOCK_JS.as_bytes().to_vec()),
+        (CLOCK_KEY, CLOCK_TXT.as_bytes().to_vec()),
         ("style.css", STYLE_CSS.as_bytes().to_vec()),
         ("index.html", INDEX_HTML.as_bytes().to_vec()),
     ]

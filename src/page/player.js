@@ -27,9 +27,11 @@
  *      the stuck segment, the page jumps to the live point and says so. The listener
  *      hears a gap as long as the missing audio and stays in sync.
  *
- * Clock: the device clock is used when it agrees with the host's Date header (to that
- * header's one-second resolution); NTP-synced devices agree to tens of milliseconds.
- * Otherwise the players' UTC synchronisation (the MPD's UTCTiming) is used.
+ * Clock: "now" is the host's clock, never the device's: clock.js measures the offset
+ * to a few ms from the host's Date header (or the station's millisecond time
+ * service) and keeps refining it while the page is open. Both players are given that
+ * offset and never synchronise on their own; the sync line shows the error against
+ * the corrected clock, the correction, and how sure the page is of it.
  *
  * Everything that comes from data is written with textContent, never as HTML.
  * For tests, `window.lofiever` exposes { player, engine, audio, programmeTimeMs(),
@@ -55,6 +57,24 @@
    * band must not be narrower than that or the rate would flap.
    */
   const SYNC_TOLERANCE_S = 0.012;
+  /** The most a seek aims past the live point to make up for what the engine loses. */
+  const SEEK_LEAD_MAX_S = 2.5;
+  /**
+   * A seek's outcome is judged this long after it: Firefox plays on for a moment
+   * after a seek and then stalls its audio output for a second or more.
+   */
+  const LEARN_AFTER_MS = 2500;
+  /** After a seek without a 'playing' event (WebKit), the audio flows again by then. */
+  const SEEKED_SETTLE_MS = 300;
+  /** Readings (one per 100 ms) whose median holdLatency steers by. */
+  const ERR_WINDOW = 9;
+  /**
+   * holdLatency's dead band on WebKit engines: every change of the playback rate
+   * costs WebKitGTK's GStreamer pipeline a little time, so it changes it less often.
+   */
+  const WEBKIT_TOLERANCE_S = 0.03;
+  /** Where the page holds the latency itself: another seek at most this often. */
+  const RESETTLE_MS = 3500;
   /** Start-up, resume, a jump: a latency error beyond this is removed with one seek. */
   const SETTLE_S = 0.1;
   /** The playhead has not moved for this long while it should: it is stuck. */
@@ -64,8 +84,12 @@
    * (a network outage rather than one missing segment): jump anyway.
    */
   const STALL_RESYNC_MS = 8000;
-  /** Slack when deciding whether the device clock agrees with the server's Date header. */
-  const CLOCK_SLACK_MS = 250;
+  /** Start-up waits at most this long for the first measurement of the host's clock. */
+  const CLOCK_WAIT_MS = 1500;
+  /** A player is given the clock offset again when it moved by more than this. */
+  const CLOCK_RESEND_MS = 0.5;
+  /** Where the host's clock is read (a tiny object published with Cache-Control: no-store). */
+  const CLOCK_URL = 'clock.txt';
   const DAY_MS = 86400000;
   /** Also load yesterday's schedule this long after midnight (an item may span midnight). */
   const PREV_DAY_WINDOW_MS = 3600000;
@@ -124,22 +148,62 @@
     days: new Map(),
     /** Items of all loaded days, merged, de-duplicated and sorted by start. */
     items: [],
+    /** What this browser offers (capabilities()), once known. */
+    caps: null,
+    /** When holdLatency last seeked. */
+    lastSettleAt: 0,
+    /** holdLatency's last readings of the latency error (s). */
+    errWindow: [],
+    /** How far past the live point a seek aims (learnSeekLead), s. */
+    seekLeadS: 0,
+    /** The last jumpToLive seeked, and its outcome is still to be learned from. */
+    learnPending: false,
+    lastJumpAt: 0,
+    /** Things the listener should know that are not problems (a player fallback). */
+    notes: [],
     shownKey: null,
     lastSyncPaint: 0,
   };
 
   /**
-   * The station clock as this page knows it. When the device clock agrees with the
-   * host's Date header (to that header's one-second resolution) the device clock is
-   * used as is: NTP-synced devices agree to tens of milliseconds, far better than a
-   * Date header could make them. Otherwise offsetMs is the best estimate of
-   * (server - device), first from the Date header, then from the player's own UTC
-   * synchronisation against the MPD's UTCTiming.
+   * The station clock (clock.js): the host's time, measured from the page, whatever
+   * the device clock says. Null until station.json is loaded; until the first
+   * measurement is in, it reads the device clock.
    */
-  const clock = { offsetMs: 0, trusted: true };
+  let stationClock = null;
 
   function stationNowMs() {
-    return Date.now() + clock.offsetMs;
+    return stationClock ? stationClock.now() : Date.now();
+  }
+
+  /** (station - device clock) in ms: what a player that reads Date.now() must add. */
+  function deviceOffsetMs() {
+    return stationClock ? stationClock.deviceOffsetMs() : 0;
+  }
+
+  /**
+   * Where the page reads the host's time, best first: the station's own millisecond
+   * time service (a UTCTiming http-iso / http-xsdate URL, when configured), the
+   * clock object, and, for a station published before the clock object existed,
+   * the MPD (refused if a cache answers it).
+   */
+  function clockSources(station) {
+    const sources = [];
+    const u = station.utcTiming;
+    const iso = /^urn:mpeg:dash:utc:http-(iso|xsdate):201[24]$/.test(u.scheme);
+    const head = /^urn:mpeg:dash:utc:http-head:201[24]$/.test(u.scheme);
+    const abs = (x) => new URL(x, station.mpdUrl).href;
+    if (iso) sources.push({ url: abs(u.url), kind: 'iso', label: 'time service' });
+    if (head && abs(u.url) !== abs(station.clockUrl) && abs(u.url) !== station.mpdUrl) {
+      sources.push({ url: abs(u.url), kind: 'date', label: 'time host' });
+    }
+    sources.push({ url: new URL(station.clockUrl, document.baseURI).href, kind: 'date', label: 'host' });
+    sources.push({ url: station.mpdUrl, kind: 'date', label: 'host' });
+    return sources;
+  }
+
+  function startClock(station) {
+    stationClock = new window.LofieverClock.ClockSync({ sources: clockSources(station) }).start();
   }
 
   /** A problem to show on the page as it is (no "Error:" prefix, no stack). */
@@ -213,15 +277,12 @@
   // ---------------------------------------------------------------- station.json
 
   async function loadStation() {
-    const t0 = Date.now();
     let res;
     try {
-      // no-store: the Date header must be fresh for the clock check below.
-      res = await fetch(STATION_URL, { cache: 'no-store' });
+      res = await fetch(STATION_URL, { cache: 'no-cache' });
     } catch (e) {
       throw new PageError(`Could not reach ${STATION_URL} (${e.message}).`);
     }
-    const t1 = Date.now();
     if (!res.ok) {
       throw new PageError(res.status === 404
         ? `${STATION_URL} is missing (HTTP 404): this station has not been published here yet.`
@@ -233,13 +294,9 @@
     } catch (e) {
       throw new PageError(`${STATION_URL} is not valid JSON.`);
     }
-    checkClock(res.headers, t0, t1);
     return normaliseStation(raw);
   }
 
-  /** Validates station.json and fills defaults; unknown fields are ignored. */
-
-  /** Validates station.json and fills defaults; unknown fields are ignored. */
   /** Validates station.json and fills defaults; unknown fields are ignored. */
   function normaliseStation(raw) {
     if (!raw || typeof raw !== 'object') throw new PageError(`${STATION_URL} is not a JSON object.`);
@@ -258,6 +315,11 @@
       name: typeof raw.name === 'string' && raw.name.trim() ? raw.name.trim() : 'lofiever',
       mpd,
       mpdUrl: new URL(mpd, document.baseURI).href,
+      clockUrl: str(raw.clock) || CLOCK_URL,
+      // Media Session artwork: [{ src, sizes, type }], src relative to the page.
+      artwork: (Array.isArray(raw.artwork) ? raw.artwork : [])
+        .filter((a) => a && typeof a.src === 'string' && a.src)
+        .map((a) => ({ src: new URL(a.src, document.baseURI).href, sizes: str(a.sizes), type: str(a.type) })),
       epoch: raw.epoch,
       epochMs,
       sampleRate,
@@ -266,7 +328,10 @@
       libs: {
         dashjs: [str(raw.dashjs_url), str(raw.dashjs_fallback_url)],
         shaka: [str(raw.shaka_url), str(raw.shaka_fallback_url)],
+        hlsjs: [str(raw.hlsjs_url), str(raw.hlsjs_fallback_url) || 'vendor/hlsjs/hls.min.js'],
       },
+      // Per-UTC-day HLS playlists over the same segments: hls/<day>.m3u8.
+      hls: raw.hls === true,
       utcTiming: {
         scheme: str((raw.utc_timing || {}).scheme) || 'urn:mpeg:dash:utc:http-head:2014',
         url: str((raw.utc_timing || {}).url) || mpd,
@@ -277,28 +342,6 @@
         max: Math.max(finite(rate.max, 1.04), 1),
       },
     };
-  }
-
-  /**
-   * Compares the device clock with the Date (+ Age) header of a fresh response.
-   * The header has one-second resolution, so the server's clock was somewhere in
-   * [date, date + 1 s) while the device read between t0 and t1.
-   */
-  function checkClock(headers, t0, t1) {
-    const date = Date.parse(headers.get('Date') || '');
-    if (!Number.isFinite(date)) return; // no header (or not exposed): trust the device
-    const age = Math.max(0, parseInt(headers.get('Age') || '0', 10) || 0);
-    const server = date + age * 1000;
-    const lo = server - t1; // smallest possible (server - device)
-    const hi = server + 1000 + (age > 0 ? 1000 : 0) - t0; // largest possible
-    if (lo - CLOCK_SLACK_MS <= 0 && 0 <= hi + CLOCK_SLACK_MS) {
-      clock.trusted = true;
-      clock.offsetMs = 0;
-    } else {
-      clock.trusted = false;
-      clock.offsetMs = Math.round((lo + hi) / 2);
-      console.warn(`lofiever: device clock differs from the server by about ${clock.offsetMs} ms; using the server's time.`);
-    }
   }
 
   // ---------------------------------------------------------------- dash.js
@@ -391,7 +434,7 @@
   /** Which player this page uses: ?player=shaka, else dash.js. */
   function chosenEngine() {
     const p = new URLSearchParams(window.location.search).get('player');
-    return p === 'shaka' ? 'shaka' : 'dashjs';
+    return p === 'shaka' || p === 'hlsjs' || p === 'native' ? p : 'dashjs';
   }
 
   /**
@@ -451,15 +494,12 @@
           liveThreshold: -1,
         },
         utcSynchronization: {
-          // Only needed when the device clock disagrees with the server's (see
-          // checkClock): then dash.js derives its offset from the MPD's UTCTiming,
-          // else from the time source below, else from the MPD's Date header.
-          // With a good device clock, dash.js's own sync could only make it worse:
-          // a static host's Date header is rounded to whole seconds.
-          enabled: !clock.trusted,
-          useManifestDateHeaderTimeSource: true,
-          // The station's own UTCTiming (the same as in the MPD), never dash.js's
-          // default public time service: no third party unless the station says so.
+          // The page measures the host's clock itself (clock.js) and hands dash.js the
+          // offset (see createDashjs); dash.js's own sync reads a whole-second Date
+          // header and misjudges it by up to a second, so it must never run.
+          enabled: false,
+          useManifestDateHeaderTimeSource: false,
+          // Never dash.js's default public time service: no third party.
           defaultTimingSource: {
             scheme: station.utcTiming.scheme,
             value: new URL(station.utcTiming.url, station.mpdUrl).href,
@@ -479,21 +519,28 @@
    * startListening): dash.js picks its start point when it attaches, and a start
    * point chosen at page load is as old as the page.
    */
-  function createDashjs(dashjs, station) {
+  function createDashjs(dashjs, station, codec) {
     const player = dashjs.MediaPlayer().create();
     player.updateSettings(dashSettings(dashjs, station));
+    // The MPD in the codecs spelling this browser accepts (dash.js asks MSE with
+    // the MPD's string as it is).
+    if (typeof player.addResponseInterceptor === 'function') {
+      player.addResponseInterceptor((response) => {
+        const req = response && response.request;
+        const type = req && req.customData && req.customData.request ? req.customData.request.type : null;
+        if (type === 'MPD' && response.data) {
+          const text = typeof response.data === 'string' ? response.data : new TextDecoder().decode(response.data);
+          response.data = rewriteManifest(text, codec, false);
+        }
+        return Promise.resolve(response);
+      });
+    }
     const ev = dashjs.MediaPlayer.events;
     player.on(ev.ERROR, (e) => {
       const err = (e && e.error) || {};
       const code = typeof err === 'object' ? err.code : undefined;
       const message = typeof err === 'object' ? String(err.message || 'unknown error') : String(err);
-      let text;
-      if (code === 25 || code === 10 || code === 11) {
-        text = `The stream manifest ${station.mpd} could not be loaded: ${message}`;
-      } else if (code === 27 || code === 28) {
-        text = 'Part of the stream could not be downloaded; retrying.';
-      }
-      reportError('dash.js', code, message, text, code === 27 || code === 28);
+      reportError('dash.js', code, message, undefined, code === 27 || code === 28);
     });
     player.on(ev.FRAGMENT_LOADING_COMPLETED, (e) => {
       const req = e && e.request;
@@ -502,19 +549,38 @@
         noteFailedSegment(req.url, status, e.error.message);
       }
     });
+    // iOS/iPadOS ManagedMediaSource tells when it wants data (dash.js follows it);
+    // kept for support and tests.
+    for (const [name, what] of [['MANAGED_MEDIA_SOURCE_START_STREAMING', 'mms-start'], ['MANAGED_MEDIA_SOURCE_END_STREAMING', 'mms-end']]) {
+      if (ev[name]) player.on(ev[name], () => state.events.push({ at: Date.now(), what }));
+    }
     player.on(ev.PLAYBACK_NOT_ALLOWED, () => {
       state.wantPlaying = false;
       setButton('paused');
       setStatus('warn', 'The browser blocked playback; press play again.');
     });
+    let givenOffset = null;
     return {
       name: 'dash.js',
       player,
       version: player.getVersion(),
       attach() {
         player.initialize(audio, station.mpdUrl, true);
+        // initialize() has reset dash.js's clock offset; the stream's start point is
+        // chosen only once the MPD is in, so this offset is the one it starts from.
+        this.setClockOffset(deviceOffsetMs());
       },
-      /** (server - device) in ms as dash.js sees it, once it is playing. */
+      /**
+       * Gives dash.js the offset (station - Date.now()) in ms. dash.js keeps it in its
+       * TimelineConverter, which takes it from the updateTimeSyncOffset event that its
+       * own UTC sync raises; with that sync off, the page raises it.
+       */
+      setClockOffset(ms) {
+        if (givenOffset !== null && Math.abs(ms - givenOffset) <= CLOCK_RESEND_MS) return;
+        givenOffset = ms;
+        player.trigger('updateTimeSyncOffset', { offset: ms });
+      },
+      /** The offset dash.js works with (ms), read back from its live latency. */
       clockOffsetMs() {
         try {
           const lat = player.getCurrentLiveLatency();
@@ -572,23 +638,34 @@
     };
   }
 
-  /** Shaka Player engine. */
-  async function createShaka(shaka, station) {
+  /** Shaka Player engine; `codec` is the codecs spelling to give it. */
+  async function createShaka(shaka, station, codec) {
     shaka.polyfill.installAll();
     if (!shaka.Player.isBrowserSupported()) {
       throw new PageError('This browser cannot play the stream with Shaka Player (no Media Source Extensions).');
     }
     const l = station.latency.targetMs / 1000;
     const player = new shaka.Player();
+    let timeline = null;
+    let givenOffset = null;
     await player.attach(audio);
     player.configure(shakaConfig(station, 1));
+    // Shaka reads the clock offset from the MPD's UTCTiming while it parses the MPD:
+    // it gets the page's measured time of that very moment, so it starts from the
+    // right clock and asks no whole-second Date header; and the codecs spelling
+    // this browser accepts.
+    player.getNetworkingEngine().registerResponseFilter((type, response) => {
+      if (type !== shaka.net.NetworkingEngine.RequestType.MANIFEST) return;
+      const text = new TextDecoder().decode(response.data);
+      response.data = new TextEncoder().encode(rewriteManifest(text, codec, true));
+    });
     player.addEventListener('error', (ev) => {
       const err = ev.detail || {};
       const data = Array.isArray(err.data) ? err.data : [];
       if (err.code === 1001 && typeof data[0] === 'string') noteFailedSegment(data[0], data[1], `HTTP ${data[1]}`);
       const network = err.code === 1001 || err.code === 1002 || err.code === 1003;
       reportError('shaka', err.code, `Shaka error ${err.code} (category ${err.category}, severity ${err.severity})${data[0] ? ': ' + data[0] : ''}`,
-        network ? 'Part of the stream could not be downloaded; retrying.' : undefined, network);
+        undefined, network);
     });
     return {
       name: 'shaka',
@@ -598,52 +675,305 @@
         // Start exactly at the live point (an absolute media time), whatever clock
         // offset Shaka derived from UTCTiming.
         await player.load(station.mpdUrl, (stationNowMs() - station.epochMs) / 1000 - l);
-        const timeline = player.getManifest().presentationTimeline;
-        // The page's clock policy wins over the whole-second Date header (see clock).
-        timeline.setClockOffset(clock.offsetMs);
+        timeline = player.getManifest().presentationTimeline;
+        this.setClockOffset(deviceOffsetMs());
         const edgeLag = timeline.getMaxSegmentDuration() + timeline.getDelay();
         player.configure(shakaConfig(station, Math.max(SYNC_TOLERANCE_S, l - edgeLag)));
         const p = audio.play();
         if (p && typeof p.catch === 'function') p.catch(onPlayRejected);
       },
+      /** Gives Shaka the offset (station - Date.now()) in ms. */
+      setClockOffset(ms) {
+        if (!timeline || (givenOffset !== null && Math.abs(ms - givenOffset) <= CLOCK_RESEND_MS)) return;
+        givenOffset = ms;
+        timeline.setClockOffset(ms);
+      },
       clockOffsetMs() {
-        return clock.offsetMs;
+        return timeline ? givenOffset : null;
       },
     };
   }
 
   /**
-   * Why this browser cannot play the stream, or null when it can: both players
-   * feed Opus-in-MP4 segments to Media Source Extensions (ManagedMediaSource on
-   * iOS/iPadOS Safari 17.1+), so a browser without MSE, or whose MSE refuses the
-   * codec, gets a plain message instead of a player error it cannot act on.
+   * What this browser offers for the stream, asked at run time rather than
+   * assumed: engines disagree on the spelling of the codecs parameter (Chromium
+   * and Firefox take both, WebKitGTK only "opus", Safari's MSE is reported to take
+   * only "Opus", the sample entry's four-character code), so the page probes both
+   * and hands the players an MPD in the accepted one. ManagedMediaSource is what
+   * iOS/iPadOS Safari 17.1+ offers instead of MediaSource.
    */
-  function unsupportedReason(station) {
-    const ms = window.MediaSource || window.ManagedMediaSource || window.WebKitMediaSource;
+  function capabilities() {
+    const ms = window.ManagedMediaSource || window.MediaSource || window.WebKitMediaSource || null;
+    const probe = (c) => {
+      try {
+        return !!(ms && typeof ms.isTypeSupported === 'function' && ms.isTypeSupported(`audio/mp4; codecs="${c}"`));
+      } catch (e) {
+        return false;
+      }
+    };
+    const ua = navigator.userAgent || '';
+    return {
+      mse: !ms ? null : (window.ManagedMediaSource && ms === window.ManagedMediaSource ? 'ManagedMediaSource' : 'MediaSource'),
+      /** Spellings of the Opus codecs parameter this MSE accepts, preferred first. */
+      spellings: ['Opus', 'opus'].filter(probe),
+      /** The browser plays HLS itself (Safari; WebKitGTK through GStreamer). */
+      nativeHls: !!(audio.canPlayType && audio.canPlayType('application/vnd.apple.mpegurl')),
+      /**
+       * Shaka Player rewrites the codecs parameter to "Opus" on every engine it
+       * takes for WebKit (its lib/util/mime_utils.js, with this very test of
+       * navigator.vendor and the user agent), whatever the MPD says.
+       */
+      shakaAsksOpus: (navigator.vendor || '').includes('Apple') && (ua.includes('Version/') || ua.includes('OS/')),
+      /**
+       * dash.js takes the browser for Safari (its user-agent parser) and then
+       * changes the playback rate only in steps of 0.25 (a WebKit bug workaround),
+       * so its 4 % catch-up never starts: the page holds the latency instead.
+       */
+      dashjsCannotCatchUp: (navigator.vendor || '').includes('Apple') && ua.includes('Version/') && ua.includes('Safari/')
+        && !/Chrome|Chromium|CriOS|Edg|Firefox|FxiOS/.test(ua),
+    };
+  }
+
+  /**
+   * Why this browser cannot play the stream, or null when it can: both players
+   * feed Opus-in-MP4 segments to Media Source Extensions (or ManagedMediaSource),
+   * so a browser without them, or whose MSE refuses Opus in MP4 in either
+   * spelling, gets a plain message instead of a player error it cannot act on.
+   */
+  function unsupportedReason(station, caps) {
     const where = `Try a current Chrome, Edge, Firefox or Safari, or open ${station.mpdUrl} in a DASH player such as VLC.`;
-    if (!ms || typeof ms.isTypeSupported !== 'function') {
+    if ((!caps.mse || !caps.spellings.length) && caps.nativeHls && station.hls) return null;
+    if (chosenEngine() === 'native') {
+      return caps.nativeHls ? null : `This browser does not play HLS by itself. ${where}`;
+    }
+    if (!caps.mse) {
       return `This browser cannot play the stream: it has no Media Source Extensions. ${where}`;
     }
-    const codecs = ['Opus', 'opus'];
-    if (!codecs.some((c) => ms.isTypeSupported(`audio/mp4; codecs="${c}"`))) {
+    if (!caps.spellings.length) {
       return `This browser cannot play the stream: it does not play Opus audio in MP4. ${where}`;
     }
     return null;
   }
 
-  /** Loads the chosen player's library and creates its engine. */
-  async function createEngine(station) {
-    if (chosenEngine() === 'shaka') {
+  /**
+   * The MPD as a player in this browser should see it: the Opus codecs parameter
+   * in the spelling this MSE accepts, and, when `directTime` is set, the UTCTiming
+   * sources replaced by the page's measured time of this moment
+   * (urn:mpeg:dash:utc:direct:2014, ISO/IEC 23009-1 5.8.5.7: the value is the time
+   * itself), so that the player's clock offset is the page's from the first instant.
+   */
+  function rewriteManifest(text, codec, directTime) {
+    const doc = new DOMParser().parseFromString(text, 'application/xml');
+    const mpd = doc.documentElement;
+    if (!mpd || mpd.localName !== 'MPD' || doc.getElementsByTagName('parsererror').length) return text;
+    if (codec) {
+      for (const el of Array.from(doc.getElementsByTagName('*'))) {
+        const c = el.getAttribute('codecs');
+        if (c !== null && c.trim().toLowerCase() === 'opus' && c !== codec) el.setAttribute('codecs', codec);
+      }
+    }
+    if (directTime) {
+      for (const el of Array.from(mpd.children)) {
+        if (el.localName === 'UTCTiming') mpd.removeChild(el);
+      }
+      const timing = doc.createElementNS(mpd.namespaceURI, 'UTCTiming');
+      timing.setAttribute('schemeIdUri', 'urn:mpeg:dash:utc:direct:2014');
+      timing.setAttribute('value', new Date(stationNowMs()).toISOString());
+      mpd.appendChild(timing);
+    }
+    return new XMLSerializer().serializeToString(doc);
+  }
+
+  // ---------------------------------------------------------------- HLS
+
+  /** The UTC day "YYYY-MM-DD" holding programme time t (s since the epoch). */
+  function dayOfProgramme(station, tS) {
+    return utcDay(station.epochMs + tS * 1000);
+  }
+
+  /**
+   * The programme time (s since the epoch) where a day's HLS playlists start:
+   * their first segment, read from the head of the first media playlist
+   * (#EXT-X-MEDIA-SEQUENCE is the segment number). A Range request keeps it to
+   * a kilobyte where the host honours it.
+   */
+  async function hlsDayStart(station, day) {
+    const multivariant = new URL(`hls/${day}.m3u8`, document.baseURI);
+    const res = await fetch(multivariant, { cache: 'no-cache' });
+    if (!res.ok) throw new PageError(res.status === 404
+      ? `The HLS playlist for ${day} is not published (yet); try again shortly, or use a browser with Media Source Extensions.`
+      : `The HLS playlist for ${day} could not be loaded (HTTP ${res.status}).`);
+    const uri = (await res.text()).split(/\r?\n/).find((l) => l && !l.startsWith('#'));
+    if (!uri) throw new PageError(`The HLS playlist for ${day} lists no stream.`);
+    const media = new URL(uri.trim(), multivariant);
+    const head = await fetch(media, { cache: 'no-cache', headers: { Range: 'bytes=0-1023' } });
+    const m = /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(await head.text());
+    if (!head.ok || !m) throw new PageError(`The HLS playlist ${media.pathname} could not be read.`);
+    return { url: multivariant.href, startS: Number(m[1]) * station.segmentS };
+  }
+
+  /**
+   * HLS engines (hls.js over MSE, or the browser's own HLS, as in Safari): the
+   * day's playlist is a VOD list, so the page does what a live player would:
+   * it starts at the live point (now - target) of the day's timeline, holds the
+   * latency itself (holdHlsLatency) and moves to the next day's playlist when the
+   * programme crosses UTC midnight.
+   */
+  function createHlsEngine(station, kind, Hls) {
+    let hls = null;
+    let day = null;
+    let switching = false;
+    const engine = {
+      name: kind === 'hlsjs' ? 'hls.js' : 'native HLS',
+      player: null,
+      version: kind === 'hlsjs' && Hls ? Hls.version : null,
+      /** Programme seconds at media time 0 (the day's first segment). */
+      mediaOffsetS: 0,
+      /** The day's playlist ends here (programme s), once known. */
+      dayEndS: Infinity,
+      ownsLatency: true,
+      async attach() {
+        await loadDay(dayOfProgramme(station, livePositionS()));
+        const p = audio.play();
+        if (p && typeof p.catch === 'function') p.catch(onPlayRejected);
+      },
+      /** Near the end of the day's playlist: load the next day's. */
+      async followDay() {
+        if (switching || !day || livePositionS() < engine.dayEndS - 0.05) return;
+        switching = true;
+        try {
+          const next = utcDay(Date.parse(day + 'T00:00:00Z') + DAY_MS);
+          state.events.push({ at: Date.now(), what: 'day', from: day, to: next });
+          await loadDay(next);
+          const p = audio.play();
+          if (p && typeof p.catch === 'function') p.catch(onPlayRejected);
+        } finally {
+          switching = false;
+        }
+      },
+      setClockOffset() {},
+      clockOffsetMs() {
+        return deviceOffsetMs();
+      },
+    };
+    async function loadDay(d) {
+      const { url, startS } = await hlsDayStart(station, d);
+      day = d;
+      engine.mediaOffsetS = startS;
+      engine.dayEndS = (Date.parse(d + 'T00:00:00Z') + DAY_MS - station.epochMs) / 1000;
+      const startAt = Math.max(0, livePositionS() - startS);
+      state.settlePending = true;
+      if (kind === 'native') {
+        audio.src = url;
+        await new Promise((ok) => audio.addEventListener('loadedmetadata', ok, { once: true }));
+        audio.currentTime = Math.max(0, livePositionS() - startS);
+        return;
+      }
+      if (hls) hls.destroy();
+      hls = new Hls({ startPosition: startAt, maxBufferLength: 12, backBufferLength: 10, enableWorker: true });
+      engine.player = hls;
+      hls.on(Hls.Events.ERROR, (e, data) => {
+        const network = data && data.type === Hls.ErrorTypes.NETWORK_ERROR;
+        if (data && data.fatal) {
+          reportError('hls.js', data.details, data.details, network
+            ? 'Part of the stream could not be downloaded.' : undefined, false);
+        } else if (network && data.frag) {
+          noteFailedSegment(data.frag.url, data.response ? data.response.code : null, data.details);
+        }
+      });
+      await new Promise((ok, fail) => {
+        hls.once(Hls.Events.MANIFEST_PARSED, ok);
+        hls.once(Hls.Events.ERROR, (e, data) => { if (data && data.fatal) fail(new PageError(`The HLS stream could not be loaded (${data.details}).`)); });
+        hls.loadSource(url);
+        hls.attachMedia(audio);
+      });
+    }
+    return engine;
+  }
+
+  /**
+   * Holds the latency where the player does not: for the HLS engines (a VOD list
+   * has no live catch-up) and for dash.js where it takes the browser for Safari
+   * (it then changes the rate only by 0.25 or more, for a WebKit bug). The rate
+   * as in dash.js's step mode: outside the tolerance, the station's min/max rate
+   * until within a third of it, then 1.0. An error beyond SETTLE_S (WebKitGTK
+   * comes back from a seek a few hundred ms late) is removed with another seek,
+   * at most every RESETTLE_MS, aimed past the live point by what the engine was
+   * seen to lose (learnSeekLead); beyond the latency band, at once.
+   */
+  function holdLatency() {
+    const engine = state.engine;
+    if (!engine || !engine.ownsLatency || !state.attached) return;
+    if (engine.followDay) engine.followDay().catch((e) => reportError(engine.name, undefined, String(e.message || e)));
+    if (!isAudible() || audio.seeking || state.settlePending) {
+      state.errWindow.length = 0;
+      return;
+    }
+    const st = state.station;
+    // The median of the last second of readings: some engines (WebKitGTK) report
+    // the position with tens of ms of jitter, which a controller must not chase.
+    state.errWindow.push(audio.currentTime + mediaOffsetS() - livePositionS()); // > 0: ahead
+    if (state.errWindow.length > ERR_WINDOW) state.errWindow.shift();
+    const sorted = state.errWindow.slice().sort((a, b) => a - b);
+    const errS = sorted[sorted.length >> 1];
+    if (state.learnPending && state.errWindow.length >= ERR_WINDOW && Date.now() - state.lastJumpAt >= LEARN_AFTER_MS) {
+      state.learnPending = false;
+      learnSeekLead(errS);
+    }
+    const bandS = Math.max(0.5, (st.latency.maxMs - st.latency.targetMs) / 1000);
+    const now = Date.now();
+    if (Math.abs(errS) > bandS
+        || (state.errWindow.length >= ERR_WINDOW && Math.abs(errS) > SETTLE_S && now - state.lastSettleAt > RESETTLE_MS)) {
+      state.lastSettleAt = now;
+      state.errWindow.length = 0;
+      if (audio.playbackRate !== 1) audio.playbackRate = 1;
+      jumpToLive(0, Math.abs(errS) > bandS ? 'drift' : 'resettle');
+      return;
+    }
+    const tol = state.caps && state.caps.dashjsCannotCatchUp ? WEBKIT_TOLERANCE_S : SYNC_TOLERANCE_S;
+    const catching = audio.playbackRate !== 1;
+    let rate = audio.playbackRate;
+    if (!catching && Math.abs(errS) > tol) rate = errS > 0 ? st.playbackRate.min : st.playbackRate.max;
+    else if (catching && (Math.abs(errS) < tol / 3 || (errS > 0) === (audio.playbackRate > 1))) rate = 1;
+    if (rate !== audio.playbackRate) audio.playbackRate = rate;
+  }
+
+  /**
+   * Loads the chosen player's library and creates its engine. Shaka Player is
+   * used where it can play (see capabilities().shakaAsksOpus); where it cannot,
+   * dash.js plays instead and the page says why.
+   */
+  async function createEngine(station, caps) {
+    let wanted = chosenEngine();
+    if (wanted === 'native' || (!caps.spellings.length && caps.nativeHls && station.hls)) {
+      return createHlsEngine(station, 'native', null);
+    }
+    if (wanted === 'hlsjs') {
+      const { lib, source } = await loadLibrary('hls.js', station.libs.hlsjs,
+        () => (window.Hls && window.Hls.isSupported ? window.Hls : null));
+      const engine = createHlsEngine(station, 'hlsjs', lib);
+      engine.source = source;
+      return engine;
+    }
+    if (wanted === 'shaka' && caps.shakaAsksOpus && !caps.spellings.includes('Opus')) {
+      wanted = 'dashjs';
+      state.notes.push('Shaka Player cannot play this stream in this browser (it asks for the codec as "Opus", which this browser refuses), so dash.js plays it.');
+    }
+    if (wanted === 'shaka') {
       const { lib, source } = await loadLibrary('Shaka Player', station.libs.shaka,
         () => (window.shaka && window.shaka.Player ? window.shaka : null));
-      const engine = await createShaka(lib, station);
+      const engine = await createShaka(lib, station, caps.shakaAsksOpus ? 'Opus' : caps.spellings[0]);
       engine.source = source;
       return engine;
     }
     const { lib, source } = await loadLibrary('dash.js', station.libs.dashjs,
       () => (window.dashjs && window.dashjs.MediaPlayer ? window.dashjs : null));
-    const engine = createDashjs(lib, station);
+    const engine = createDashjs(lib, station, caps.spellings[0]);
     engine.source = source;
+    if (caps.dashjsCannotCatchUp) {
+      engine.player.updateSettings({ streaming: { liveCatchup: { enabled: false } } });
+      engine.ownsLatency = true;
+    }
     return engine;
   }
 
@@ -655,8 +985,38 @@
   function reportError(source, code, message, text, retrying) {
     state.errors.push({ source, code: code === undefined ? null : code, message, at: Date.now() });
     if (retrying && state.skipShownAt && Date.now() - state.skipShownAt < 10000) return;
-    setStatus(retrying ? 'warn' : 'error', text || `Playback problem: ${message}${code !== undefined ? ` (${source} ${code})` : ''}`);
+    setStatus(retrying ? 'warn' : 'error', text || explainError(source, code, message));
     state.problemShownAt = Date.now();
+  }
+
+  /**
+   * A player's or the browser's error in words: what did not work and what to try,
+   * with the code only as a detail in parentheses for whoever helps the listener.
+   */
+  function explainError(source, code, message) {
+    const elsewhere = 'Try reloading the page, or a current Chrome, Edge, Firefox or Safari.';
+    const tag = code !== undefined && code !== null ? ` (${source} ${code})` : '';
+    const unsupported = `This browser could not play the stream's audio (Opus in MP4). ${elsewhere}${tag}`;
+    const manifest = `The stream's description (${state.station ? state.station.mpd : 'the MPD'}) could not be read. ${elsewhere}${tag}`;
+    const decode = `The browser stopped playing the stream. Press play to start again; if it happens again, ${elsewhere.charAt(0).toLowerCase()}${elsewhere.slice(1)}${tag}`;
+    const network = `Part of the stream could not be downloaded; retrying.${tag}`;
+    if (source === 'shaka') {
+      if (code >= 1000 && code < 2000) return network;
+      if (code === 4032 || code === 4012 || code === 3014 || code === 3015) return unsupported;
+      if (code >= 4000 && code < 5000) return manifest;
+      if (code >= 3000 && code < 4000) return decode;
+    } else if (source === 'dash.js') {
+      if (code === 23 || code === 35) return unsupported;
+      if (code === 10 || code === 11 || code === 25 || code === 31 || code === 32) return manifest;
+      if (code === 17 || code === 27 || code === 28) return network;
+      if (code === 20 || code === 22) return decode;
+    } else if (source === 'audio') {
+      if (code === 4) return unsupported;
+      if (code === 3) return decode;
+      if (code === 2) return network;
+    }
+    const detail = message ? ` (${message})` : tag;
+    return `The player stopped with an error it did not explain. ${elsewhere}${detail}`;
   }
 
   /** Remembers a media segment that would not load (from its URL, `<rendition>/<N>.m4s`). */
@@ -672,10 +1032,19 @@
 
   // ---------------------------------------------------------------- playing
 
+  /**
+   * Where the media element's timeline starts, in programme seconds since the
+   * epoch: 0 for DASH (media time is time since the epoch), the first segment of
+   * the day's playlist for HLS (its media time starts at that segment).
+   */
+  function mediaOffsetS() {
+    return state.engine && state.engine.mediaOffsetS ? state.engine.mediaOffsetS : 0;
+  }
+
   /** Absolute UTC ms of the sample being heard, or null before the stream has a position. */
   function programmeTimeMs() {
     if (!state.station || !state.engine || !(audio.currentTime > 0)) return null;
-    return state.station.epochMs + audio.currentTime * 1000;
+    return state.station.epochMs + (audio.currentTime + mediaOffsetS()) * 1000;
   }
 
   /** Station clock minus the heard position, in ms (null before there is a position). */
@@ -688,7 +1057,7 @@
     return !audio.paused && !audio.ended && audio.readyState >= 3 && audio.currentTime > 0;
   }
 
-  /** The media time (s) every listener should be hearing now: now - target. */
+  /** The programme time (s since the epoch) every listener should be hearing now: now - target. */
   function livePositionS() {
     const st = state.station;
     return (stationNowMs() - st.epochMs - st.latency.targetMs) / 1000;
@@ -710,14 +1079,29 @@
    */
   function jumpToLive(thresholdS, why) {
     if (!state.engine || !state.attached || !(audio.currentTime > 0)) return false;
-    const target = livePositionS();
+    const target = livePositionS() - mediaOffsetS(); // in media time
     const error = audio.currentTime - target; // > 0: ahead (early), < 0: behind (late)
     if (!(Math.abs(error) > thresholdS)) return false;
-    state.events.push({ at: Date.now(), what: 'jump', why, fromS: audio.currentTime, toS: target, errorMs: Math.round(error * 1000) });
+    state.events.push({ at: Date.now(), what: 'jump', why, fromS: audio.currentTime, toS: target, errorMs: Math.round(error * 1000), leadMs: Math.round(state.seekLeadS * 1000) });
     if (state.events.length > 200) state.events.shift();
     state.settlePending = true;
-    audio.currentTime = target;
+    state.learnPending = true;
+    state.lastJumpAt = Date.now();
+    state.errWindow.length = 0;
+    audio.currentTime = target + state.seekLeadS;
     return true;
+  }
+
+  /**
+   * Some engines lose time after every seek (WebKitGTK restarts its audio
+   * pipeline and comes back a few hundred ms late, Firefox's audio output a second
+   * or more; Chromium loses nothing): the page learns how much from the error it
+   * finds once a second of audio has flowed after a seek, and seeks that much
+   * further next time.
+   */
+  function learnSeekLead(errorAfterSeek) {
+    const lead = state.seekLeadS - errorAfterSeek;
+    state.seekLeadS = Math.min(SEEK_LEAD_MAX_S, Math.max(0, state.seekLeadS + 0.5 * (lead - state.seekLeadS)));
   }
 
   function onPlayRejected(err) {
@@ -741,12 +1125,18 @@
       // user activation that lets it play with sound.
       state.attached = true;
       state.settlePending = true;
-      Promise.resolve(state.engine.attach()).catch((e) => {
+      // The start point comes from the station clock: give its first measurement
+      // (about a second after the page loaded, usually long done) a moment.
+      stationClock.ready(50, CLOCK_WAIT_MS).then(() => state.engine.attach()).catch((e) => {
         state.attached = false;
         state.wantPlaying = false;
         setButton('paused');
-        reportError(state.engine.name, undefined, e && e.message ? e.message : String(e),
-          `The stream could not be started: ${e && e.message ? e.message : e}`);
+        // A Shaka load() rejects with its Error (a code and a category), dash.js and
+        // the browser with an Error whose message is words.
+        const code = e && typeof e.code === 'number' ? e.code : undefined;
+        const source = code !== undefined && state.engine.name === 'shaka' ? 'shaka' : state.engine.name;
+        reportError(source, code, e && e.message ? e.message : String(e),
+          code !== undefined ? undefined : `The stream could not be started: ${e && e.message ? e.message : e}`);
       });
       return;
     }
@@ -782,15 +1172,27 @@
       // Before the first sound the player is still choosing its start point itself.
       if (state.everPlayed) jumpToLive(SETTLE_S, 'resume');
     });
+    const settle = () => {
+      if (state.settlePending) {
+        // Audio flows again (start-up, resume): the time that took is removed with
+        // one seek, rather than left to the rate, which needs seconds. After a seek
+        // of the page's own, the playhead is meant to be ahead by the learned lead
+        // for now; holdLatency judges the outcome once audio has flowed a second.
+        state.settlePending = false;
+        if (!state.learnPending) jumpToLive(SETTLE_S, 'settle');
+      }
+    };
     audio.addEventListener('playing', () => {
       state.everPlayed = true;
       setButton('playing');
-      if (state.settlePending) {
-        // Audio flows again (start-up, resume, after a jump): the time that took is
-        // removed with one seek, rather than left to the rate, which needs seconds.
-        state.settlePending = false;
-        jumpToLive(SETTLE_S, 'settle');
-      }
+      settle();
+    });
+    // WebKit fires no 'playing' after a seek inside the buffer while playing: the
+    // audio flows again once the seek is done, a moment later.
+    audio.addEventListener('seeked', () => {
+      setTimeout(() => {
+        if (state.settlePending && isAudible() && !audio.seeking) settle();
+      }, SEEKED_SETTLE_MS);
     });
     audio.addEventListener('canplay', () => {
       if (state.retryPlay && state.wantPlaying && audio.paused) {
@@ -808,8 +1210,7 @@
     audio.addEventListener('error', () => {
       const e = audio.error;
       if (!e) return;
-      const message = e.message || `media error ${e.code}`;
-      reportError('audio', e.code, message, `The browser could not play the stream: ${message}`);
+      reportError('audio', e.code, e.message || '');
     });
   }
 
@@ -992,48 +1393,127 @@
     ui.nextAt.textContent = next ? `in ${formatDuration(next.startMs - t)}` : '';
   }
 
+  /**
+   * The lock screen, the notification shade and media keys (Media Session): what
+   * plays now (title, artist), the station as album, its artwork. Live radio has
+   * no position or duration, so no setPositionState (with an infinite duration it
+   * throws in Chrome and on iOS) and no seek actions.
+   */
   function updateMediaSession(current) {
     if (!('mediaSession' in navigator) || typeof window.MediaMetadata !== 'function') return;
+    const st = state.station;
     try {
       navigator.mediaSession.metadata = new window.MediaMetadata({
-        title: current ? current.title : (state.station ? state.station.name : 'lofiever'),
+        title: current ? current.title || 'Untitled' : (st ? st.name : 'lofiever'),
         artist: current ? current.artist : '',
-        album: state.station ? state.station.name : '',
+        album: st ? st.name : '',
+        artwork: st ? st.artwork : [],
       });
     } catch (e) {
       /* not supported here */
     }
   }
 
+  /** Media Session actions: play rejoins the live moment, pause and stop stop. */
+  function setupMediaSession() {
+    if (!('mediaSession' in navigator)) return;
+    const ms = navigator.mediaSession;
+    const handlers = {
+      play: () => state.engine && startListening(),
+      pause: () => stopListening(),
+      stop: () => stopListening(),
+      // A radio cannot seek: say so, so the system shows no seek controls.
+      seekbackward: null,
+      seekforward: null,
+      seekto: null,
+      previoustrack: null,
+      nexttrack: null,
+    };
+    for (const [action, fn] of Object.entries(handlers)) {
+      try {
+        ms.setActionHandler(action, fn);
+      } catch (e) {
+        /* this action is unknown here */
+      }
+    }
+    const playbackState = () => {
+      try {
+        ms.playbackState = state.wantPlaying ? 'playing' : 'paused';
+      } catch (e) {
+        /* read-only here */
+      }
+    };
+    audio.addEventListener('play', playbackState);
+    audio.addEventListener('pause', playbackState);
+  }
+
   // ---------------------------------------------------------------- sync line
 
+  /** "0.7 s" or "40 ms". */
+  function amount(ms) {
+    const abs = Math.abs(ms);
+    return abs >= 1000 ? `${(abs / 1000).toFixed(1)}\u00a0s` : `${Math.round(abs)}\u00a0ms`;
+  }
+
+  /**
+   * What the page knows of its clock, in words: the correction it applied to the
+   * device clock and how sure it is, or why it could not measure the host's clock.
+   */
+  function clockWords(c) {
+    if (!c || c.state === 'measuring') return { known: false, text: 'checking the clock\u2026' };
+    if (c.state === 'unknown') {
+      return { known: false, text: `clock not checked: ${c.problemText || 'no answer from the host'}; playing by this device\u2019s clock` };
+    }
+    const off = c.offsetMs; // station - device: > 0 means the device clock is slow
+    const device = Math.abs(off) < 1
+      ? 'device clock on time'
+      : `device clock ${amount(off)} ${off > 0 ? 'slow' : 'fast'}, corrected`;
+    const sure = `\u00b1${amount(c.errorMs)}`;
+    if (c.state === 'unsure') {
+      return { known: false, text: `${device} to ${sure}: ${c.problemText || 'the host\u2019s clock is unsteady'}` };
+    }
+    return { known: true, errorMs: c.errorMs, text: `${device} (${sure})` };
+  }
+
+  /**
+   * The sync line. It shows the position error against the station clock (the
+   * host's, as measured), what was done to the device clock and how sure the page is.
+   * It says "in sync" only when the error plus the clock's own uncertainty is within
+   * IN_SYNC_MS: never while the host's clock is unknown or unsteady.
+   */
   function paintSync(force) {
     const now = Date.now();
     if (!force && now - state.lastSyncPaint < SYNC_REFRESH_MS) return;
     state.lastSyncPaint = now;
     const st = state.station;
+    const clockState = clockWords(stationClock ? stationClock.status() : null);
     const lat = isAudible() ? latencyMs() : null;
     if (!st || lat === null) {
       ui.sync.dataset.state = 'idle';
-      ui.sync.textContent = state.wantPlaying ? 'tuning in…' : 'not playing';
+      ui.sync.textContent = (state.wantPlaying ? 'tuning in\u2026' : 'not playing') + (st ? ` \u00b7 ${clockState.text}` : '');
       return;
     }
     // > 0: ahead of the station's target position; < 0: behind it.
     const offsetMs = Math.round(st.latency.targetMs - lat);
     const abs = Math.abs(offsetMs);
     const parts = [];
-    if (abs <= IN_SYNC_MS) {
+    if (!clockState.known) {
+      ui.sync.dataset.state = 'unsure';
+      parts.push(`sync unknown (${amount(abs)} ${offsetMs < 0 ? 'behind' : 'ahead'} by this clock)`);
+    } else if (abs + clockState.errorMs <= IN_SYNC_MS) {
       ui.sync.dataset.state = 'ok';
-      parts.push(`in sync ±${abs}\u00a0ms`);
+      parts.push(`in sync \u00b1${abs}\u00a0ms`);
+    } else if (abs <= IN_SYNC_MS) {
+      ui.sync.dataset.state = 'unsure';
+      parts.push(`within \u00b1${amount(abs + clockState.errorMs)}`);
     } else {
       ui.sync.dataset.state = 'drift';
-      const amount = abs >= 1000 ? `${(abs / 1000).toFixed(1)}\u00a0s` : `${abs}\u00a0ms`;
-      parts.push(`${amount} ${offsetMs < 0 ? 'behind' : 'ahead'}, catching up`);
+      parts.push(`${amount(abs)} ${offsetMs < 0 ? 'behind' : 'ahead'}, catching up`);
     }
     // Non-breaking spaces keep each part on one line on a phone.
     parts.push(`delay\u00a0${(lat / 1000).toFixed(1)}\u00a0s`);
-    if (!clock.trusted) parts.push('server\u00a0time');
-    ui.sync.textContent = parts.join(' · ');
+    parts.push(clockState.text);
+    ui.sync.textContent = parts.join(' \u00b7 ');
   }
 
   // ---------------------------------------------------------------- main
@@ -1071,7 +1551,8 @@
     const stuckMs = now - state.lastHeadMovedAt;
     if (stuckMs < STUCK_MS || !state.attached || !(audio.currentTime > 0)) return;
     const st = state.station;
-    const end = bufferedEndAt(audio.currentTime);
+    // Where what could be buffered ends, in programme time.
+    const end = bufferedEndAt(audio.currentTime) + mediaOffsetS();
     const n = Math.floor((end + 0.05) / st.segmentS);
     const resumeS = (n + 1) * st.segmentS;
     if (livePositionS() < resumeS && stuckMs < STALL_RESYNC_MS) return;
@@ -1102,17 +1583,18 @@
     state.lastHeadMovedAt = now; // give the jump time before judging again
   }
 
-  /** With an untrusted device clock, follow the player's own UTC synchronisation. */
-  function followEngineClock() {
-    if (clock.trusted || !state.engine || !isAudible()) return;
-    const off = state.engine.clockOffsetMs();
-    if (off !== null && Number.isFinite(off)) clock.offsetMs = Math.round(off);
+  /**
+   * Keeps the player on the station clock: its offset is given again whenever the
+   * measurement moved or the device clock was stepped (both change deviceOffsetMs).
+   */
+  function applyClock() {
+    if (state.engine && state.attached) state.engine.setClockOffset(deviceOffsetMs());
   }
 
   function tick() {
     if (!state.station) return;
     clearRecoveredProblem();
-    followEngineClock();
+    applyClock();
     stallWatchdog();
     const t = listeningPositionMs();
     ensureSchedule(t);
@@ -1127,6 +1609,15 @@
     get engine() {
       return state.engine ? state.engine.name : chosenEngine();
     },
+    /** Programme seconds at media time 0 (0 for DASH; the day's first segment for HLS). */
+    get mediaOffsetS() {
+      return mediaOffsetS();
+    },
+    /** What this browser offers (codecs spellings, MSE or ManagedMediaSource). */
+    get capabilities() {
+      return state.caps;
+    },
+    notes: state.notes,
     audio,
     get station() {
       return state.station;
@@ -1137,8 +1628,13 @@
     get libVersion() {
       return state.engine ? state.engine.version : null;
     },
-    get clockTrusted() {
-      return clock.trusted;
+    /** The station clock's state (clock.js status()), or null before station.json. */
+    get clock() {
+      return stationClock ? stationClock.status() : null;
+    },
+    /** (station - Date.now()) as the player works with it, in ms, or null. */
+    get playerClockOffsetMs() {
+      return state.engine ? state.engine.clockOffsetMs() : null;
     },
     errors: state.errors,
     events: state.events,
@@ -1153,28 +1649,26 @@
     setupVolume();
     bindAudio();
     ui.play.addEventListener('click', onPlayClick);
-    if ('mediaSession' in navigator) {
-      try {
-        navigator.mediaSession.setActionHandler('play', () => state.engine && startListening());
-        navigator.mediaSession.setActionHandler('pause', () => stopListening());
-      } catch (e) {
-        /* action not supported */
-      }
-    }
+    setupMediaSession();
     setInterval(tick, TICK_MS);
+    setInterval(holdLatency, 100);
     audio.addEventListener('playing', () => paintSync(true));
 
     try {
       const station = await loadStation();
       state.station = station;
+      startClock(station);
       ui.name.textContent = station.name;
       document.title = station.name;
       tick(); // starts loading the schedule while the player library loads
-      const unsupported = unsupportedReason(station);
+      const caps = capabilities();
+      state.caps = caps;
+      const unsupported = unsupportedReason(station, caps);
       if (unsupported) throw new PageError(unsupported);
-      const [engine] = await Promise.all([createEngine(station), checkManifest(station)]);
+      const [engine] = await Promise.all([createEngine(station, caps), checkManifest(station)]);
       state.engine = engine;
       ui.play.disabled = false;
+      if (state.notes.length) setStatus('note', state.notes.join(' '));
     } catch (e) {
       ui.play.disabled = true;
       if (!(e instanceof PageError)) console.error(e);

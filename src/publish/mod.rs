@@ -65,8 +65,10 @@ pub enum Kind {
     Schedule,
     /// `stream.mpd`
     Mpd,
-    /// `index.html`, `player.js`, `style.css`, `station.json`
+    /// `index.html`, `player.js`, `clock.js`, `style.css`, `station.json`
     Page,
+    /// `clock.txt`: read for its `Date` header, so never cached
+    Clock,
 }
 
 impl Kind {
@@ -80,6 +82,8 @@ impl Kind {
             Kind::Schedule
         } else if key.ends_with(".mpd") {
             Kind::Mpd
+        } else if key == crate::page::CLOCK_KEY {
+            Kind::Clock
         } else {
             Kind::Page
         }
@@ -94,15 +98,19 @@ impl Kind {
             "html" => "text/html; charset=utf-8",
             "js" => "text/javascript; charset=utf-8",
             "css" => "text/css; charset=utf-8",
+            "txt" => "text/plain; charset=utf-8",
             _ => "application/octet-stream",
         }
     }
 
     /// The Cache-Control for this kind: media is immutable (a segment's bytes
-    /// never change), the rest short (about a minute).
+    /// never change), the clock object never stored (its `Date` header is
+    /// the host's time only when the host itself answers), the rest short
+    /// (about a minute).
     pub fn cache_control(self) -> &'static str {
         match self {
             Kind::Init | Kind::Segment => "public, max-age=31536000, immutable",
+            Kind::Clock => "no-store",
             _ => "public, max-age=60",
         }
     }
@@ -114,7 +122,7 @@ impl Kind {
             Kind::Init | Kind::Segment => 0,
             Kind::Schedule => 1,
             Kind::Mpd => 2,
-            Kind::Page => 3,
+            Kind::Page | Kind::Clock => 3,
         }
     }
 }
@@ -534,7 +542,7 @@ fn incomplete(target: &dyn Target, outcome: &Outcome, held_back: &[Change]) -> E
             Kind::Init | Kind::Segment => "segments",
             Kind::Schedule => "schedule",
             Kind::Mpd => "MPD",
-            Kind::Page => "page",
+            Kind::Page | Kind::Clock => "page",
         })
         .collect();
     groups.dedup();

@@ -797,8 +797,10 @@ impl Inner {
             .allowed_methods("HEAD")
             .allowed_headers("*")
             // What players and the page read: the Date header (clock sync,
-            // `urn:mpeg:dash:utc:http-head:2014`), lengths and validators.
+            // `urn:mpeg:dash:utc:http-head:2014`) and Age (to refuse a Date that
+            // a cache kept), lengths and validators.
             .expose_headers("Date")
+            .expose_headers("Age")
             .expose_headers("ETag")
             .expose_headers("Content-Length")
             .expose_headers("Content-Type")

@@ -154,7 +154,8 @@ impl Default for RawPlayer {
             playback_rate_min: 0.96,
             playback_rate_max: 1.04,
             utc_timing_scheme: super::UTC_HTTP_HEAD.into(),
-            utc_timing_url: "stream.mpd".into(),
+            // The clock object the page and publish write (`page::CLOCK_KEY`).
+            utc_timing_url: "clock.txt".into(),
         }
     }
 }
@@ -422,7 +423,7 @@ fn validate_live_sync(
     if url.is_empty() || url.chars().any(char::is_whitespace) {
         return Err(bad(
             "player.utc_timing_url",
-            format!("{url:?} is not allowed: give one URL without spaces, relative to the MPD (e.g. \"stream.mpd\") or absolute"),
+            format!("{url:?} is not allowed: give one URL without spaces, relative to the MPD (e.g. \"clock.txt\") or absolute"),
         ));
     }
     Ok(super::LiveSync {
