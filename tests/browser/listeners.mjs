@@ -1,20 +1,37 @@
 #!/usr/bin/env node
-// Several listeners of the lofiever page in one headless Chromium (Debian's), each in
-// its own browser context (a fresh profile), some with dash.js and some with Shaka
-// Player (index.html?player=shaka). Measures how closely they hear the same moment and
-// prints ONE line of JSON on stdout:
+// Several listeners of the lofiever page, each in a fresh profile of its own, in one
+// or more browser engines (Debian's Chromium, Firefox ESR, WebKitGTK; engines.mjs),
+// some with dash.js and some with Shaka Player (index.html?player=shaka). Measures
+// how closely they hear the same moment and prints ONE line of JSON on stdout:
 //
 //   node tests/browser/listeners.mjs --url http://127.0.0.1:PORT/index.html
-//        [--players dashjs,shaka,dashjs,shaka] [--stagger 3] [--warmup 10] [--seconds 60]
+//        [--players dashjs,shaka,firefox:dashjs,webkit:dashjs] [--stagger 3] [--warmup 10] [--seconds 60]
 //        [--sample-ms 500] [--pause INDEX:AT:FOR]  e.g. --pause 4:5:30
 //        [--delete-dir OUT --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout 240]
+//        [--clock-offsets 0,-700,400,...] [--delay-ms MIN:MAX] [--cached-age S]
 //
-// Programme position: every --sample-ms, each page reports Date.now() and
-// audio.currentTime in the same task, so its latency (station clock - heard position)
-// is exact whatever the moment the sample is taken; the inter-listener skew at a round
-// is max - min of the latencies of the listeners that are playing (= the spread of
-// their programme positions at one common wall-clock instant). Statistics count the
-// rounds from --warmup seconds after the last listener started playing.
+// --players: one entry per listener, BROWSER:PLAYER or PLAYER (Chromium), with
+// BROWSER chromium, firefox or webkit and PLAYER dashjs, shaka, hlsjs or native (HLS). Each browser
+// that is named is started once; every listener is a fresh profile in it.
+//
+// Programme position: every --sample-ms, each page reports the true time (this
+// machine's clock, whatever the page's own Date says) and audio.currentTime in the
+// same task, so its latency (true clock - heard position) is exact whatever the
+// moment the sample is taken; the inter-listener skew at a round is max - min of the
+// latencies of the listeners that are playing (= the spread of their programme
+// positions at one common wall-clock instant). Statistics count the rounds from
+// --warmup seconds after the last listener started playing.
+//
+// --clock-offsets A,B,...  listener i's device clock is wrong by the i-th value (ms,
+//                    + = fast): Date.now(), new Date(), Date() and
+//                    performance.timeOrigin are shifted in its page by an init script,
+//                    while the host's Date header stays true.
+// --delay-ms MIN:MAX the pages reach the host through a proxy that delays every piece
+//                    of data, each way, by MIN..MAX ms drawn anew (uniform, order
+//                    kept): round trips of 2*MIN..2*MAX ms with jitter.
+// --cached-age S     every answer looks like a cache's: `Age: S` and a Date S seconds
+//                    old (what a CDN that caches everything sends). Not with Firefox
+//                    listeners (puppeteer cannot rewrite answers there).
 //
 // --pause I:AT:FOR   listener I presses pause AT s into the measurement and play FOR s
 //                    later; reported: how long until its latency is back within the
@@ -27,11 +44,11 @@
 // Requests to other origins are blocked (the page then loads the players from the
 // same host). Exit code 0 iff the run completed (the caller judges the figures).
 
-import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
+import { BROWSERS, SUPPORTS, launch } from './engines.mjs';
 
-const USAGE = 'usage: listeners.mjs --url URL [--players dashjs,shaka,...] [--stagger S] [--warmup S] [--seconds S] [--sample-ms MS] [--pause I:AT:FOR] [--delete-dir DIR --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout S] [--chromium PATH]';
+const USAGE = 'usage: listeners.mjs --url URL [--players [BROWSER:]PLAYER,...] (BROWSER chromium|firefox|webkit, default chromium; PLAYER dashjs|shaka) [--stagger S] [--warmup S] [--seconds S] [--sample-ms MS] [--pause I:AT:FOR] [--delete-dir DIR --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout S] [--chromium PATH] [--clock-offsets MS,...] [--delay-ms MIN:MAX] [--cached-age S (not with firefox)]';
 const TOLERANCE_MS = 30;
 
 class UsageError extends Error {}
@@ -40,7 +57,7 @@ function parseArgs(argv) {
   const o = {
     url: null, players: ['dashjs', 'shaka', 'dashjs', 'shaka'], stagger: 3, warmup: 10, seconds: 60,
     sampleMs: 500, pause: null, deleteDir: null, deleteAt: null, screenshots: null, trace: null, timeout: 240,
-    chromium: '/usr/bin/chromium',
+    chromium: null, clockOffsets: [], delay: null, cachedAge: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -65,18 +82,86 @@ function parseArgs(argv) {
       case 'trace': o.trace = value(); break;
       case 'timeout': o.timeout = Number(value()); break;
       case 'chromium': o.chromium = value(); break;
+      case 'clock-offsets': o.clockOffsets = value().split(',').map(Number); break;
+      case 'delay-ms': {
+        const [lo, hi] = value().split(':').map(Number);
+        o.delay = { lo, hi };
+        break;
+      }
+      case 'cached-age': o.cachedAge = Number(value()); break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
   }
   if (!o.url) throw new UsageError(`--url is required\n${USAGE}`);
-  if (!o.players.length || o.players.some((p) => p !== 'dashjs' && p !== 'shaka')) throw new UsageError('--players: dashjs or shaka, comma separated');
+  o.listeners = o.players.map(parseListener);
+  if (!o.listeners.length || o.listeners.some((l) => !l)) throw new UsageError(`--players: [BROWSER:]PLAYER, comma separated, BROWSER one of ${BROWSERS.join(', ')}, PLAYER one of ${PLAYERS.join(', ')}`);
   if (o.pause && !(o.pause.index >= 0 && o.pause.index < o.players.length && o.pause.at >= 0 && o.pause.for > 0)) throw new UsageError('--pause I:AT:FOR');
   if ((o.deleteDir === null) !== (o.deleteAt === null)) throw new UsageError('--delete-dir and --delete-at go together');
+  if (o.clockOffsets.some((x) => !Number.isFinite(x))) throw new UsageError('--clock-offsets: numbers (ms), comma separated');
+  if (o.delay && !(o.delay.lo >= 0 && o.delay.hi >= o.delay.lo)) throw new UsageError('--delay-ms MIN:MAX');
+  if (o.cachedAge !== null && !(o.cachedAge > 0)) throw new UsageError('--cached-age: seconds > 0');
+  const cannot = (what) => o.listeners.map((l) => l.browser).filter((b) => !SUPPORTS[b][what]);
+  if (o.cachedAge !== null && cannot('rewriteResponses').length) throw new UsageError(`--cached-age: not with ${cannot('rewriteResponses')[0]} listeners`);
+  if (o.clockOffsets.length && cannot('initScripts').length) throw new UsageError(`--clock-offsets: not with ${cannot('initScripts')[0]} listeners`);
   return o;
 }
 
+/** 'firefox:shaka' -> { browser: 'firefox', player: 'shaka' }; 'dashjs' is Chromium's; null if neither. */
+/** The page's players: index.html?player=… (dashjs is the default). */
+const PLAYERS = ['dashjs', 'shaka', 'hlsjs', 'native'];
+
+function parseListener(spec) {
+  const [browser, player] = spec.includes(':') ? spec.split(':', 2) : ['chromium', spec];
+  if (!BROWSERS.includes(browser) || !PLAYERS.includes(player)) return null;
+  return { browser, player };
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Init script: this page's device clock is `offset` ms wrong (+ = fast). Shifts
+ * Date.now(), new Date(), Date() and performance.timeOrigin; keeps the true clock as
+ * window.__trueNow for the measurements (the page under test never reads it).
+ */
+const WRONG_CLOCK = (offset) => {
+  const RealDate = Date;
+  const realNow = RealDate.now.bind(RealDate);
+  Object.defineProperty(window, '__trueNow', { value: realNow });
+  function FakeDate(...args) {
+    if (!new.target) return new RealDate(realNow() + offset).toString();
+    return args.length ? new RealDate(...args) : new RealDate(realNow() + offset);
+  }
+  FakeDate.prototype = RealDate.prototype;
+  FakeDate.now = () => realNow() + offset;
+  FakeDate.parse = RealDate.parse;
+  FakeDate.UTC = RealDate.UTC;
+  window.Date = FakeDate;
+  const origin = performance.timeOrigin;
+  try {
+    Object.defineProperty(performance, 'timeOrigin', { get: () => origin + offset });
+  } catch (e) { /* read-only here: the monotonic clock is all the page needs anyway */ }
+};
+
+/**
+ * Starts tests/browser/delay-proxy.mjs (its own process, so that the delays it keeps
+ * do not wait on this one's event loop) in front of `target`; returns { port, close }.
+ */
+async function delayProxy(target, lo, hi) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [new URL('./delay-proxy.mjs', import.meta.url).pathname, '--to', target.host, '--delay-ms', `${lo}:${hi}`],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((ok, fail) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /^listening (\d+)$/m.exec(out);
+      if (m) ok(Number(m[1]));
+    });
+    child.on('exit', (code) => fail(new Error(`delay-proxy.mjs exited with ${code}`)));
+  });
+  return { port, close: () => child.kill() };
+}
 
 function quantile(sorted, q) {
   if (!sorted.length) return null;
@@ -107,8 +192,10 @@ const READ = () => {
   const l = window.lofiever;
   const a = l.audio;
   return {
-    wall: Date.now(),
-    t: a.currentTime,
+    wall: window.__trueNow ? window.__trueNow() : Date.now(),
+    // Programme seconds since the epoch: media time for DASH, plus where the day's
+    // playlist starts for HLS.
+    t: a.currentTime + (l.mediaOffsetS || 0),
     paused: a.paused,
     seeking: a.seeking,
     ready: a.readyState,
@@ -131,33 +218,52 @@ const SNAPSHOT = () => {
   };
 };
 
-async function openListener(browser, opts, index, log) {
-  const engine = opts.players[index];
-  const phone = index === 1;
-  const context = await browser.newContext(phone
-    ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
-    : { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
+async function openListener(browsers, opts, index, log) {
+  const { browser: browserName, player: engine } = opts.listeners[index];
+  const who = `listener ${index} (${browserName}:${engine})`;
   const origin = new URL(opts.url).origin;
-  const l = { index, engine, page, context, errors: [], http: [] };
-  await page.route((u) => u.origin !== origin && (u.protocol === 'http:' || u.protocol === 'https:'),
-    (route) => route.abort('blockedbyclient'));
-  page.on('console', (msg) => {
-    if (process.env.LISTENERS_VERBOSE) process.stderr.write(`  [${index} ${engine} ${msg.type()}] ${msg.text()}\n`);
-    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) l.errors.push(`console: ${msg.text()}`);
+  const page = await (await browsers.get(browserName)).newPage(index === 1
+    ? { width: 390, height: 844, mobile: true, allowOrigin: origin }
+    : { width: 1280, height: 800, allowOrigin: origin });
+  const clockOffset = opts.clockOffsets.length ? opts.clockOffsets[index % opts.clockOffsets.length] : 0;
+  if (opts.clockOffsets.length) await page.addInitScript(WRONG_CLOCK, clockOffset);
+  const l = { index, engine, browser: browserName, page, errors: [], http: [], clockOffset };
+  if (opts.cachedAge !== null) {
+    // Every same-origin answer as a cache would give it: Age, and the Date it was cached.
+    await page.rewriteResponses(origin, (headers) => {
+      const date = Date.parse(headers.date || '') || Date.now();
+      return {
+        ...headers,
+        date: new Date(date - opts.cachedAge * 1000).toUTCString(),
+        age: String(opts.cachedAge),
+        'access-control-expose-headers': 'Date, Age',
+      };
+    });
+  }
+  page.onConsole(({ type, text }) => {
+    if (process.env.LISTENERS_VERBOSE) process.stderr.write(`  [${index} ${browserName}:${engine} ${type}] ${text}\n`);
+    if (type === 'error' && !text.startsWith('Failed to load resource')) l.errors.push(`console: ${text}`);
   });
-  page.on('pageerror', (err) => l.errors.push(`page error: ${err.message}`));
-  page.on('response', (res) => {
-    if (res.status() >= 400) l.http.push({ status: res.status(), url: res.url(), at: Date.now() });
+  page.onPageError((message) => l.errors.push(`page error: ${message}`));
+  page.onResponse(({ url, status }) => {
+    if (status >= 400) l.http.push({ status, url, at: Date.now() });
   });
   const url = new URL(opts.url);
-  if (engine === 'shaka') url.searchParams.set('player', 'shaka');
-  await page.goto(url.href, { waitUntil: 'load' });
-  await page.waitForSelector('#play:not([disabled]), #status[data-level="error"]', { timeout: 60000 });
-  if (!(await page.isEnabled('#play'))) throw new Error(`listener ${index} (${engine}): the page never became ready: ${await page.textContent('#status')}`);
+  if (engine !== 'dashjs') url.searchParams.set('player', engine);
+  // Requests still open, named in the error if the page never loads.
+  const open = new Map();
+  page.onRequest((r) => open.set(r, `${r.method} ${r.url} (${Date.now()})`));
+  page.onRequestDone((r) => open.delete(r));
+  try {
+    await page.goto(url.href, { waitUntil: 'domcontentloaded' });
+  } catch (e) {
+    throw new Error(`${who}: ${e.message.split('\n')[0]}; requests still open at ${Date.now()}: ${[...open.values()].join(', ') || 'none'}`);
+  }
+  await page.waitFor('#play:not([disabled]), #status[data-level="error"]', 60000);
+  if (!(await page.isEnabled('#play'))) throw new Error(`${who}: the page never became ready: ${await page.textContent('#status')}`);
   await page.evaluate(INSTALL_PROBE);
   await page.click('#play');
-  log(`listener ${index} (${engine}) pressed play`);
+  log(`${who} pressed play`);
   return l;
 }
 
@@ -169,15 +275,28 @@ function segmentOf(url) {
 async function run(opts) {
   const t0 = Date.now();
   const log = (m) => process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
-  const browser = await chromium.launch({
-    executablePath: opts.chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-      '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
-  });
+  // Each browser named in --players, started once, on first use.
+  const browsers = new Map();
+  const started = [];
+  for (const name of new Set(opts.listeners.map((l) => l.browser))) {
+    const b = launch(name, { executablePath: name === 'chromium' ? opts.chromium : null }).then((b) => {
+      started.push(b);
+      log(`${name} started (${b.version})`);
+      return b;
+    });
+    b.catch(() => {}); // reported where a listener needs it
+    browsers.set(name, b);
+  }
   const listeners = [];
+  let proxy = null;
   try {
+    if (opts.delay) {
+      const u = new URL(opts.url);
+      proxy = await delayProxy(u, opts.delay.lo, opts.delay.hi);
+      u.port = String(proxy.port);
+      opts.url = u.href;
+      log(`pages reach the host through a proxy delaying each way by ${opts.delay.lo}-${opts.delay.hi} ms`);
+    }
     const station = await (await fetch(new URL('station.json', opts.url))).json();
     const mpdText = await (await fetch(new URL(station.mpd, opts.url))).text();
     const codecs = (/codecs="([^"]+)"/.exec(mpdText) || [])[1] || null;
@@ -186,7 +305,7 @@ async function run(opts) {
     const segMs = (station.segment_samples / station.sample_rate) * 1000;
     for (let i = 0; i < opts.players.length; i++) {
       if (i > 0) await sleep(opts.stagger * 1000);
-      listeners.push(await openListener(browser, opts, i, log));
+      listeners.push(await openListener(browsers, opts, i, log));
     }
     // Everyone playing?
     const deadline = Date.now() + 60000;
@@ -194,7 +313,7 @@ async function run(opts) {
       for (;;) {
         const at = await l.page.evaluate(() => window.__probe.playingAt);
         if (at !== null) { l.playingAt = at; break; }
-        if (Date.now() > deadline) throw new Error(`listener ${l.index} (${l.engine}) never started playing`);
+        if (Date.now() > deadline) throw new Error(`listener ${l.index} (${l.browser}:${l.engine}) never started playing`);
         await sleep(200);
       }
     }
@@ -237,7 +356,7 @@ async function run(opts) {
         gap.shot = true;
         fs.mkdirSync(opts.screenshots, { recursive: true });
         for (const l of listeners.slice(0, 2)) {
-          await l.page.screenshot({ path: path.join(opts.screenshots, l.index === 1 ? 'gap-phone.png' : 'gap-desktop.png') });
+          await l.page.screenshot(path.join(opts.screenshots, l.index === 1 ? 'gap-phone.png' : 'gap-desktop.png'));
         }
       }
       const samples = await Promise.all(listeners.map((l) => l.page.evaluate(READ).catch((e) => ({ error: e.message }))));
@@ -245,7 +364,7 @@ async function run(opts) {
       if (roundStart >= nextNowPlaying) {
         nextNowPlaying += 5000;
         const snaps = await Promise.all(listeners.map((l) => l.page.evaluate(SNAPSHOT).catch(() => null)));
-        snaps.forEach((s, i) => { if (s) nowPlaying.push({ listener: i, engine: listeners[i].engine, ...s }); });
+        snaps.forEach((s, i) => { if (s) nowPlaying.push({ listener: i, engine: listeners[i].engine, browser: listeners[i].browser, ...s }); });
       }
       const wait = opts.sampleMs - (Date.now() - roundStart);
       if (wait > 0) await sleep(wait);
@@ -279,11 +398,20 @@ async function run(opts) {
     }
     const excused = (i, at) => pause && i === pause.index && pause.pressedAt !== null && at >= pause.pressedAt
       && at < (pauseBackAt !== null ? pauseBackAt : (pause.resumedAt || Infinity) + 10000);
-    const skews = { all: [], dashjs: [], shaka: [] };
+    // Skew among all listeners, per player, and per browser when there are several.
+    const browserNames = [...new Set(listeners.map((l) => l.browser))];
+    const groupOf = {
+      all: () => true,
+      dashjs: (l) => l.engine === 'dashjs',
+      shaka: (l) => l.engine === 'shaka',
+      hls: (l) => l.engine === 'hlsjs' || l.engine === 'native',
+    };
+    if (browserNames.length > 1) for (const b of browserNames) groupOf[b] = (l) => l.browser === b;
+    const skews = Object.fromEntries(Object.keys(groupOf).map((k) => [k, []]));
     const perListener = listeners.map(() => []);
     for (const r of measured) {
       const lat = r.samples.map((s, i) => (excused(i, r.at) ? null : latencyOf(s)));
-      const groups = { all: lat, dashjs: lat.map((x, i) => (opts.players[i] === 'dashjs' ? x : null)), shaka: lat.map((x, i) => (opts.players[i] === 'shaka' ? x : null)) };
+      const groups = Object.fromEntries(Object.entries(groupOf).map(([k, inGroup]) => [k, lat.map((x, i) => (inGroup(listeners[i]) ? x : null))]));
       for (const [k, xs] of Object.entries(groups)) {
         const v = xs.filter((x) => x !== null);
         if (v.length >= 2) skews[k].push(Math.max(...v) - Math.min(...v));
@@ -328,19 +456,21 @@ async function run(opts) {
     // ---- per listener: errors, stalls, page events
     const out = [];
     for (const l of listeners) {
-      const info = await l.page.evaluate(() => {
+      const info = await l.page.evaluate((c) => {
         const x = window.lofiever;
         return {
-          lib_source: x.libSource, lib_version: x.libVersion, clock_trusted: x.clockTrusted,
+          codecs_supported: typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported(`audio/mp4; codecs="${c}"`),
+          lib_source: x.libSource, lib_version: x.libVersion, clock: x.clock, player_clock_offset_ms: x.playerClockOffsetMs,
+          device_offset_ms: x.clock ? x.clock.offsetMs : null,
           page_errors: x.errors.map((e) => `${e.source}${e.code != null ? ' ' + e.code : ''}: ${e.message}`),
           events: x.events.slice(), stalls: window.__probe.stalls.slice(),
           sync: document.getElementById('sync').textContent, status: document.getElementById('status').textContent,
         };
-      });
+      }, codecs);
       const expected = (u) => gap && gap.segment !== null && segmentOf(u) === gap.segment;
       const http = l.http.filter((h) => !/\/schedule\/\d{4}-\d\d-\d\d\.json$/.test(new URL(h.url).pathname));
       out.push({
-        index: l.index, engine: l.engine, ...info,
+        index: l.index, engine: l.engine, browser: l.browser, clock_wrong_by_ms: l.clockOffset, ...info,
         started_ms: l.playingAt,
         stalls_measured: info.stalls.filter((s) => s.at >= startWall && !excused(l.index, s.at)
           && !(gap && gap.segment !== null && Math.abs(s.t - (gap.segment * segMs) / 1000) < 0.5)).length,
@@ -355,24 +485,23 @@ async function run(opts) {
     if (opts.screenshots && !gap) {
       fs.mkdirSync(opts.screenshots, { recursive: true });
       for (const l of listeners.slice(0, 2)) {
-        await l.page.screenshot({ path: path.join(opts.screenshots, l.index === 1 ? 'phone.png' : 'desktop.png') });
+        await l.page.screenshot(path.join(opts.screenshots, l.index === 1 ? 'phone.png' : 'desktop.png'));
       }
     }
 
-    // The MPD's codecs string, as Chromium's Media Source judges it.
-    const codecsSupported = await listeners[0].page.evaluate(
-      (c) => MediaSource.isTypeSupported(`audio/mp4; codecs="${c}"`), codecs);
     return {
       ok: true,
       codecs,
-      codecs_supported: codecsSupported,
+      // The MPD's codecs string, as the first listener's browser's Media Source
+      // judges it (each listener's own judgement is in its report).
+      codecs_supported: out[0].codecs_supported,
       target_latency_ms: targetMs,
       players: opts.players,
       measured_s: measured.length ? Math.round(measured[measured.length - 1].at - measured[0].at) / 1000 : 0,
       rounds: measured.length,
-      skew_ms: { all: stats(skews.all), dashjs: stats(skews.dashjs), shaka: stats(skews.shaka) },
+      skew_ms: Object.fromEntries(Object.entries(skews).map(([k, v]) => [k, stats(v)])),
       pause: pause ? {
-        index: pause.index, engine: opts.players[pause.index], paused_s: opts.pause.for,
+        index: pause.index, engine: listeners[pause.index].engine, browser: listeners[pause.index].browser, paused_s: opts.pause.for,
         back_in_sync_after_s: pause.resumedAt && pauseBackAt !== null ? Math.round(pauseBackAt - pause.resumedAt) / 1000 : null,
       } : null,
       gap: gapReport,
@@ -381,7 +510,10 @@ async function run(opts) {
       elapsed_s: Math.round((Date.now() - t0) / 100) / 10,
     };
   } finally {
-    await browser.close();
+    // Every browser that was asked for, also one still starting when something failed.
+    await Promise.allSettled([...browsers.values()]);
+    await Promise.allSettled(started.map((b) => b.close()));
+    if (proxy) proxy.close();
   }
 }
 

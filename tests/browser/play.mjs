@@ -1,13 +1,19 @@
 #!/usr/bin/env node
-// Plays the lofiever listening page in Debian's Chromium (headless, fresh profile) and
+// Plays the lofiever listening page in one browser engine (fresh profile) and
 // reports, as ONE line of JSON on stdout, whether audio really played:
 //
 //   node tests/browser/play.mjs --url http://127.0.0.1:PORT/index.html [--seconds 8]
-//        [--timeout 60] [--screenshot out.png --width 390 --height 844]
+//        [--browser chromium|firefox|webkit] [--timeout 60]
+//        [--screenshot out.png --width 390 --height 844]
 //        [--external block|allow] [--chromium /usr/bin/chromium]
 //
 //   {"ok": bool, "advanced_s": n, "now_playing": {...}|null, "errors": [...],
-//    "programme_time_ms": n, ...}
+//    "programme_time_ms": n, "browser": "firefox", ...}
+//
+// --browser: Debian's Chromium (default), Firefox ESR or WebKitGTK's MiniBrowser,
+// started and driven by engines.mjs (which says what each engine can do). Every
+// option works in every engine; in WebKit the viewport cannot be narrower than
+// MiniBrowser's toolbar.
 //
 // ok is true iff the audio element played at least --seconds of media and nothing
 // went wrong: no console error, no uncaught page error, no media element error, no
@@ -15,12 +21,13 @@
 //
 // Requests to other origins are blocked by default (--external block), so a run
 // never depends on the network: the page then loads dash.js from its fallback URL
-// on the same host. Blocked requests and missing schedule days (HTTP 404 for
-// schedule/*.json, which the page handles) are listed under "ignored".
+// on the same host. Blocked requests (and the browser's messages about them) and
+// missing schedule days (HTTP 404 for schedule/*.json, which the page handles) are
+// listed under "ignored".
 
-import { chromium } from 'playwright-core';
+import { BROWSERS, launch } from './engines.mjs';
 
-const USAGE = 'usage: play.mjs --url URL [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--metadata] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--metadata] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -33,7 +40,8 @@ function parseArgs(argv) {
     external: 'block',
     noMse: false,
     metadata: false,
-    chromium: '/usr/bin/chromium',
+    browser: 'chromium',
+    chromium: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -48,6 +56,7 @@ function parseArgs(argv) {
       case 'width': opts.width = Number(value()); break;
       case 'height': opts.height = Number(value()); break;
       case 'external': opts.external = value(); break;
+      case 'browser': opts.browser = value(); break;
       case 'chromium': opts.chromium = value(); break;
       case 'no-mse': opts.noMse = true; break;
       case 'metadata': opts.metadata = true; break;
@@ -60,6 +69,7 @@ function parseArgs(argv) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new UsageError(`--${k} must be a positive number`);
   }
   if (!['block', 'allow'].includes(opts.external)) throw new UsageError('--external must be block or allow');
+  if (!BROWSERS.includes(opts.browser)) throw new UsageError(`--browser must be one of ${BROWSERS.join(', ')}`);
   return opts;
 }
 
@@ -67,94 +77,68 @@ class UsageError extends Error {}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A browser without Media Source Extensions (older iPhones, some TVs). */
+const NO_MSE = () => {
+  for (const name of ['MediaSource', 'ManagedMediaSource', 'WebKitMediaSource']) delete window[name];
+};
+
 async function run(opts) {
   const errors = [];
   const ignored = [];
   const pageOrigin = new URL(opts.url).origin;
-  const blocked = new Set();
+  const blocked = [];
 
-  const browser = await chromium.launch({
-    executablePath: opts.chromium,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
+  const browser = await launch(opts.browser, { executablePath: opts.browser === 'chromium' ? opts.chromium : null });
   try {
-    // A new context is a fresh profile: no cache, no storage from earlier runs.
-    const context = await browser.newContext({
-      viewport: { width: Math.round(opts.width), height: Math.round(opts.height) },
-      deviceScaleFactor: 1,
+    // A new page is a fresh profile: no cache, no storage from earlier runs.
+    const page = await browser.newPage({
+      width: Math.round(opts.width),
+      height: Math.round(opts.height),
+      allowOrigin: opts.external === 'block' ? pageOrigin : null,
     });
-    if (opts.noMse) {
-      // A browser without Media Source Extensions (older iPhones, some TVs).
-      await context.addInitScript(() => {
-        for (const name of ['MediaSource', 'ManagedMediaSource', 'WebKitMediaSource']) delete window[name];
-      });
-    }
-    const page = await context.newPage();
+    if (opts.noMse) await page.addInitScript(NO_MSE);
 
-    if (opts.external === 'block') {
-      await page.route(
-        (url) => url.origin !== pageOrigin && (url.protocol === 'http:' || url.protocol === 'https:'),
-        (route) => {
-          blocked.add(route.request().url());
-          return route.abort('blockedbyclient');
-        },
-      );
-    }
-
-    page.on('console', (msg) => {
-      if (msg.type() !== 'error') return;
-      const text = msg.text();
+    page.onConsole(({ type, text }) => {
+      if (type !== 'error') return;
       // Failed loads are reported (with their URL and status) by the handlers below.
       if (text.startsWith('Failed to load resource')) return;
       errors.push(`console: ${text}`);
     });
-    page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-    page.on('response', (res) => {
-      if (res.status() < 400) return;
-      const url = res.url();
-      const entry = `HTTP ${res.status()} ${url}`;
+    page.onPageError((message) => errors.push(`page error: ${message}`));
+    page.onResponse(({ url, status }) => {
+      if (status < 400) return;
+      const entry = `HTTP ${status} ${url}`;
       if (isScheduleUrl(url, pageOrigin)) ignored.push(entry);
       else errors.push(entry);
     });
-    page.on('requestfailed', (req) => {
-      const url = req.url();
-      const why = (req.failure() && req.failure().errorText) || 'failed';
-      if (blocked.has(url)) {
+    page.onRequestDone(({ url }, { error, aborted, blocked: wasBlocked }) => {
+      if (!error) return;
+      if (wasBlocked) {
+        blocked.push(url);
         ignored.push(`blocked external request ${url}`);
         return;
       }
       // Media requests cancelled by the player itself (abandoned, or at the end of the run).
-      if (why === 'net::ERR_ABORTED') return;
-      errors.push(`request failed: ${url} (${why})`);
+      if (aborted) return;
+      errors.push(`request failed: ${url} (${error})`);
     });
 
     await page.goto(opts.url, { waitUntil: 'load', timeout: opts.timeout * 1000 });
 
     const deadline = Date.now() + opts.timeout * 1000;
+    const done = (advanced) => finish(browser, page, opts, unrelatedTo(blocked, errors, ignored), ignored, advanced);
     // The page enables the button once station.json, the MPD and dash.js are there,
     // or shows an error status when one of them is missing.
     let ready = false;
     try {
-      await page.waitForSelector('#play:not([disabled]), #status[data-level="error"]', {
-        timeout: Math.max(1000, deadline - Date.now()),
-      });
+      await page.waitFor('#play:not([disabled]), #status[data-level="error"]', Math.max(1000, deadline - Date.now()));
       ready = await page.isEnabled('#play');
     } catch (e) {
       /* timed out: reported below */
     }
     if (!ready) {
       errors.push(`the page never became ready to play: ${await statusText(page)}`);
-      return await finish(page, opts, errors, ignored, 0);
+      return await done(0);
     }
     if (opts.metadata) {
       // Timed metadata the player itself reads from the segments: Shaka's
@@ -245,7 +229,7 @@ async function run(opts) {
     if (advanced < opts.seconds) {
       errors.push(`audio advanced only ${advanced.toFixed(2)} s of the ${opts.seconds} s wanted within ${opts.timeout} s`);
     }
-    return await finish(page, opts, errors, ignored, advanced);
+    return await done(advanced);
   } finally {
     await browser.close();
   }
@@ -260,6 +244,19 @@ function isScheduleUrl(url, origin) {
   }
 }
 
+/**
+ * The errors that are not the browser's own words about a request it was told to
+ * block (Firefox, for one, reports a blocked fetch as an error of the page); those
+ * move to `ignored`.
+ */
+function unrelatedTo(blocked, errors, ignored) {
+  return errors.filter((e) => {
+    const about = blocked.some((url) => e.includes(url) || e.includes(new URL(url).host));
+    if (about) ignored.push(`about a blocked request: ${e}`);
+    return !about;
+  });
+}
+
 async function statusText(page) {
   try {
     return (await page.textContent('#status')) || '(no status shown)';
@@ -268,7 +265,7 @@ async function statusText(page) {
   }
 }
 
-async function finish(page, opts, errors, ignored, advanced) {
+async function finish(browser, page, opts, errors, ignored, advanced) {
   const snap = await page.evaluate(() => {
     const l = window.lofiever;
     if (!l) return null;
@@ -294,7 +291,7 @@ async function finish(page, opts, errors, ignored, advanced) {
 
   if (opts.screenshot) {
     try {
-      await page.screenshot({ path: opts.screenshot, fullPage: false });
+      await page.screenshot(opts.screenshot);
     } catch (e) {
       errors.push(`screenshot failed: ${e.message}`);
     }
@@ -305,6 +302,8 @@ async function finish(page, opts, errors, ignored, advanced) {
   const latency = Number.isFinite(s.programmeTimeMs) ? s.wallClockMs - s.programmeTimeMs : null;
   return {
     ok,
+    browser: opts.browser,
+    browser_version: browser.version,
     advanced_s: Math.round(advanced * 1000) / 1000,
     now_playing: s.nowPlaying || null,
     errors: [...errors],
@@ -332,7 +331,7 @@ async function main() {
   try {
     result = await run(opts);
   } catch (e) {
-    result = { ok: false, advanced_s: 0, now_playing: null, errors: [`play.mjs: ${e.message}`], programme_time_ms: null };
+    result = { ok: false, browser: opts.browser, advanced_s: 0, now_playing: null, errors: [`play.mjs: ${e.message}`], programme_time_ms: null };
   }
   process.stdout.write(JSON.stringify(result) + '\n');
   process.exit(result.ok ? 0 : 1);

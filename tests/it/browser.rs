@@ -3,14 +3,24 @@
 //! served from the local npm packages.
 //!
 //! - one listener plays the page for a few seconds (tests/browser/play.mjs);
-//! - several listeners, dash.js and Shaka, joined seconds apart, hear the same
-//!   moment: inter-listener skew p95 within 30 ms over a minute, no stalls, no
-//!   media errors; one pauses for 30 s and is back in sync within 10 s; what
-//!   each page shows as "now playing" is the schedule's item at the programme
-//!   time it plays; screenshots at phone and desktop size are kept under
-//!   `target/lofiever-screenshots/` (tests/browser/listeners.mjs);
+//! - several listeners, dash.js and Shaka, joined seconds apart, each with its
+//!   own wrong device clock (off by up to 2.5 s), hear the same moment: the page
+//!   measures the host's clock, the players run on it, no stalls, no media
+//!   errors, and every page says how its clock was corrected; one pauses and is
+//!   back in sync within 10 s; what each page shows as "now playing" is the
+//!   schedule's item at the programme time it plays; screenshots at phone and
+//!   desktop size are kept under `target/lofiever-screenshots/`
+//!   (tests/browser/listeners.mjs);
+//! - the same through a proxy that makes round trips 50-250 ms long and uneven;
+//! - a host whose `Date` comes from a cache is not trusted, and the page says so;
+//! - the page's clock, against simulated networks in virtual time, never claims
+//!   less error than it has (tests/browser/clock-sim.mjs, no browser);
 //! - a segment deleted ahead of the listeners is skipped: they play on and are
 //!   back in sync.
+//!
+//! The sync figures these tests hold are generous bounds (a loaded 2-core CI
+//! machine must not make them flaky); the figures themselves, measured the long
+//! way against the targets, come from `bash ci/bench-sync.sh`.
 //!
 //! The stations use an epoch of 2025-01-01, over a year before any run, so
 //! media time is far past 2^32 ms. Browser tests run one at a time (a lock):
@@ -28,12 +38,19 @@ use lofiever::time::SampleCount;
 
 use crate::util::{rendered, short_specs, tool, xmllint_mpd, TempStation};
 
-/// The inter-listener skew the stream must hold (p95), and the tolerance used
-/// to say a listener is "back in sync".
-const SKEW_P95_MS: f64 = 30.0;
+/// The inter-listener skew (p95) that fails the suite. The targets are far
+/// tighter (30 ms with wrong device clocks, 40 ms through a slow network, 25 ms
+/// with right ones; `ci/bench-sync.sh` measures them); this bound only catches a
+/// real regression (a listener a segment off, a clock not corrected) without
+/// failing on a loaded machine.
+const SKEW_P95_BOUND_MS: f64 = 100.0;
+/// Each listener's |true latency - target| (p95) that fails the suite.
+const LATENCY_P95_BOUND_MS: f64 = 60.0;
+/// Device clocks of the listeners in the sync tests (ms, + = fast).
+const WRONG_CLOCKS: &str = "0,-700,400,2500,-300,300";
 
 /// A station for the sync tests: two renditions, fast encoder settings,
-/// rendered 4 minutes ahead of its first use (the tests need about 2.5).
+/// rendered 8 minutes ahead of its first use (the tests need about 4).
 const SYNC_STATION_TOML: &str = r#"
 [station]
 name = "Sync FM"
@@ -60,19 +77,19 @@ fn browser_dir() -> PathBuf {
 }
 
 /// One browser test at a time.
-fn exclusive() -> MutexGuard<'static, ()> {
+pub(crate) fn exclusive() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn sync_station() -> &'static TempStation {
+pub(crate) fn sync_station() -> &'static TempStation {
     static CELL: OnceLock<TempStation> = OnceLock::new();
     CELL.get_or_init(|| {
         let station = TempStation::new(SYNC_STATION_TOML);
         station.add_tracks(&short_specs(4));
         let window = Window {
             now: Utc::now(),
-            ahead: SampleCount::from_secs(4 * 60).expect("small"),
+            ahead: SampleCount::from_secs(8 * 60).expect("small"),
             force: false,
         };
         job::run(&station.station(), &window, &Silent).expect("render the sync station");
@@ -82,7 +99,7 @@ fn sync_station() -> &'static TempStation {
 
 /// Serves `out` on a free port with both player libraries; returns the server
 /// and the page URL.
-fn serve(out: &Path) -> (Arc<Preview>, String) {
+pub(crate) fn serve(out: &Path) -> (Arc<Preview>, String) {
     serve_at(out, None)
 }
 
@@ -128,7 +145,7 @@ fn play_rendered(query: &str, args: &[&str]) -> serde_json::Value {
 /// sync figures are about the players, and on a small machine shared with
 /// compilers and other tests an audio renderer starved of CPU stalls whatever
 /// the players do. Everything else about the run is unchanged.
-fn node(script: &str, args: &[String]) -> serde_json::Value {
+pub(crate) fn node(script: &str, args: &[String]) -> serde_json::Value {
     tool("chromium");
     let out = Command::new(tool("nice"))
         .args(["-n", "-10", "node"])
@@ -150,7 +167,11 @@ fn node(script: &str, args: &[String]) -> serde_json::Value {
 
 /// Checks that a page showed the schedule's item at the programme time it was
 /// playing (away from a track change, where either title may be shown).
-fn assert_now_playing_matches_schedule(station: &TempStation, title: &str, programme_time_ms: i64) {
+pub(crate) fn assert_now_playing_matches_schedule(
+    station: &TempStation,
+    title: &str,
+    programme_time_ms: i64,
+) {
     let s = station.station();
     let heard = chrono::DateTime::from_timestamp_millis(programme_time_ms).expect("valid instant");
     let sample = s.epoch.sample_at(heard).expect("after epoch");
@@ -169,7 +190,7 @@ fn assert_now_playing_matches_schedule(station: &TempStation, title: &str, progr
     );
 }
 
-fn f(v: &serde_json::Value) -> f64 {
+pub(crate) fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
@@ -348,10 +369,13 @@ fn the_page_follows_the_programme_across_utc_midnight() {
     );
 }
 
-/// The acceptance test of issue 8: five listeners (three dash.js, two Shaka)
-/// joined 3 s apart, sampled every 500 ms for 60 s after a 10 s warm-up.
+/// Issue 12: six listeners (three dash.js, three Shaka) joined 2 s apart,
+/// whose device clocks are wrong by 0, -0.7, +0.4, +2.5, -0.3 and +0.3 s, sampled
+/// every 100 ms for 25 s after a 10 s warm-up; one pauses for 8 s. Before the
+/// page measured the host's clock, listeners like these were 0.6-1.2 s apart
+/// while their pages said "in sync".
 #[test]
-fn listeners_with_dashjs_and_shaka_hear_the_same_moment() {
+fn listeners_with_wrong_device_clocks_hear_the_same_moment() {
     let _one = exclusive();
     let station = sync_station();
     let out = station.root().join("out");
@@ -365,15 +389,19 @@ fn listeners_with_dashjs_and_shaka_hear_the_same_moment() {
             "--url",
             &url,
             "--players",
-            "dashjs,shaka,dashjs,shaka,dashjs",
+            "dashjs,shaka,dashjs,shaka,dashjs,shaka",
+            "--clock-offsets",
+            WRONG_CLOCKS,
             "--stagger",
-            "3",
+            "2",
             "--warmup",
             "10",
             "--seconds",
-            "62",
+            "25",
+            "--sample-ms",
+            "100",
             "--pause",
-            "4:5:30",
+            "4:3:8",
             "--screenshots",
             &shots.display().to_string(),
             "--trace",
@@ -387,39 +415,12 @@ fn listeners_with_dashjs_and_shaka_hear_the_same_moment() {
         serde_json::to_string(&report).unwrap_or_default()
     );
     assert_eq!(report["ok"], true, "{report:#}");
-    assert!(f(&report["measured_s"]) >= 60.0, "{report:#}");
+    assert!(f(&report["measured_s"]) >= 24.0, "{report:#}");
     assert_eq!(report["codecs"], "Opus", "{report:#}");
     assert_eq!(report["codecs_supported"], true, "{report:#}");
-    let skew = &report["skew_ms"];
-    eprintln!(
-        "skew ms (p50/p95/max): all {}/{}/{}, dash.js {}/{}/{}, Shaka {}/{}/{}",
-        skew["all"]["p50"],
-        skew["all"]["p95"],
-        skew["all"]["max"],
-        skew["dashjs"]["p50"],
-        skew["dashjs"]["p95"],
-        skew["dashjs"]["max"],
-        skew["shaka"]["p50"],
-        skew["shaka"]["p95"],
-        skew["shaka"]["max"],
-    );
-    assert!(
-        f(&skew["all"]["p95"]) <= SKEW_P95_MS,
-        "inter-listener skew too large: {skew:#}"
-    );
+    assert_listeners_in_sync(&report, "wrong device clocks");
     for l in report["listeners"].as_array().expect("listeners") {
-        assert_eq!(
-            l["unexpected_errors"].as_array().map(Vec::len),
-            Some(0),
-            "{l:#}"
-        );
-        assert_eq!(
-            l["unexpected_http"].as_array().map(Vec::len),
-            Some(0),
-            "{l:#}"
-        );
-        assert_eq!(l["stalls_measured"], 0, "a listener stalled: {l:#}");
-        assert_eq!(l["clock_trusted"], true, "{l:#}");
+        assert_clock_corrected(l);
     }
     let back = f(&report["pause"]["back_in_sync_after_s"]);
     assert!(
@@ -441,6 +442,240 @@ fn listeners_with_dashjs_and_shaka_hear_the_same_moment() {
     for shot in ["desktop.png", "phone.png"] {
         assert!(shots.join(shot).is_file(), "no screenshot {shot}");
     }
+}
+
+/// Issue 12: four listeners with wrong device clocks reach the host through a
+/// proxy that delays every piece of data by 25-125 ms each way (round trips of
+/// 50-250 ms with jitter).
+#[test]
+fn listeners_behind_a_slow_uneven_network_hear_the_same_moment() {
+    let _one = exclusive();
+    let station = sync_station();
+    let (server, url) = serve(&station.root().join("out"));
+    let report = node(
+        "listeners.mjs",
+        &[
+            "--url",
+            &url,
+            "--players",
+            "dashjs,shaka,dashjs,shaka",
+            "--clock-offsets",
+            WRONG_CLOCKS,
+            "--delay-ms",
+            "25:125",
+            "--stagger",
+            "2",
+            "--warmup",
+            "10",
+            "--seconds",
+            "15",
+            "--sample-ms",
+            "100",
+            "--trace",
+            &trace_file("slow-network").display().to_string(),
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    eprintln!(
+        "slow network: {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_listeners_in_sync(&report, "a slow, uneven network");
+    for l in report["listeners"].as_array().expect("listeners") {
+        assert_clock_corrected(l);
+        // Round trips of at least 50 ms: the page cannot know its clock to
+        // better than about 25 ms, and must not claim to.
+        assert!(
+            f(&l["clock"]["errorMs"]) >= 20.0,
+            "the page claims a precision the network does not allow: {l:#}"
+        );
+    }
+}
+
+/// Issue 12: a host whose every answer comes from a cache (an `Age` header and
+/// the Date it was cached, 30 s old). The page must not take that Date for the
+/// time: it says the clock could not be checked, plays by the device's clock
+/// (right here), and never says "in sync".
+#[test]
+fn a_date_from_a_cache_is_not_trusted() {
+    let _one = exclusive();
+    let station = sync_station();
+    let (server, url) = serve(&station.root().join("out"));
+    let report = node(
+        "listeners.mjs",
+        &[
+            "--url",
+            &url,
+            "--players",
+            "dashjs",
+            "--cached-age",
+            "30",
+            "--warmup",
+            "3",
+            "--seconds",
+            "4",
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    eprintln!(
+        "cached Date: {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert_eq!(report["ok"], true, "{report:#}");
+    let l = &report["listeners"][0];
+    assert_eq!(l["clock"]["state"], "unknown", "{l:#}");
+    assert_eq!(l["clock"]["problem"], "cached", "{l:#}");
+    let sync = l["sync"].as_str().unwrap_or("");
+    assert!(
+        sync.contains("clock not checked") && sync.contains("cache") && !sync.contains("in sync"),
+        "the page should say its clock is unchecked because of a cache: {sync:?}"
+    );
+    // Playing by the (right) device clock, not by the 30 s old Date.
+    let err = f(&l["abs_latency_error_ms"]["p95"]);
+    assert!(err < LATENCY_P95_BOUND_MS, "{l:#}");
+}
+
+/// The page's clock (src/page/clock.js) against simulated hosts and networks,
+/// in virtual time (tests/browser/clock-sim.mjs): the claim the page rests on
+/// is that the true offset always lies within the error it states, and that
+/// on an ordinary network it knows the offset to well under 10 ms within
+/// seconds. Seed 3 (the design was tuned on seed 1).
+#[test]
+fn the_page_clock_never_claims_less_error_than_it_has() {
+    let out = Command::new(tool("node"))
+        .arg(browser_dir().join("clock-sim.mjs"))
+        .args(["--runs", "100", "--seed", "3"])
+        .output()
+        .expect("run node clock-sim.mjs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("clock-sim.mjs printed no JSON ({e}): {stdout}"));
+    for (name, s) in report["scenarios"].as_object().into_iter().flatten() {
+        eprintln!(
+            "clock simulation, {name}: |error| p95 at 5 s {} ms, at 30 s {} ms",
+            s["at"]["5s"]["err_p95"], s["at"]["30s"]["err_p95"]
+        );
+    }
+    assert_eq!(report["ok"], true, "{report:#}");
+    let sc = &report["scenarios"];
+    for (name, s) in sc.as_object().expect("scenarios") {
+        for (at, a) in s["at"].as_object().expect("checkpoints") {
+            assert_eq!(
+                a["not_contained"], 0,
+                "{name} at {at}: the true offset was outside the stated error: {a:#}"
+            );
+        }
+    }
+    // A local host: to a millisecond within 5 s; a nearby CDN edge: well under 10 ms.
+    assert!(
+        f(&sc["lan"]["at"]["5s"]["err_p95"]) <= 2.0,
+        "{:#}",
+        sc["lan"]
+    );
+    assert!(
+        f(&sc["internet"]["at"]["5s"]["err_p95"]) <= 10.0,
+        "{:#}",
+        sc["internet"]
+    );
+    // Round trips of 50-250 ms: still a few tens of ms after half a minute.
+    assert!(
+        f(&sc["proxy"]["at"]["30s"]["err_p95"]) <= 25.0,
+        "{:#}",
+        sc["proxy"]
+    );
+    // Start-up waits for the clock about a second at most.
+    assert!(f(&sc["lan"]["ready_ms_p95"]) <= 1300.0, "{:#}", sc["lan"]);
+    // Nothing usable: no estimate, and the reason named.
+    for (name, problem) in [("cached", "cached"), ("hidden", "no-date")] {
+        let a = &sc[name]["at"]["10s"];
+        assert_eq!(a["ok_share"], 0.0, "{name}: {a:#}");
+        assert_eq!(a["problems"][0], problem, "{name}: {a:#}");
+    }
+    // Two servers whose clocks disagree: never "ok", and said.
+    let j = &sc["jumping"]["at"]["10s"];
+    assert_eq!(j["ok_share"], 0.0, "{j:#}");
+    assert_eq!(j["problems"][0], "jumps", "{j:#}");
+}
+
+/// The sync checks shared by the listener tests: skew, each listener's true
+/// latency, no stalls, no errors.
+fn assert_listeners_in_sync(report: &serde_json::Value, what: &str) {
+    let skew = &report["skew_ms"];
+    eprintln!(
+        "{what}: skew ms (p50/p95/max): all {}/{}/{}, dash.js {}/{}/{}, Shaka {}/{}/{}",
+        skew["all"]["p50"],
+        skew["all"]["p95"],
+        skew["all"]["max"],
+        skew["dashjs"]["p50"],
+        skew["dashjs"]["p95"],
+        skew["dashjs"]["max"],
+        skew["shaka"]["p50"],
+        skew["shaka"]["p95"],
+        skew["shaka"]["max"],
+    );
+    assert!(
+        f(&skew["all"]["p95"]) < SKEW_P95_BOUND_MS,
+        "{what}: inter-listener skew too large: {skew:#}"
+    );
+    for l in report["listeners"].as_array().expect("listeners") {
+        assert!(
+            f(&l["abs_latency_error_ms"]["p95"]) < LATENCY_P95_BOUND_MS,
+            "{what}: a listener is off the target latency: {l:#}"
+        );
+        assert_eq!(
+            l["unexpected_errors"].as_array().map(Vec::len),
+            Some(0),
+            "{l:#}"
+        );
+        assert_eq!(
+            l["unexpected_http"].as_array().map(Vec::len),
+            Some(0),
+            "{l:#}"
+        );
+        assert_eq!(l["stalls_measured"], 0, "a listener stalled: {l:#}");
+    }
+}
+
+/// A listener's page measured how wrong its device clock is (to 50 ms: the
+/// suite's bound, the bench measures the real figure), handed that to its
+/// player, and says so in words.
+fn assert_clock_corrected(l: &serde_json::Value) {
+    let wrong = f(&l["clock_wrong_by_ms"]);
+    let clock = &l["clock"];
+    assert!(
+        clock["state"] == "ok",
+        "the page did not measure the host's clock: {l:#}"
+    );
+    // offsetMs = station - device = -(how fast the device clock is).
+    let measured = f(&clock["offsetMs"]);
+    assert!(
+        (measured + wrong).abs() < 50.0,
+        "device clock {wrong} ms off, measured {measured}: {l:#}"
+    );
+    let player = f(&l["player_clock_offset_ms"]);
+    assert!(
+        (player - measured).abs() < 10.0,
+        "the player does not run on the page's clock: {l:#}"
+    );
+    let sync = l["sync"].as_str().unwrap_or("");
+    let named = if wrong.abs() < 50.0 {
+        sync.contains("device clock")
+    } else {
+        let amount = if wrong.abs() >= 1000.0 {
+            format!("{:.1}\u{a0}s", wrong.abs() / 1000.0)
+        } else {
+            String::new()
+        };
+        let direction = if wrong > 0.0 { "fast" } else { "slow" };
+        sync.contains(&format!("{direction}, corrected")) && sync.contains(&amount)
+    };
+    assert!(
+        named,
+        "the sync line does not name the correction: {sync:?} ({l:#})"
+    );
 }
 
 /// A segment deleted at the host just before it becomes available: the page

@@ -1,13 +1,14 @@
 //! lofiever's integration tests: one binary, modules by purpose. They run the
 //! real pipeline on a synthetic catalog and check the output with real,
-//! independent components (ffmpeg/ffprobe, Chromium with dash.js). Install
-//! those with `bash ci/setup.sh`.
+//! independent components (ffmpeg/ffprobe; Chromium, Firefox ESR and WebKitGTK
+//! with dash.js and Shaka Player). Install those with `bash ci/setup.sh`.
 
 mod analyze;
 mod bad_input;
 mod browser;
 mod cli;
 mod crash;
+mod engines;
 mod ops;
 mod publish;
 mod render;

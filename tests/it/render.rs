@@ -366,3 +366,74 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(&p, to.join(p.file_name().expect("name"))).expect("copy");
     }
 }
+
+/// A survey, not a check (run by hand, see README "Loudness"): how far the
+/// Opus encoder pushes the true peak over what the limiter let through,
+/// hour by hour, on a demo catalog. Prints one line per hour.
+///
+/// `LOFIEVER_SURVEY_SEED` (catalog and station seed, default 3),
+/// `LOFIEVER_SURVEY_HOURS` (default 24), `LOFIEVER_SURVEY_KBPS` (default 96).
+#[test]
+#[ignore]
+fn true_peak_survey() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let seed = env("LOFIEVER_SURVEY_SEED", 3);
+    let hours = env("LOFIEVER_SURVEY_HOURS", 24);
+    let kbps = env("LOFIEVER_SURVEY_KBPS", 96);
+    let station = TempStation::new(&HOUR_TOML.replace("seed = 3", &format!("seed = {seed}")));
+    let specs = lofiever::demo::synth::demo_catalog(seed);
+    lofiever::demo::write_catalog(&station.root().join("catalog/demo"), &specs, &Silent)
+        .expect("demo catalog");
+    let s = station.station();
+    let (_, tracks) = job::analyze_and_tracks(&s, &Silent).expect("analyze");
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z")
+        .expect("date")
+        .with_timezone(&Utc);
+    let mut schedule = lofiever::schedule::Schedule::default();
+    let ahead = SampleCount::from_secs(hours * 3600).expect("hours");
+    job::extend_schedule(&s, &mut schedule, &tracks, now, ahead).expect("plan");
+    let lookahead = render::encoder_lookahead(&s).expect("encoder");
+    let start = s.epoch.sample_at(now).expect("now").0;
+    let block = 600 * 48_000u64;
+    let ceiling = s.true_peak_ceiling_dbtp;
+    let mut audio = CatalogAudio::new(&s.catalog_dir);
+    let mut pcm = Vec::new();
+    let mut worst_over = f64::NEG_INFINITY;
+    for h in 0..hours {
+        let (mut before, mut after) = (0f64, 0f64);
+        for b in 0..6 {
+            let from = start + h * 3600 * 48_000 + b * block;
+            render::programme_for_encoding(&s, &schedule, &mut audio, from, from + block, lookahead, &mut pcm)
+                .expect("programme");
+            let mut enc = render::encode::OpusEncoder::new(kbps as u32 * 1000, s.opus_complexity)
+                .expect("encoder");
+            let packets: Vec<Vec<u8>> = pcm
+                .chunks_exact(1920)
+                .map(|fr| enc.encode_frame(fr).expect("encode"))
+                .collect();
+            let decoded = libopus_decode(&packets);
+            let skip = (render::PRIMING.0 * 2) as usize;
+            before = before.max(true_peak_dbtp(&pcm[skip..]));
+            after = after.max(true_peak_dbtp(&decoded[skip..]));
+        }
+        worst_over = worst_over.max(after - ceiling);
+        println!(
+            "seed {seed} hour {h:2}: limiter output {before:6.2} dBTP, decoded {after:6.2} dBTP, codec adds {:5.2} dB",
+            after - before
+        );
+    }
+    println!("seed {seed}: worst decoded true peak {:+.2} dB over the ceiling", worst_over);
+}
+
+/// True peak (dBTP) of interleaved stereo by the ebur128 crate (4× oversampling).
+fn true_peak_dbtp(pcm: &[f32]) -> f64 {
+    let mut m = ebur128::EbuR128::new(2, 48_000, ebur128::Mode::TRUE_PEAK).expect("meter");
+    m.add_frames_f32(pcm).expect("frames");
+    let p = m.true_peak(0).expect("peak").max(m.true_peak(1).expect("peak"));
+    20.0 * p.max(1e-12).log10()
+}
