@@ -6,6 +6,7 @@
 //! inputs, which is what makes re-rendered segments byte-identical.
 
 pub mod fmp4;
+pub mod hls;
 pub mod mpd;
 
 /// The `codecs` value for Opus in MP4: `Opus`, the sample entry's four-character
