@@ -81,6 +81,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// An access log cannot be read at all (its lines that cannot be read
+    /// are counted, not errors).
+    #[error("{log}: {message}")]
+    Log {
+        /// The log file, or `<stdin>`.
+        log: String,
+        /// What is wrong and what would be read.
+        message: String,
+    },
 }
 
 impl Error {

@@ -30,10 +30,12 @@
 pub mod analyze;
 pub mod audio;
 pub mod catalog;
+pub mod chart;
 pub mod demo;
 pub mod error;
 pub mod fsutil;
 pub mod job;
+pub mod listeners;
 pub mod music;
 pub mod ops;
 pub mod package;
