@@ -1,6 +1,7 @@
 //! The command line: clap definitions, station loading, summaries. All real
 //! work is in the library; this module only wires it to a terminal.
 
+mod listeners;
 mod ops;
 mod progress;
 mod schedule;
@@ -154,6 +155,16 @@ enum Command {
     /// with no gap or overlap. Reads every segment of the window. Exit
     /// codes: 0 sound (one OK line), 1 problems (each naming the object).
     Verify(ops::VerifyArgs),
+    /// Who listens: listener figures from the host's or CDN's access logs.
+    ///
+    /// Reads common/combined logs (nginx, Apache, Caddy), Amazon S3 server
+    /// access logs, CloudFront standard logs and JSON lines (Cloudflare,
+    /// Fastly), gzipped or not, and reports listeners at once, session
+    /// lengths, renditions, players, countries (when the logs have them)
+    /// and, against the schedule, the tracks listeners leave during more
+    /// than usual. Client addresses are hashed with a key made for the run
+    /// and never printed or stored.
+    Listeners(listeners::ListenersArgs),
 }
 
 #[derive(Debug, Args)]
@@ -437,6 +448,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify(args) => {
             return ops::verify(&load_station(&cli.global)?, &args, quiet);
+        }
+        Command::Listeners(args) => {
+            return listeners::run(&load_station(&cli.global)?, &args, quiet);
         }
         Command::Preview { serve, at } => {
             let station = load_station(&cli.global)?;
