@@ -35,6 +35,10 @@ pub(super) struct ScheduleArgs {
     /// schedule, at most 7 days after the start).
     #[arg(long, value_name = "TIME", requires = "report")]
     until: Option<String>,
+    /// With --report, also draw the window's planned energy and tempo
+    /// against the day-part targets, as one self-contained HTML page.
+    #[arg(long, value_name = "FILE", requires = "report")]
+    html: Option<std::path::PathBuf>,
     /// Explain why the track scheduled at TIME plays there instead of
     /// planning (same as `lofiever explain --at TIME`).
     #[arg(long, value_name = "TIME")]
@@ -85,6 +89,10 @@ pub(super) fn inspect(global: &Global, args: &ScheduleArgs, bars: &Bars) -> anyh
     }
     let r = report::report(&station, &schedule, &tracks, from, until)?;
     print!("{r}");
+    if let Some(path) = &args.html {
+        lofiever::fsutil::write_atomic(path, r.html(&station).as_bytes())?;
+        println!("HTML report: {}", path.display());
+    }
     Ok(true)
 }
 

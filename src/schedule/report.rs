@@ -105,6 +105,22 @@ pub struct Report {
     pub shuffle: Metrics,
     /// Whether the window reaches past the end of the schedule.
     pub incomplete: bool,
+    /// The planned levels and the targets over the window, for the chart.
+    pub curve: Curve,
+}
+
+/// What `schedule --report --html` draws: each item's energy and tempo
+/// level and the day-part targets, over the window.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Curve {
+    /// Window start and end, Unix ms.
+    pub span_ms: (i64, i64),
+    /// Per item overlapping the window: start (Unix ms), energy level,
+    /// tempo level (0..=1, catalog percentiles; tempo if known).
+    pub planned: Vec<(i64, f64, Option<f64>)>,
+    /// Every few minutes: time (Unix ms), target energy, target tempo, and
+    /// both as paced to what the rotation allows (what the planner aims at).
+    pub targets: Vec<(i64, f64, f64, f64, f64)>,
 }
 
 /// Computes the report for `[from, to)`.
@@ -131,6 +147,7 @@ pub fn report(
     let fmt = |s: SampleIndex| -> Result<String> {
         Ok(super::store::fmt_instant(station.epoch.instant_of(s)?))
     };
+    let curve = curve(&model, station, schedule, from, to)?;
     Ok(Report {
         from: fmt(from)?,
         to: fmt(to)?,
@@ -144,7 +161,126 @@ pub fn report(
         scheduled,
         shuffle,
         incomplete: schedule.horizon().is_none_or(|h| h < to),
+        curve,
     })
+}
+
+/// The planned levels and the targets over `[from, to)`.
+fn curve(
+    model: &Model<'_>,
+    station: &Station,
+    schedule: &Schedule,
+    from: SampleIndex,
+    to: SampleIndex,
+) -> Result<Curve> {
+    let ms = |s: u64| -> Result<i64> { Ok(station.epoch.instant_of(SampleIndex(s))?.timestamp_millis()) };
+    let mut planned = Vec::new();
+    for it in schedule.overlapping(from, to) {
+        if let Some(&i) = model.index.get(it.track.as_str()) {
+            planned.push((
+                ms(it.start_sample.max(from.0))?,
+                model.energy_level(i),
+                model.tempo_level(i),
+            ));
+        }
+    }
+    // About 400 target points, at least a minute apart.
+    let step = ((to.0 - from.0) / 400).max(60 * u64::from(SAMPLE_RATE));
+    let mut targets = Vec::new();
+    let mut t = from.0;
+    while t <= to.0 {
+        let target = model.target_at(t)?;
+        let (pe, pt) = model.paced(&target);
+        targets.push((ms(t)?, target.energy, target.tempo, pe, pt));
+        t += step;
+    }
+    Ok(Curve {
+        span_ms: (ms(from.0)?, ms(to.0)?),
+        planned,
+        targets,
+    })
+}
+
+impl Report {
+    /// `schedule --report --html`: the window's planned energy and tempo
+    /// against the day-part targets, drawn, with the figures below, as one
+    /// self-contained page.
+    pub fn html(&self, station: &Station) -> String {
+        use crate::chart::{self, esc, LineChart, Series};
+        let c = &self.curve;
+        let tz = station.schedule.time_zone;
+        let (from, to) = c.span_ms;
+        let chart_of = |what: &str, planned: Vec<(f64, f64)>, target: usize, paced: usize| {
+            let pick = |k: usize| -> Vec<(f64, f64)> {
+                c.targets
+                    .iter()
+                    .map(|p| (p.0 as f64, [p.1, p.2, p.3, p.4][k]))
+                    .collect()
+            };
+            let mut planned = planned;
+            // The last item holds until the window's end.
+            if let Some(&(_, v)) = planned.last() {
+                planned.push((to as f64, v));
+            }
+            LineChart {
+                height: 300.0,
+                x: (from as f64, to as f64),
+                y: (0.0, 1.0),
+                x_ticks: chart::time_ticks(tz, from, to),
+                y_ticks: (0..=4)
+                    .map(|i| (f64::from(i) / 4.0, format!("{:.2}", f64::from(i) / 4.0)))
+                    .collect(),
+                bands: chart::day_part_bands(tz, &station.schedule.day_parts, from, to),
+                series: vec![
+                    Series {
+                        name: format!("planned {what}"),
+                        points: planned,
+                        color: chart::COLORS[0],
+                        dashed: false,
+                        step: true,
+                    },
+                    Series {
+                        name: format!("day-part target {what}"),
+                        points: pick(target),
+                        color: chart::COLORS[1],
+                        dashed: true,
+                        step: false,
+                    },
+                    Series {
+                        name: format!("{what} aimed at (paced)"),
+                        points: pick(paced),
+                        color: chart::COLORS[2],
+                        dashed: true,
+                        step: false,
+                    },
+                ],
+                title: format!("Planned {what} against the day-part target"),
+            }
+            .svg()
+        };
+        let energy: Vec<(f64, f64)> = c.planned.iter().map(|p| (p.0 as f64, p.1)).collect();
+        let tempo: Vec<(f64, f64)> = c
+            .planned
+            .iter()
+            .map(|p| (p.0 as f64, p.2.unwrap_or(f64::NAN)))
+            .collect();
+        let body = format!(
+            "<h1>Schedule of {}</h1><p class=\"note\">{} to {} (UTC), {} playable tracks; times on the station's clock ({}). \
+             Levels are catalog percentiles: 0 the calmest (slowest) track, 1 the most energetic (fastest). \
+             Each item holds its level until the next; the dashed lines are the day-part plan and what the planner aims at, \
+             the plan pulled towards the middle as far as the rotation rules demand.</p>\
+             <h2>Energy</h2>{}<h2>Tempo</h2>{}<h2>Figures beside a seeded shuffle</h2><pre>{}</pre>",
+            esc(&station.name),
+            esc(&self.from),
+            esc(&self.to),
+            self.playable,
+            esc(tz.name()),
+            chart_of("energy", energy, 0, 2),
+            chart_of("tempo", tempo, 1, 3),
+            esc(&self.to_string())
+        );
+        chart::page(&format!("Schedule of {}", station.name), &body)
+    }
 }
 
 /// A seeded random shuffle of the playable tracks from `from` to `to`.
