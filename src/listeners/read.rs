@@ -306,6 +306,8 @@ fn parse_block(
 
 fn parse_piece(piece: &[u8], format: &Format, opts: &ReadOptions) -> Piece {
     let mut out = Piece::default();
+    // Few user agents, many listeners: classify each user agent once.
+    let mut agents: HashMap<Vec<u8>, (&'static str, &'static str)> = HashMap::new();
     let body = piece.strip_suffix(b"\n").unwrap_or(piece);
     if body.is_empty() && piece.is_empty() {
         return out;
@@ -341,10 +343,20 @@ fn parse_piece(piece: &[u8], format: &Format, opts: &ReadOptions) -> Piece {
             continue;
         };
         let who = opts.salt.hash_one((&*r.addr, &*r.ua));
-        out.who.entry(who).or_insert_with(|| Who {
-            player: player(&r.ua),
-            platform: platform(&r.ua),
-            country: r.country.as_deref().map(str::to_string),
+        out.who.entry(who).or_insert_with(|| {
+            let (player, platform) = match agents.get(&*r.ua) {
+                Some(known) => *known,
+                None => {
+                    let kind = (player(&r.ua), platform(&r.ua));
+                    agents.insert(r.ua.to_vec(), kind);
+                    kind
+                }
+            };
+            Who {
+                player,
+                platform,
+                country: r.country.as_deref().map(str::to_string),
+            }
         });
         out.hits.push(Hit {
             who,
