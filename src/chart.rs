@@ -158,6 +158,19 @@ impl LineChart {
             h - BOTTOM,
             h - BOTTOM
         );
+        // Curves stay inside the plot area.
+        let clip = format!("clip{:x}", {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            self.title.hash(&mut hasher);
+            hasher.finish() & 0xffff_ffff
+        });
+        let _ = write!(
+            s,
+            r#"<clipPath id="{clip}"><rect x="{LEFT}" y="{TOP}" width="{:.1}" height="{:.1}"/></clipPath>"#,
+            W - LEFT - RIGHT,
+            h - TOP - BOTTOM + 2.0
+        );
         for (i, se) in self.series.iter().enumerate() {
             let mut d = String::new();
             let mut pen_up = true;
@@ -187,7 +200,7 @@ impl LineChart {
             }
             let _ = write!(
                 s,
-                r#"<path d="{d}" fill="none" stroke="{}" stroke-width="{}"{}/>"#,
+                r#"<path d="{d}" clip-path="url(#{clip})" fill="none" stroke="{}" stroke-width="{}"{}/>"#,
                 se.color,
                 if se.dashed { 1.5 } else { 2.0 },
                 if se.dashed {
@@ -441,6 +454,7 @@ th:first-child, td:first-child {{ text-align: left; }}
 .figures {{ display: flex; flex-wrap: wrap; gap: 1rem; }}
 .figure {{ background: #f5f7fb; border-radius: 6px; padding: .6rem 1rem; min-width: 9rem; }}
 .figure b {{ display: block; font-size: 1.4rem; }}
+pre {{ overflow-x: auto; font-size: .8rem; background: #f8f9fb; padding: .6rem; }}
 </style>
 </head>
 <body>

@@ -30,18 +30,26 @@ pub fn page(report: &Report, station_name: &str, parts: &[DayPart]) -> String {
     let _ = write!(
         b,
         "<div class=\"figures\"><div class=\"figure\"><b>{}</b>peak at once</div><div class=\"figure\"><b>{:.1}</b>mean at once</div>\
-         <div class=\"figure\"><b>{}</b>sessions</div><div class=\"figure\"><b>{}</b>median session</div><div class=\"figure\"><b>{:.1}</b>listening hours</div></div>",
-        l.peak, l.mean, s.sessions, esc(&fmt_secs(s.median_s)), s.hours
+         <div class=\"figure\"><b>{}</b>sessions</div><div class=\"figure\"><b>{}</b>median session</div><div class=\"figure\"><b>{}</b>listened in all</div></div>",
+        l.peak, l.mean, s.sessions, esc(&fmt_secs(s.median_s)), esc(&fmt_secs(s.hours * 3600.0))
     );
 
     // Listeners at once.
+    let step = l.curve_step_ms;
     let points: Vec<(f64, f64)> = l
-        .per_minute
+        .curve
         .iter()
         .enumerate()
-        .map(|(i, v)| ((l.first_minute_ms + 60_000 * i as i64 + 30_000) as f64, *v))
+        .map(|(i, v)| ((l.first_minute_ms + step * i as i64 + step / 2) as f64, *v))
         .collect();
-    let (top, y_ticks) = chart::y_ticks(l.peak_minute.max(1.0), |v| format!("{v:.0}"));
+    let top_value = l.curve.iter().copied().fold(1.0, f64::max);
+    let (top, y_ticks) = chart::y_ticks(top_value, |v| {
+        if v.fract().abs() < 1e-9 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    });
     let (from, to) = (report.from_ms, report.to_ms);
     let curve = LineChart {
         height: 320.0,
@@ -51,7 +59,7 @@ pub fn page(report: &Report, station_name: &str, parts: &[DayPart]) -> String {
         y_ticks,
         bands: chart::day_part_bands(tz, parts, from, to),
         series: vec![Series {
-            name: "listeners (mean per minute)".into(),
+            name: format!("listeners (mean per {})", fmt_secs(step as f64 / 1000.0)),
             points,
             color: chart::COLORS[0],
             dashed: false,
@@ -61,8 +69,10 @@ pub fn page(report: &Report, station_name: &str, parts: &[DayPart]) -> String {
     };
     let _ = write!(
         b,
-        "<h2>Listeners at once</h2>{}<p class=\"note\">Mean listeners in each minute; the peak at any moment was {}{}.</p>",
+        "<h2>Listeners at once</h2>{}<p class=\"note\">Mean listeners in each {}; the busiest minute averaged {:.1}, and the peak at any moment was {}{}.</p>",
         curve.svg(),
+        esc(&fmt_secs(step as f64 / 1000.0)),
+        l.peak_minute,
         l.peak,
         l.peak_at
             .as_ref()

@@ -198,7 +198,9 @@ pub fn fmt_secs(s: f64) -> String {
     let s = s.max(0.0).round() as u64;
     match s {
         s if s < 60 => format!("{s} s"),
+        s if s < 3600 && s % 60 == 0 => format!("{} min", s / 60),
         s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s if s % 3600 < 60 => format!("{} h", s / 3600),
         s => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }
 }

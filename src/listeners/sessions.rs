@@ -89,16 +89,25 @@ pub struct Concurrency {
     pub first_minute_ms: i64,
     /// Mean listeners in each minute from `first_minute_ms` on.
     pub per_minute: Vec<f64>,
+    /// The curve drawn: mean listeners in each `curve_step_ms` from
+    /// `first_minute_ms` on (10 s for a window of up to 2 hours, a minute up
+    /// to 2 days, 5 minutes beyond), so a short window is not one dot.
+    pub curve: Vec<f64>,
+    /// The curve's step in ms.
+    pub curve_step_ms: i64,
 }
 
 /// Concurrency over `[from_ms, to_ms)`: a session is there from its first
 /// request to one segment after its last.
 pub fn concurrency(sessions: &[Session], from_ms: i64, to_ms: i64, segment_ms: i64) -> Concurrency {
     let first_minute_ms = from_ms.div_euclid(60_000) * 60_000;
-    let minutes = usize::try_from((to_ms - first_minute_ms + 59_999).div_euclid(60_000))
-        .unwrap_or(0)
-        .max(1);
-    let mut per_minute = vec![0.0; minutes];
+    let curve_step_ms = match to_ms - from_ms {
+        w if w <= 2 * 3_600_000 => 10_000,
+        w if w <= 48 * 3_600_000 => 60_000,
+        _ => 300_000,
+    };
+    let mut per_minute = vec![0.0; buckets(first_minute_ms, to_ms, 60_000)];
+    let mut curve = vec![0.0; buckets(first_minute_ms, to_ms, curve_step_ms)];
     let mut events: Vec<(i64, i64)> = Vec::with_capacity(sessions.len() * 2);
     let mut total = 0.0;
     for s in sessions {
@@ -109,16 +118,8 @@ pub fn concurrency(sessions: &[Session], from_ms: i64, to_ms: i64, segment_ms: i
         events.push((a, 1));
         events.push((b, -1));
         total += (b - a) as f64;
-        let mut t = a;
-        while t < b {
-            let m = (t - first_minute_ms).div_euclid(60_000);
-            let minute_end = first_minute_ms + (m + 1) * 60_000;
-            let until = b.min(minute_end);
-            if let Some(slot) = usize::try_from(m).ok().and_then(|m| per_minute.get_mut(m)) {
-                *slot += (until - t) as f64 / 60_000.0;
-            }
-            t = until;
-        }
+        spread(&mut per_minute, first_minute_ms, 60_000, a, b);
+        spread(&mut curve, first_minute_ms, curve_step_ms, a, b);
     }
     // Ends before starts at the same instant: a hand-over is not two at once.
     events.sort_unstable();
@@ -138,6 +139,29 @@ pub fn concurrency(sessions: &[Session], from_ms: i64, to_ms: i64, segment_ms: i
         peak_minute: per_minute.iter().copied().fold(0.0, f64::max),
         first_minute_ms,
         per_minute,
+        curve,
+        curve_step_ms,
+    }
+}
+
+/// How many buckets of `step` ms from `first` cover up to `to`.
+fn buckets(first: i64, to: i64, step: i64) -> usize {
+    usize::try_from((to - first + step - 1).div_euclid(step))
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// Adds the presence `[a, b)` to the buckets of `step` ms from `first`, as
+/// the share of each bucket it covers.
+fn spread(buckets: &mut [f64], first: i64, step: i64, a: i64, b: i64) {
+    let mut t = a;
+    while t < b {
+        let k = (t - first).div_euclid(step);
+        let until = b.min(first + (k + 1) * step);
+        if let Some(slot) = usize::try_from(k).ok().and_then(|k| buckets.get_mut(k)) {
+            *slot += (until - t) as f64 / step as f64;
+        }
+        t = until;
     }
 }
 

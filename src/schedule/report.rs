@@ -188,11 +188,15 @@ fn curve(
     let step = ((to.0 - from.0) / 400).max(60 * u64::from(SAMPLE_RATE));
     let mut targets = Vec::new();
     let mut t = from.0;
-    while t <= to.0 {
+    loop {
         let target = model.target_at(t)?;
         let (pe, pt) = model.paced(&target);
         targets.push((ms(t)?, target.energy, target.tempo, pe, pt));
-        t += step;
+        if t >= to.0 {
+            break;
+        }
+        // The window's end is the last point.
+        t = (t + step).min(to.0);
     }
     Ok(Curve {
         span_ms: (ms(from.0)?, ms(to.0)?),
