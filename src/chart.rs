@@ -395,9 +395,13 @@ pub fn time_ticks(tz: chrono_tz::Tz, from_ms: i64, to_ms: i64) -> Vec<(f64, Stri
     }
     let mut last_day = None;
     while t <= to_ms && ticks.len() < 40 {
-        if let Some(local) = chrono::DateTime::from_timestamp_millis(t).map(|u| u.with_timezone(&tz)) {
+        if let Some(local) =
+            chrono::DateTime::from_timestamp_millis(t).map(|u| u.with_timezone(&tz))
+        {
             let day = local.date_naive();
-            let label = if last_day.is_some_and(|d| d != day) || (local.hour() == 0 && local.minute() == 0) {
+            let label = if last_day.is_some_and(|d| d != day)
+                || (local.hour() == 0 && local.minute() == 0)
+            {
                 local.format("%b %-d %H:%M").to_string()
             } else {
                 local.format("%H:%M").to_string()
@@ -412,7 +416,11 @@ pub fn time_ticks(tz: chrono_tz::Tz, from_ms: i64, to_ms: i64) -> Vec<(f64, Stri
 
 /// Evenly spaced y ticks from 0 to about `max` (at most 6), labelled.
 pub fn y_ticks(max: f64, label: impl Fn(f64) -> String) -> (f64, Vec<(f64, String)>) {
-    let max = if max.is_finite() && max > 0.0 { max } else { 1.0 };
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
     let raw = max / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 2.5, 5.0, 10.0]

@@ -69,11 +69,25 @@ pub fn analyze_and_tracks(
         .iter()
         .filter_map(|e| e.row.as_ref().map(|r| (e.file.rel_path.as_str(), r)))
         .collect();
-    let tracks = report
+    let mut tracks: Vec<Track> = report
         .tracks
         .iter()
         .map(|f| Track::new(f, rows.get(f.path.as_str()).copied()))
         .collect();
+    if station.schedule.listener_weighting {
+        use crate::listeners::weighting;
+        let path = station.catalog_dir.join(weighting::STATS_FILE);
+        match weighting::load(&path) {
+            Ok(stats) => {
+                let n = weighting::apply(&mut tracks, &stats);
+                tracing::info!(
+                    "listener weighting: {n} tracks planned less often ({})",
+                    path.display()
+                );
+            }
+            Err(e) => tracing::warn!("{e}; listener weighting skipped this run"),
+        }
+    }
     Ok((report, tracks))
 }
 

@@ -33,10 +33,19 @@ pub(super) struct ListenersArgs {
     /// Also write the report as one self-contained HTML page to FILE.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Save each track's figures to catalog/listeners.csv, which the planner
+    /// reads when schedule.listener_weighting is on (replaces the file: give
+    /// the logs of the weeks to count).
+    #[arg(long)]
+    save: bool,
 }
 
 /// Runs `lofiever listeners`.
-pub(super) fn run(station: &Station, args: &ListenersArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    station: &Station,
+    args: &ListenersArgs,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let now = super::now()?;
     let ms = |flag: &str, t: &Option<String>| -> anyhow::Result<Option<i64>> {
         t.as_deref()
@@ -65,7 +74,12 @@ pub(super) fn run(station: &Station, args: &ListenersArgs, quiet: bool) -> anyho
             lofiever::job::load_schedule(target.as_ref())
                 .map_err(|e| format!("cannot read the schedule from {}: {e}", target.describe()))
         });
-    let report = listeners::report(station, &inputs, &opts, schedule.as_ref().map_err(Clone::clone));
+    let report = listeners::report(
+        station,
+        &inputs,
+        &opts,
+        schedule.as_ref().map_err(Clone::clone),
+    );
     if report.files.is_empty() {
         for u in &report.unreadable {
             eprintln!("error: {u}");
@@ -88,6 +102,28 @@ pub(super) fn run(station: &Station, args: &ListenersArgs, quiet: bool) -> anyho
         lofiever::fsutil::write_atomic(path, page.as_bytes())?;
         if !quiet && !args.json {
             println!("HTML report: {}", path.display());
+        }
+    }
+    if args.save {
+        let Some(tracks) = &report.tracks else {
+            bail!(
+                "--save: no per-track figures to save ({})",
+                report.tracks_note.as_deref().unwrap_or("no schedule")
+            );
+        };
+        let path = station.catalog_dir.join(listeners::weighting::STATS_FILE);
+        listeners::weighting::save(&path, tracks)?;
+        if !quiet && !args.json {
+            println!(
+                "saved the figures of {} tracks to {}{}",
+                tracks.tracks.len(),
+                path.display(),
+                if station.schedule.listener_weighting {
+                    ""
+                } else {
+                    " (schedule.listener_weighting is off: the planner does not read them)"
+                }
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -71,7 +71,11 @@ impl W3cFields {
             .split(|b| *b == b' ' || *b == b'\t')
             .filter(|n| !n.is_empty())
             .collect();
-        let find = |name: &str| names.iter().position(|n| n.eq_ignore_ascii_case(name.as_bytes()));
+        let find = |name: &str| {
+            names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        };
         let need = |name: &str| {
             find(name).ok_or_else(|| {
                 format!("the #Fields: header has no {name} field (it needs date, time, c-ip, cs-uri-stem and sc-status)")
@@ -283,7 +287,11 @@ fn s3(line: &[u8]) -> Line<'_> {
         let next = if i == 2 { t.next_raw() } else { t.next() };
         match next {
             Some(v) => *slot = v,
-            None => return Line::Bad("fewer than the 17 fields an S3 access log line has up to the user agent"),
+            None => {
+                return Line::Bad(
+                    "fewer than the 17 fields an S3 access log line has up to the user agent",
+                )
+            }
         }
     }
     let time = f[2];
@@ -343,13 +351,59 @@ fn w3c<'a>(f: &W3cFields, line: &'a [u8]) -> Line<'a> {
 /// Field names of the JSON log formats, first match wins: Cloudflare's
 /// HTTP requests dataset, then common Fastly/custom names, then Caddy's
 /// nested `request` object.
-const JSON_ADDR: &[&str] = &["ClientIP", "client_ip", "clientIp", "remote_addr", "ip", "request.client_ip", "request.remote_ip"];
-const JSON_UA: &[&str] = &["ClientRequestUserAgent", "request_user_agent", "user_agent", "http_user_agent", "request.headers.User-Agent"];
-const JSON_PATH: &[&str] = &["ClientRequestURI", "ClientRequestPath", "url", "uri", "request_uri", "path", "request.uri"];
-const JSON_TIME: &[&str] = &["EdgeStartTimestamp", "timestamp", "time", "ts", "@timestamp", "start_time"];
-const JSON_STATUS: &[&str] = &["EdgeResponseStatus", "response_status", "status", "status_code"];
-const JSON_METHOD: &[&str] = &["ClientRequestMethod", "request_method", "method", "request.method"];
-const JSON_COUNTRY: &[&str] = &["ClientCountry", "geo_country_code", "country_code", "geo_country", "country", "client_country"];
+const JSON_ADDR: &[&str] = &[
+    "ClientIP",
+    "client_ip",
+    "clientIp",
+    "remote_addr",
+    "ip",
+    "request.client_ip",
+    "request.remote_ip",
+];
+const JSON_UA: &[&str] = &[
+    "ClientRequestUserAgent",
+    "request_user_agent",
+    "user_agent",
+    "http_user_agent",
+    "request.headers.User-Agent",
+];
+const JSON_PATH: &[&str] = &[
+    "ClientRequestURI",
+    "ClientRequestPath",
+    "url",
+    "uri",
+    "request_uri",
+    "path",
+    "request.uri",
+];
+const JSON_TIME: &[&str] = &[
+    "EdgeStartTimestamp",
+    "timestamp",
+    "time",
+    "ts",
+    "@timestamp",
+    "start_time",
+];
+const JSON_STATUS: &[&str] = &[
+    "EdgeResponseStatus",
+    "response_status",
+    "status",
+    "status_code",
+];
+const JSON_METHOD: &[&str] = &[
+    "ClientRequestMethod",
+    "request_method",
+    "method",
+    "request.method",
+];
+const JSON_COUNTRY: &[&str] = &[
+    "ClientCountry",
+    "geo_country_code",
+    "country_code",
+    "geo_country",
+    "country",
+    "client_country",
+];
 
 fn json(line: &[u8]) -> Line<'_> {
     let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(line) else {
@@ -623,11 +677,17 @@ mod tests {
         );
         assert!(!r.get && r.ua.is_empty());
         assert!(matches!(
-            parse_line(&Format::Common, b"::1 - - [03/Dec/2026:16:00 +0000] \"GET / HTTP/1.1\" 200 1"),
+            parse_line(
+                &Format::Common,
+                b"::1 - - [03/Dec/2026:16:00 +0000] \"GET / HTTP/1.1\" 200 1"
+            ),
             Line::Bad(_)
         ));
         assert!(matches!(
-            parse_line(&Format::Common, b"::1 - - [03/Dec/2026:16:00:01 +0000] \"GET / HTTP/1.1"),
+            parse_line(
+                &Format::Common,
+                b"::1 - - [03/Dec/2026:16:00:01 +0000] \"GET / HTTP/1.1"
+            ),
             Line::Bad(_)
         ));
     }

@@ -111,18 +111,31 @@ pub fn page(report: &Report, station_name: &str, parts: &[DayPart]) -> String {
                     format!("{} – {}", r.artist, r.title)
                 }
             };
-            let indexed: Vec<&super::tracks::TrackRow> =
-                t.tracks.iter().filter(|r| r.leave_index.is_some()).collect();
+            let indexed: Vec<&super::tracks::TrackRow> = t
+                .tracks
+                .iter()
+                .filter(|r| r.leave_index.is_some())
+                .collect();
             let most: Vec<(String, f64)> = indexed
                 .iter()
                 .take(TOP_TRACKS)
-                .map(|r| (format!("{} ({}×)", name(r), r.plays), r.leave_index.unwrap_or(0.0)))
+                .map(|r| {
+                    (
+                        format!("{} ({}×)", name(r), r.plays),
+                        r.leave_index.unwrap_or(0.0),
+                    )
+                })
                 .collect();
             let least: Vec<(String, f64)> = indexed
                 .iter()
                 .rev()
                 .take(TOP_TRACKS)
-                .map(|r| (format!("{} ({}×)", name(r), r.plays), r.leave_index.unwrap_or(0.0)))
+                .map(|r| {
+                    (
+                        format!("{} ({}×)", name(r), r.plays),
+                        r.leave_index.unwrap_or(0.0),
+                    )
+                })
                 .collect();
             let _ = write!(
                 b,
@@ -149,14 +162,23 @@ pub fn page(report: &Report, station_name: &str, parts: &[DayPart]) -> String {
             b.push_str("</table>");
         }
         (_, Some(note)) => {
-            let _ = write!(b, "<p class=\"note\">No per-track figures: {}.</p>", esc(note));
+            let _ = write!(
+                b,
+                "<p class=\"note\">No per-track figures: {}.</p>",
+                esc(note)
+            );
         }
         _ => b.push_str("<p class=\"note\">No play was heard in this window.</p>"),
     }
 
     // Who.
     let table = |b: &mut String, title: &str, what: &str, rows: &[Share]| {
-        let _ = write!(b, "<h2>{}</h2><table><tr><th>{}</th><th>count</th><th>share</th></tr>", esc(title), esc(what));
+        let _ = write!(
+            b,
+            "<h2>{}</h2><table><tr><th>{}</th><th>count</th><th>share</th></tr>",
+            esc(title),
+            esc(what)
+        );
         for r in rows {
             let _ = write!(
                 b,
@@ -169,7 +191,12 @@ pub fn page(report: &Report, station_name: &str, parts: &[DayPart]) -> String {
         b.push_str("</table>");
     };
     table(&mut b, "Renditions", "segment requests", &report.renditions);
-    table(&mut b, "Players", "sessions (browser or player)", &report.players);
+    table(
+        &mut b,
+        "Players",
+        "sessions (browser or player)",
+        &report.players,
+    );
     table(&mut b, "Platforms", "sessions", &report.platforms);
     match &report.countries {
         Some(c) => table(&mut b, "Countries", "sessions", c),

@@ -6,7 +6,8 @@
 //! [`read`]), cuts each listener's requests into sessions ([`sessions`]),
 //! and measures listeners at once, session lengths, renditions, players,
 //! countries (when the log has them) and, against the schedule, which tracks
-//! listeners leave during more than usual ([`tracks`]). [`html`] draws it.
+//! listeners leave during more than usual ([`tracks`]). [`html`] draws it;
+//! [`weighting`] feeds it back to the planner when the station asks.
 //!
 //! A listener is a (client address, user agent) pair. Addresses are hashed
 //! with a key made for each run and then dropped: no address, and nothing
@@ -21,6 +22,7 @@ pub mod html;
 pub mod read;
 pub mod sessions;
 pub mod tracks;
+pub mod weighting;
 
 use std::collections::BTreeMap;
 use std::fmt;

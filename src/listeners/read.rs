@@ -491,10 +491,15 @@ mod tests {
     #[test]
     fn addresses_are_never_shown() {
         assert_eq!(
-            redact("192.0.2.10 - - [03/Dec/2026:16:00:04 +0000] \"GET /a HTTP/1.1\" 2001:db8::7,::1 x"),
+            redact(
+                "192.0.2.10 - - [03/Dec/2026:16:00:04 +0000] \"GET /a HTTP/1.1\" 2001:db8::7,::1 x"
+            ),
             "<address> - - [03/Dec/2026:16:00:04 +0000] \"GET /a HTTP/1.1\" <address>,<address> x"
         );
-        assert_eq!(redact("2026-12-03\t16:00:04\tbeef"), "2026-12-03\t16:00:04\tbeef");
+        assert_eq!(
+            redact("2026-12-03\t16:00:04\tbeef"),
+            "2026-12-03\t16:00:04\tbeef"
+        );
     }
 
     #[test]
@@ -526,7 +531,10 @@ mod tests {
         let edge = b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
         assert_eq!(player(edge), "Edge");
         assert_eq!(player(b""), "unknown (no user agent)");
-        assert_eq!(player(b"Mozilla/5.0%20(Windows%20NT%2010.0)%20Firefox/121.0"), "Firefox");
+        assert_eq!(
+            player(b"Mozilla/5.0%20(Windows%20NT%2010.0)%20Firefox/121.0"),
+            "Firefox"
+        );
     }
 
     #[test]

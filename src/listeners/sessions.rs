@@ -221,8 +221,10 @@ pub fn lengths(
         .map(|s| s.length_ms(segment_ms) as f64 / 1000.0)
         .collect();
     secs.sort_by(f64::total_cmp);
-    let mut histogram: Vec<(String, u64)> =
-        LENGTH_BINS.iter().map(|(_, l)| (l.to_string(), 0)).collect();
+    let mut histogram: Vec<(String, u64)> = LENGTH_BINS
+        .iter()
+        .map(|(_, l)| (l.to_string(), 0))
+        .collect();
     for s in &secs {
         let i = LENGTH_BINS
             .iter()
@@ -291,7 +293,10 @@ mod tests {
         let s = sessions(&mut hits, 10_000);
         assert_eq!(s.len(), 3);
         assert_eq!((s[0].who, s[0].start_ms, s[0].end_ms), (1, 0, 14_000));
-        assert_eq!((s[0].first_segment, s[0].last_segment, s[0].requests), (100, 107, 4));
+        assert_eq!(
+            (s[0].first_segment, s[0].last_segment, s[0].requests),
+            (100, 107, 4)
+        );
         assert_eq!(s[0].length_ms(2000), 16_000);
         assert_eq!((s[1].who, s[2].who), (2, 1));
     }
@@ -312,7 +317,10 @@ mod tests {
         let c = concurrency(&s, 0, 120_000, 2000);
         assert_eq!(c.peak, 3);
         assert_eq!(c.per_minute.len(), 2);
-        assert!((c.per_minute[0] - (60.0 + 30.0 + 2.0) / 60.0).abs() < 1e-9, "{c:?}");
+        assert!(
+            (c.per_minute[0] - (60.0 + 30.0 + 2.0) / 60.0).abs() < 1e-9,
+            "{c:?}"
+        );
         assert!((c.mean - 182.0 / 120.0).abs() < 1e-9);
         let l = lengths(&s, 2000, |_| (false, false));
         assert_eq!(l.sessions, 3);

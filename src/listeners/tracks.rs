@@ -66,6 +66,8 @@ pub struct TrackRow {
     pub mean_at_end: f64,
     /// Listeners who left while it played.
     pub left: u64,
+    /// Leaves expected at the station's usual rate for that listening.
+    pub expected_left: f64,
     /// Share of those who heard it who left (0..=1).
     pub left_share: f64,
     /// The share that leaves at the station's usual rate at those hours.
@@ -228,6 +230,7 @@ pub fn tracks(
             mean_at_start: 0.0,
             mean_at_end: 0.0,
             left: 0,
+            expected_left: 0.0,
             left_share: 0.0,
             usual_share: 0.0,
             leave_index: None,
@@ -248,6 +251,7 @@ pub fn tracks(
             r.left_share = r.left as f64 / r.heard.max(1) as f64;
             r.usual_share = e / r.heard.max(1) as f64;
             r.leave_index = (e > 1e-12).then(|| r.left as f64 / e);
+            r.expected_left = e;
             r
         })
         .collect();

@@ -42,6 +42,8 @@ pub struct RawSchedule {
     pub search: RawSearch,
     /// `[[schedule.day_parts]]`
     pub day_parts: Vec<RawDayPart>,
+    /// `schedule.listener_weighting`
+    pub listener_weighting: bool,
 }
 
 /// `[schedule.moods]`
@@ -129,6 +131,7 @@ impl Default for RawSchedule {
             };
         RawSchedule {
             time_zone: "UTC".into(),
+            listener_weighting: false,
             moods: RawMoods { k_min: 3, k_max: 8 },
             weights: RawWeights {
                 tempo: 10.0,
@@ -382,6 +385,9 @@ pub struct ScheduleConfig {
     pub branching: usize,
     /// The day-part curve, sorted by time, at least one point.
     pub day_parts: Vec<DayPart>,
+    /// Lower the weight of tracks listeners leave during more than usual,
+    /// from `catalog/listeners.csv` (see `listeners::weighting`).
+    pub listener_weighting: bool,
 }
 
 impl Default for ScheduleConfig {
@@ -611,6 +617,7 @@ pub fn validate(raw: &RawSchedule, file: &str) -> Result<ScheduleConfig> {
         beam_width: s.beam_width,
         branching: s.branching,
         day_parts,
+        listener_weighting: raw.listener_weighting,
     })
 }
 

@@ -173,7 +173,9 @@ fn curve(
     from: SampleIndex,
     to: SampleIndex,
 ) -> Result<Curve> {
-    let ms = |s: u64| -> Result<i64> { Ok(station.epoch.instant_of(SampleIndex(s))?.timestamp_millis()) };
+    let ms = |s: u64| -> Result<i64> {
+        Ok(station.epoch.instant_of(SampleIndex(s))?.timestamp_millis())
+    };
     let mut planned = Vec::new();
     for it in schedule.overlapping(from, to) {
         if let Some(&i) = model.index.get(it.track.as_str()) {
