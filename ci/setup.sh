@@ -13,6 +13,8 @@
 #                    gstreamer1.0-plugins-{base,good,bad}, gstreamer1.0-libav,
 #                    gstreamer1.0-pulseaudio   WebKitGTK's media: MP4, Opus, audio out
 #                    libxml2-utils  xmllint, MPD schema checks
+#                    nginx-light    a real web server writing a combined access log
+#                                   (the listeners acceptance test starts its own)
 #                    asc-music      real MP3s: analyzer loudness checks against ffmpeg
 #   npm              tests/browser  dash.js, Shaka Player, hls.js, m3u8-parser, and the
 #                                   drivers playwright-core, puppeteer-core and
@@ -51,7 +53,7 @@ apt_install() {
 
 # ---- Debian packages -------------------------------------------------------
 debian_packages() {
-  local wanted=(cmake ffmpeg chromium libxml2-utils asc-music
+  local wanted=(cmake ffmpeg chromium libxml2-utils asc-music nginx-light
     firefox-esr webkit2gtk-driver xvfb pulseaudio
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-libav gstreamer1.0-pulseaudio)
@@ -81,6 +83,7 @@ debian_packages() {
   command -v ffprobe >/dev/null 2>&1 || die "ffprobe is missing after installing ffmpeg"
   command -v xmllint >/dev/null 2>&1 || die "xmllint is missing after installing libxml2-utils"
   command -v cmake >/dev/null 2>&1 || die "cmake is missing after installing cmake"
+  [ -x /usr/sbin/nginx ] || die "/usr/sbin/nginx is missing after installing nginx-light"
 }
 
 # ---- tests/browser (npm) ---------------------------------------------------

@@ -261,7 +261,7 @@ class Browser {
     this.version = null;
   }
 
-  /** { width, height, mobile, allowOrigin }: a page in a fresh profile. */
+  /** { width, height, mobile, allowOrigin, userAgent (Chromium only) }: a page in a fresh profile. */
   async newPage(o = {}) {
     const page = await this.openPage({ width: 1280, height: 800, mobile: false, allowOrigin: null, ...o });
     this.pages.push(page);
@@ -338,9 +338,12 @@ class ChromiumBrowser extends Browser {
   }
 
   async openPage(o) {
-    const context = await this.browser.newContext(o.mobile
-      ? { viewport: { width: o.width, height: o.height }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
-      : { viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1 });
+    const context = await this.browser.newContext({
+      ...(o.mobile
+        ? { viewport: { width: o.width, height: o.height }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }
+        : { viewport: { width: o.width, height: o.height }, deviceScaleFactor: 1 }),
+      ...(o.userAgent ? { userAgent: o.userAgent } : {}),
+    });
     const page = new ChromiumPage(this, context, await context.newPage());
     if (o.allowOrigin) await page.block(o.allowOrigin);
     return page;
