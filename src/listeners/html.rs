@@ -104,13 +104,7 @@ pub fn page(report: &Report, station_name: &str, parts: &[DayPart]) -> String {
     b.push_str("<h2>Tracks listeners leave during</h2>");
     match (&report.tracks, &report.tracks_note) {
         (Some(t), _) if !t.tracks.is_empty() => {
-            let name = |r: &super::tracks::TrackRow| {
-                if r.title.is_empty() {
-                    r.track.clone()
-                } else {
-                    format!("{} – {}", r.artist, r.title)
-                }
-            };
+            let name = super::tracks::TrackRow::display_name;
             let indexed: Vec<&super::tracks::TrackRow> = t
                 .tracks
                 .iter()

@@ -292,11 +292,7 @@ impl fmt::Display for Report {
                     "track", "plays", "start", "end", "left", "left %", "usual %", "index"
                 )?;
                 for r in &t.tracks {
-                    let name = if r.title.is_empty() {
-                        r.track.clone()
-                    } else {
-                        format!("{} – {}", r.artist, r.title)
-                    };
+                    let name = r.display_name();
                     let name: String = name.chars().take(40).collect();
                     writeln!(
                         f,

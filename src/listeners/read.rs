@@ -226,7 +226,7 @@ fn read_one(input: &Input, opts: &ReadOptions, logs: &mut Logs) -> Result<FileSu
                     block[..cut]
                         .split(|b| *b == b'\n')
                         .next()
-                        .map(|l| short(l))
+                        .map(short)
                         .unwrap_or_default()
                 ),
             })?);

@@ -76,6 +76,17 @@ pub struct TrackRow {
     pub leave_index: Option<f64>,
 }
 
+impl TrackRow {
+    /// "Artist – Title", or the track id when the schedule has no title.
+    pub fn display_name(&self) -> String {
+        if self.title.is_empty() {
+            self.track.clone()
+        } else {
+            format!("{} – {}", self.artist, self.title)
+        }
+    }
+}
+
 /// The per-track part of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Tracks {

@@ -175,6 +175,22 @@ fn run_listeners(station: &TempStation, logs: &[&Path]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)))
 }
 
+/// Runs `listeners --json` on the sample log at `path` and checks the
+/// figures, the bad lines and where the first one is.
+fn check_sample(
+    station: &TempStation,
+    path: &Path,
+    format: &str,
+    bad: u64,
+    first_bad: &str,
+) -> Value {
+    let report = run_listeners(station, &[path]);
+    assert_sample_figures(&report, format, bad);
+    let first = report["files"][0]["first_bad"].as_str().unwrap_or("");
+    assert!(first.starts_with(first_bad), "{first}");
+    report
+}
+
 fn clf(t: DateTime<Utc>) -> String {
     t.format("%d/%b/%Y:%H:%M:%S +0000").to_string()
 }
@@ -201,10 +217,7 @@ fn combined_log_with_malformed_lines() {
     }
     let path = station.root().join("access.log");
     std::fs::write(&path, log).expect("write");
-    let report = run_listeners(&station, &[&path]);
-    assert_sample_figures(&report, "common/combined", 2);
-    let first = report["files"][0]["first_bad"].as_str().unwrap_or("");
-    assert!(first.starts_with("line 8 ("), "{first}");
+    let report = check_sample(&station, &path, "common/combined", 2, "line 8 (");
     // The schedule is there but nothing was played during the sample.
     assert!(
         report["tracks"].is_null()
@@ -263,12 +276,12 @@ fn s3_server_access_log() {
     }
     let path = station.root().join("2026-12-03-16-00-00-5A7B9C1D2E3F4A5B");
     std::fs::write(&path, log).expect("write");
-    let report = run_listeners(&station, &[&path]);
-    assert_sample_figures(&report, "Amazon S3 server access log", 1);
-    let first = report["files"][0]["first_bad"].as_str().unwrap_or("");
-    assert!(
-        first.starts_with("line 5 (fewer than the 17 fields"),
-        "{first}"
+    check_sample(
+        &station,
+        &path,
+        "Amazon S3 server access log",
+        1,
+        "line 5 (fewer than the 17 fields",
     );
 }
 
@@ -333,12 +346,12 @@ fn cloudfront_standard_log_gzipped() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(log.as_bytes()).expect("gzip");
     std::fs::write(&path, gz.finish().expect("gzip")).expect("write");
-    let report = run_listeners(&station, &[&path]);
-    assert_sample_figures(&report, "W3C extended (CloudFront)", 1);
-    let first = report["files"][0]["first_bad"].as_str().unwrap_or("");
-    assert!(
-        first.starts_with("line 13 (the number of fields"),
-        "{first}"
+    check_sample(
+        &station,
+        &path,
+        "W3C extended (CloudFront)",
+        1,
+        "line 13 (the number of fields",
     );
 }
 
@@ -385,8 +398,13 @@ fn json_lines_from_cloudflare_fastly_and_caddy() {
     for style in ["cloudflare", "fastly", "caddy"] {
         let path = station.root().join(format!("{style}.json"));
         std::fs::write(&path, lines(style)).expect("write");
-        let report = run_listeners(&station, &[&path]);
-        assert_sample_figures(&report, "JSON lines", 2);
+        let report = check_sample(
+            &station,
+            &path,
+            "JSON lines",
+            2,
+            "line 3 (not a JSON object)",
+        );
         if style == "fastly" {
             let c = &report["countries"];
             assert_eq!(c[0]["name"], "DE", "{c:#}");
