@@ -306,7 +306,7 @@ pub fn render_chunk(
                     r.id(),
                     check.passes,
                     station.true_peak_ceiling_dbtp,
-                    20.0 * check.decoded_peak.log10()
+                    20.0 * check.decoded_peak.unwrap_or(0.0).log10()
                 );
             }
             packets.drain(..priming_frames.min(packets.len()));
