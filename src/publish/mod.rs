@@ -69,6 +69,9 @@ pub enum Kind {
     Page,
     /// `clock.txt`: read for its `Date` header, so never cached
     Clock,
+    /// `hls/<day>.m3u8`, `<rendition>/<day>.m3u8`: a day's HLS playlists,
+    /// written once the day is rendered to its end
+    Playlist,
 }
 
 impl Kind {
@@ -82,6 +85,8 @@ impl Kind {
             Kind::Schedule
         } else if key.ends_with(".mpd") {
             Kind::Mpd
+        } else if key.ends_with(".m3u8") {
+            Kind::Playlist
         } else if key == crate::page::CLOCK_KEY {
             Kind::Clock
         } else {
@@ -99,6 +104,7 @@ impl Kind {
             "js" => "text/javascript; charset=utf-8",
             "css" => "text/css; charset=utf-8",
             "txt" => "text/plain; charset=utf-8",
+            "m3u8" => "application/vnd.apple.mpegurl",
             _ => "application/octet-stream",
         }
     }
@@ -120,7 +126,7 @@ impl Kind {
     fn group(self) -> u8 {
         match self {
             Kind::Init | Kind::Segment => 0,
-            Kind::Schedule => 1,
+            Kind::Schedule | Kind::Playlist => 1,
             Kind::Mpd => 2,
             Kind::Page | Kind::Clock => 3,
         }
@@ -541,6 +547,7 @@ fn incomplete(target: &dyn Target, outcome: &Outcome, held_back: &[Change]) -> E
         .map(|c| match Kind::of(&c.key) {
             Kind::Init | Kind::Segment => "segments",
             Kind::Schedule => "schedule",
+            Kind::Playlist => "HLS playlists",
             Kind::Mpd => "MPD",
             Kind::Page | Kind::Clock => "page",
         })

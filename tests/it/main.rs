@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod crash;
 mod engines;
+mod hls;
 mod listeners;
 mod ops;
 mod publish;
