@@ -50,70 +50,52 @@ fn at(s: &str) -> DateTime<Utc> {
 fn listening() -> Vec<Req> {
     let t0 = at("2026-12-03T16:00:00Z");
     let seg = |t: DateTime<Utc>| (t - at(EPOCH)).num_milliseconds() / SEGMENT_MS - 3;
+    let req = |t, addr, ua, path: String, status, method| Req {
+        t,
+        addr,
+        ua,
+        path,
+        status,
+        method,
+    };
+    let (firefox, iphone) = ("192.0.2.10", "2001:db8::7");
     let mut v = vec![
-        Req {
-            t: t0,
-            addr: "192.0.2.10",
-            ua: FIREFOX,
-            path: "/radio/index.html".into(),
-            status: 200,
-            method: "GET",
-        },
-        Req {
-            t: t0,
-            addr: "192.0.2.10",
-            ua: FIREFOX,
-            path: "/radio/stream.mpd".into(),
-            status: 200,
-            method: "GET",
-        },
-        Req {
-            t: t0,
-            addr: "192.0.2.10",
-            ua: FIREFOX,
-            path: "/radio/clock.txt".into(),
-            status: 200,
-            method: "HEAD",
-        },
-        Req {
-            t: t0,
-            addr: "192.0.2.10",
-            ua: FIREFOX,
-            path: "/radio/96k/init.mp4".into(),
-            status: 200,
-            method: "GET",
-        },
+        req(t0, firefox, FIREFOX, "/radio/index.html".into(), 200, "GET"),
+        req(t0, firefox, FIREFOX, "/radio/stream.mpd".into(), 200, "GET"),
+        req(t0, firefox, FIREFOX, "/radio/clock.txt".into(), 200, "HEAD"),
+        req(
+            t0,
+            firefox,
+            FIREFOX,
+            "/radio/96k/init.mp4".into(),
+            200,
+            "GET",
+        ),
     ];
     for i in 0..=30 {
         let t = t0 + chrono::Duration::seconds(2 * i);
-        v.push(Req {
+        v.push(req(
             t,
-            addr: "192.0.2.10",
-            ua: FIREFOX,
-            path: format!("/radio/96k/{}.m4s", seg(t)),
-            status: 200,
-            method: "GET",
-        });
+            firefox,
+            FIREFOX,
+            format!("/radio/96k/{}.m4s", seg(t)),
+            200,
+            "GET",
+        ));
     }
     let t1 = t0 + chrono::Duration::seconds(20);
-    v.push(Req {
-        t: t1,
-        addr: "2001:db8::7",
-        ua: SAFARI,
-        path: format!("/radio/64k/{}.m4s", seg(t1) + 5),
-        status: 404,
-        method: "GET",
-    });
+    let ahead = format!("/radio/64k/{}.m4s", seg(t1) + 5);
+    v.push(req(t1, iphone, SAFARI, ahead, 404, "GET"));
     for i in 0..=10 {
         let t = t1 + chrono::Duration::seconds(2 * i);
-        v.push(Req {
+        v.push(req(
             t,
-            addr: "2001:db8::7",
-            ua: SAFARI,
-            path: format!("/radio/64k/{}.m4s", seg(t)),
-            status: 200,
-            method: "GET",
-        });
+            iphone,
+            SAFARI,
+            format!("/radio/64k/{}.m4s", seg(t)),
+            200,
+            "GET",
+        ));
     }
     v.sort_by_key(|r| r.t);
     v
