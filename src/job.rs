@@ -120,7 +120,7 @@ pub fn extend_schedule(
 fn behind(station: &Station) -> Result<SampleCount> {
     let latency = station.target_latency_ms + 30_000;
     Ok(SampleCount::from_millis(
-        latency.max(crate::package::mpd::TIME_SHIFT_BUFFER_MS),
+        latency.max(crate::station::TIME_SHIFT_BUFFER_MS),
     )?)
 }
 

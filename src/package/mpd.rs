@@ -48,8 +48,7 @@ use super::OPUS_CODECS;
 use crate::station::Station;
 use crate::time::SAMPLE_RATE;
 
-/// How far back players may seek (and what is kept at the target, at least).
-pub const TIME_SHIFT_BUFFER_MS: u64 = 10 * 60 * 1000;
+use crate::station::TIME_SHIFT_BUFFER_MS;
 
 /// ISO 8601 duration (`PT6S`, `PT2.5S`) from milliseconds.
 pub fn iso_duration_ms(ms: u64) -> String {

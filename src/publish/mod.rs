@@ -29,7 +29,6 @@
 //! run at the first request. Retention failures stop the run too (after the
 //! upload, which has then completed).
 
-pub mod config;
 mod dir;
 pub mod retention;
 pub mod retry;
@@ -44,7 +43,6 @@ use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 use rayon::prelude::*;
 
-pub use config::PublishConfig;
 pub use dir::DirTarget;
 pub use s3::{public_read_policy, BucketSetup, S3Target};
 

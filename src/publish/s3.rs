@@ -47,10 +47,10 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use super::config::PublishConfig;
 use super::retry::{jitter_seed, Backoff};
 use super::{ObjectInfo, PutObject, Target};
 use crate::error::{Error, Result};
+use crate::station::PublishConfig;
 
 /// Keys per `DeleteObjects` request (the S3 limit).
 pub const DELETE_BATCH: usize = 1000;

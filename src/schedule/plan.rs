@@ -64,7 +64,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::config::ScheduleConfig;
 use super::cost::{self, Terms};
 use super::daypart::{self, Target};
 use super::moods::{self, Moods};
@@ -72,6 +71,7 @@ use super::rules::{artist_key, fmt_span, Rules};
 use super::{make_item, Item, Schedule, Track};
 use crate::error::{Error, Result};
 use crate::music::Key;
+use crate::station::ScheduleConfig;
 use crate::station::Station;
 use crate::time::SampleIndex;
 

@@ -22,11 +22,11 @@ pub struct RawStation {
     /// `[paths]`
     pub paths: RawPaths,
     /// `[publish]`
-    pub publish: crate::publish::config::RawPublish,
+    pub publish: super::publish::RawPublish,
     /// `[player]`
     pub player: RawPlayer,
     /// `[schedule]`
-    pub schedule: crate::schedule::config::RawSchedule,
+    pub schedule: super::schedule::RawSchedule,
 }
 
 /// `[station]`
@@ -308,7 +308,7 @@ pub(super) fn validate(
         None => (raw.publish.target.clone(), "publish.target".to_string()),
     };
     let target = parse_target(&target_text, root).map_err(|m| bad(&target_key, m))?;
-    let publish = crate::publish::config::validate(&raw.publish, file)?;
+    let publish = super::publish::validate(&raw.publish, file)?;
 
     let p = &raw.player;
     if p.dashjs_url.trim().is_empty() {
@@ -334,7 +334,7 @@ pub(super) fn validate(
     }
     let live = validate_live_sync(p, &bad)?;
 
-    let schedule = crate::schedule::config::validate(&raw.schedule, file)?;
+    let schedule = super::schedule::validate(&raw.schedule, file)?;
 
     Ok(Station {
         name,
@@ -376,7 +376,7 @@ fn validate_live_sync(
         ));
     }
     // Players can only go back as far as the time-shift buffer the MPD promises.
-    let tsb = crate::package::mpd::TIME_SHIFT_BUFFER_MS;
+    let tsb = super::TIME_SHIFT_BUFFER_MS;
     if max < target || max > tsb {
         return Err(bad(
             "player.latency_max_ms",

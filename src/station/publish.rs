@@ -12,8 +12,8 @@
 
 use serde::Deserialize;
 
+use super::TIME_SHIFT_BUFFER_MS;
 use crate::error::{Error, Result};
-use crate::package::mpd::TIME_SHIFT_BUFFER_MS;
 
 /// Default simultaneous uploads: enough to fill a typical uplink with
 /// 2-second segments of a few tens of kilobytes, few enough for any store.
