@@ -23,7 +23,7 @@ use crate::progress::Progress;
 use crate::publish::{self, ObjectInfo, Target};
 use crate::render::{self, CatalogAudio};
 use crate::schedule::{store, Schedule, Track};
-use crate::station::Station;
+use crate::station::{layout, Station};
 use crate::time::{SampleCount, SampleIndex, SegmentNumber};
 
 /// How far a render run reaches.
@@ -79,7 +79,7 @@ pub fn analyze_and_tracks(
 
 /// Reads the schedule from the target (the authoritative state).
 pub fn load_schedule(target: &dyn Target) -> Result<Schedule> {
-    let keys = target.list(&format!("{}/", store::SCHEDULE_DIR))?;
+    let keys = target.list(&format!("{}/", layout::SCHEDULE_DIR))?;
     let mut items = Vec::new();
     for key in keys.keys().filter(|k| k.ends_with(".json")) {
         let bytes = target.get(key)?.ok_or_else(|| {
@@ -188,10 +188,7 @@ pub fn write_station_files(
         None => None,
     };
     store::write_dir(out, schedule, station.epoch, from_day)?;
-    crate::fsutil::write_atomic(
-        &out.join("stream.mpd"),
-        &crate::package::mpd::write(station),
-    )?;
+    crate::fsutil::write_atomic(&out.join(layout::MPD), &crate::package::mpd::write(station))?;
     for (name, bytes) in crate::page::files(station) {
         let path = out.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {

@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 use lofiever::job::{self, Window};
+use lofiever::station::layout;
 use lofiever::time::SampleCount;
 use lofiever::Station;
 
@@ -440,7 +441,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Preview { serve, at } => {
             let station = load_station(&cli.global)?;
-            if !station.output_dir.join("stream.mpd").is_file() {
+            if !station.output_dir.join(layout::MPD).is_file() {
                 bail!(
                     "{} has no stream.mpd yet; run `lofiever render` (or `lofiever demo`) first",
                     station.output_dir.display()
@@ -635,8 +636,7 @@ fn preview_time(station: &Station, text: &str) -> anyhow::Result<chrono::DateTim
         .id();
     let file = station
         .output_dir
-        .join(&rendition)
-        .join(format!("{}.m4s", segment.0));
+        .join(layout::segment(&rendition, segment));
     if !file.is_file() {
         bail!(
             "nothing is rendered for --at {text:?} ({} is missing); render a window that covers it first, e.g. `lofiever render --days 2`",

@@ -46,9 +46,9 @@ use serde::Serialize;
 use super::status::plausible_size;
 use crate::error::Result;
 use crate::package::{fmp4, mpd, OPUS_CODECS};
-use crate::publish::{segment_number, ObjectInfo, Target};
-use crate::render::{init_path, segment_path};
+use crate::publish::{ObjectInfo, Target};
 use crate::schedule::{store, Item};
+use crate::station::layout::{self, segment_number};
 use crate::station::{Rendition, Station};
 use crate::time::{SampleIndex, SegmentNumber, OPUS_FRAME, SAMPLE_RATE};
 
@@ -220,7 +220,7 @@ pub fn run(station: &Station, target: &dyn Target, options: &Options) -> Result<
     for (job, outcome) in jobs.iter().zip(outcomes) {
         report.checked += 1;
         report.decoded += u64::from(outcome.decoded);
-        let key = segment_path(
+        let key = layout::segment(
             &station.renditions[job.rendition].id(),
             SegmentNumber(job.n),
         );
@@ -252,15 +252,15 @@ fn missing(station: &Station, id: &str, a: u64, b: u64) -> Problem {
     );
     if a == b {
         problem(
-            segment_path(id, SegmentNumber(a)),
+            layout::segment(id, SegmentNumber(a)),
             format!("missing ({span})"),
         )
     } else {
         problem(
             format!(
                 "{} … {}",
-                segment_path(id, SegmentNumber(a)),
-                segment_path(id, SegmentNumber(b))
+                layout::segment(id, SegmentNumber(a)),
+                layout::segment(id, SegmentNumber(b))
             ),
             format!("missing ({} segments, {span})", b - a + 1),
         )
@@ -339,7 +339,7 @@ fn check_one(
     job: &Job,
 ) -> Outcome {
     let mut out = Outcome::default();
-    let key = segment_path(&r.id(), SegmentNumber(job.n));
+    let key = layout::segment(&r.id(), SegmentNumber(job.n));
     let bytes = match target.get(&key) {
         Ok(Some(b)) => b,
         Ok(None) => {
@@ -552,7 +552,7 @@ fn decode(packets: &[&[u8]]) -> std::result::Result<u64, String> {
 
 fn check_init(target: &dyn Target, r: &Rendition) -> Option<Problem> {
     use mp4_atom::{Any, Codec, Decode};
-    let key = init_path(&r.id());
+    let key = layout::init(&r.id());
     let bytes = match target.get(&key) {
         Ok(Some(b)) => b,
         Ok(None) => return Some(problem(key, "missing: no player can start this rendition")),
@@ -634,7 +634,7 @@ fn xml_elements(bytes: &[u8]) -> std::result::Result<Elements, String> {
 }
 
 fn check_mpd(station: &Station, target: &dyn Target, report: &mut Report) {
-    const KEY: &str = "stream.mpd";
+    const KEY: &str = layout::MPD;
     let bytes = match target.get(KEY) {
         Ok(Some(b)) => b,
         Ok(None) => {
@@ -680,15 +680,11 @@ fn check_mpd(station: &Station, target: &dyn Target, report: &mut Report) {
     expect("SegmentTemplate", "timescale", &rate);
     expect("SegmentTemplate", "duration", &d);
     expect("SegmentTemplate", "startNumber", "0");
-    expect(
-        "SegmentTemplate",
-        "media",
-        "$RepresentationID$/$Number$.m4s",
-    );
+    expect("SegmentTemplate", "media", layout::MPD_MEDIA_TEMPLATE);
     expect(
         "SegmentTemplate",
         "initialization",
-        "$RepresentationID$/init.mp4",
+        layout::MPD_INIT_TEMPLATE,
     );
     expect("AdaptationSet", "codecs", OPUS_CODECS);
     expect("AdaptationSet", "mimeType", "audio/mp4");
@@ -751,15 +747,6 @@ fn check_mpd(station: &Station, target: &dyn Target, report: &mut Report) {
     }
 }
 
-/// The UTC day a schedule key is named for (`schedule/2026-11-24.json`).
-fn day_of_key(key: &str) -> Option<NaiveDate> {
-    let name = key
-        .strip_prefix(store::SCHEDULE_DIR)?
-        .strip_prefix('/')?
-        .strip_suffix(".json")?;
-    NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
-}
-
 /// Checks the schedule files covering `[from, until)`; returns how many
 /// items were checked.
 fn check_schedule(
@@ -775,13 +762,13 @@ fn check_schedule(
     // its day or the day before.
     let first_day = day(from).and_then(|d| d.pred_opt());
     let last_day = day(until);
-    let prefix = format!("{}/", store::SCHEDULE_DIR);
+    let prefix = format!("{}/", layout::SCHEDULE_DIR);
     let mut items: Vec<(String, Item)> = Vec::new();
     for key in listing
         .keys()
         .filter(|k| k.starts_with(&prefix) && k.ends_with(".json"))
     {
-        let Some(file_day) = day_of_key(key) else {
+        let Some(file_day) = layout::schedule_day_of(key) else {
             problems.push(problem(
                 key,
                 "not named schedule/<YYYY-MM-DD>.json; the next run cannot read it back",
@@ -978,14 +965,5 @@ mod tests {
         assert_eq!(els[0].1["a"], "x & y");
         assert_eq!(els[2].1["c"], "1");
         assert!(xml_elements(b"<MPD><Period></MPD>").is_err());
-    }
-
-    #[test]
-    fn schedule_keys_name_days() {
-        assert_eq!(
-            day_of_key("schedule/2026-11-24.json"),
-            NaiveDate::from_ymd_opt(2026, 11, 24)
-        );
-        assert_eq!(day_of_key("schedule/today.json"), None);
     }
 }

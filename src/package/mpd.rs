@@ -45,7 +45,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::OPUS_CODECS;
-use crate::station::Station;
+use crate::station::{layout, Station};
 use crate::time::SAMPLE_RATE;
 
 use crate::station::TIME_SHIFT_BUFFER_MS;
@@ -207,8 +207,8 @@ fn build(station: &Station) -> std::io::Result<Vec<u8>> {
             ("timescale", &rate),
             ("duration", &duration),
             ("startNumber", "0"),
-            ("initialization", "$RepresentationID$/init.mp4"),
-            ("media", "$RepresentationID$/$Number$.m4s"),
+            ("initialization", layout::MPD_INIT_TEMPLATE),
+            ("media", layout::MPD_MEDIA_TEMPLATE),
         ],
     )?;
     for r in &station.renditions {

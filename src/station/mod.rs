@@ -9,6 +9,7 @@
 //! The default configuration is `pipeline/station.toml` of this repository,
 //! embedded in the binary, so `lofiever demo` works from any folder.
 
+pub mod layout;
 pub mod publish;
 mod raw;
 pub mod schedule;

@@ -154,8 +154,8 @@ impl Default for RawPlayer {
             playback_rate_min: 0.96,
             playback_rate_max: 1.04,
             utc_timing_scheme: super::UTC_HTTP_HEAD.into(),
-            // The clock object the page and publish write (`page::CLOCK_KEY`).
-            utc_timing_url: "clock.txt".into(),
+            // The clock object the page and publish write ([`super::layout::CLOCK`]).
+            utc_timing_url: super::layout::CLOCK.into(),
         }
     }
 }

@@ -12,6 +12,7 @@ use chrono::Utc;
 use lofiever::job::{self, JobSummary, Window};
 use lofiever::progress::Silent;
 use lofiever::render::{self, CatalogAudio};
+use lofiever::station::layout;
 use lofiever::time::{SampleCount, SegmentNumber};
 
 use crate::util::{ffmpeg_decode, tool, TempStation};
@@ -53,9 +54,11 @@ fn hour() -> &'static Hour {
 
 /// init + segments [first, first+count) of `rendition` as one MP4 file.
 fn concat(out: &Path, rendition: &str, first: u64, count: u64) -> tempfile::NamedTempFile {
-    let mut bytes = std::fs::read(out.join(rendition).join("init.mp4")).expect("init");
+    let mut bytes = std::fs::read(out.join(layout::init(rendition))).expect("init");
     for n in first..first + count {
-        bytes.extend(std::fs::read(out.join(rendition).join(format!("{n}.m4s"))).expect("segment"));
+        bytes.extend(
+            std::fs::read(out.join(layout::segment(rendition, SegmentNumber(n)))).expect("segment"),
+        );
     }
     let f = tempfile::NamedTempFile::new().expect("temp");
     std::fs::write(f.path(), bytes).expect("write");
@@ -134,7 +137,8 @@ fn packets_of(out: &Path, rendition: &str, first: u64, count: u64) -> Vec<Vec<u8
     use mp4_atom::{Any, Decode};
     let mut packets = Vec::new();
     for n in first..first + count {
-        let bytes = std::fs::read(out.join(rendition).join(format!("{n}.m4s"))).expect("segment");
+        let bytes =
+            std::fs::read(out.join(layout::segment(rendition, SegmentNumber(n)))).expect("segment");
         let mut buf = bytes.as_slice();
         let (mut sizes, mut data) = (Vec::new(), Vec::new());
         while !buf.is_empty() {
@@ -321,7 +325,8 @@ fn rerenders_are_byte_identical_across_threads_chunk_order_and_window() {
         .expect("render");
         let segs = station.grid.chunk_segment_range(k).expect("range");
         for (i, n) in (segs.start.0..segs.end.0).enumerate() {
-            let disk = std::fs::read(out.join(format!("96k/{n}.m4s"))).expect("segment");
+            let disk =
+                std::fs::read(out.join(layout::segment("96k", SegmentNumber(n)))).expect("segment");
             assert!(
                 disk == again[0][i],
                 "segment {n} differs when chunks render in reverse"
@@ -408,8 +413,16 @@ fn true_peak_survey() {
         let (mut before, mut after) = (0f64, 0f64);
         for b in 0..6 {
             let from = start + h * 3600 * 48_000 + b * block;
-            render::programme_for_encoding(&s, &schedule, &mut audio, from, from + block, lookahead, &mut pcm)
-                .expect("programme");
+            render::programme_for_encoding(
+                &s,
+                &schedule,
+                &mut audio,
+                from,
+                from + block,
+                lookahead,
+                &mut pcm,
+            )
+            .expect("programme");
             let mut enc = render::encode::OpusEncoder::new(kbps as u32 * 1000, s.opus_complexity)
                 .expect("encoder");
             let packets: Vec<Vec<u8>> = pcm
@@ -427,13 +440,19 @@ fn true_peak_survey() {
             after - before
         );
     }
-    println!("seed {seed}: worst decoded true peak {:+.2} dB over the ceiling", worst_over);
+    println!(
+        "seed {seed}: worst decoded true peak {:+.2} dB over the ceiling",
+        worst_over
+    );
 }
 
 /// True peak (dBTP) of interleaved stereo by the ebur128 crate (4× oversampling).
 fn true_peak_dbtp(pcm: &[f32]) -> f64 {
     let mut m = ebur128::EbuR128::new(2, 48_000, ebur128::Mode::TRUE_PEAK).expect("meter");
     m.add_frames_f32(pcm).expect("frames");
-    let p = m.true_peak(0).expect("peak").max(m.true_peak(1).expect("peak"));
+    let p = m
+        .true_peak(0)
+        .expect("peak")
+        .max(m.true_peak(1).expect("peak"));
     20.0 * p.max(1e-12).log10()
 }

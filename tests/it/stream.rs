@@ -7,6 +7,7 @@ use std::process::Command;
 
 use lofiever::package::fmp4::read_segment;
 use lofiever::render::{self, CatalogAudio};
+use lofiever::station::layout;
 use lofiever::time::SegmentNumber;
 
 use crate::util::{ffmpeg_decode, rendered, tool};
@@ -16,8 +17,7 @@ fn segment_file(rendition: &str, n: u64) -> std::path::PathBuf {
     r.station
         .root()
         .join("out")
-        .join(rendition)
-        .join(format!("{n}.m4s"))
+        .join(layout::segment(rendition, SegmentNumber(n)))
 }
 
 fn now_segment() -> u64 {
@@ -30,14 +30,8 @@ fn now_segment() -> u64 {
 /// Concatenates init + segments `[first, first+count)` into a temp MP4.
 fn concat(rendition: &str, first: u64, count: u64) -> tempfile::NamedTempFile {
     let r = rendered();
-    let mut bytes = std::fs::read(
-        r.station
-            .root()
-            .join("out")
-            .join(rendition)
-            .join("init.mp4"),
-    )
-    .expect("init segment exists");
+    let mut bytes = std::fs::read(r.station.root().join("out").join(layout::init(rendition)))
+        .expect("init segment exists");
     for n in first..first + count {
         bytes.extend(
             std::fs::read(segment_file(rendition, n))
@@ -252,9 +246,9 @@ fn the_mpd_and_page_files_are_there_and_escaped() {
     for f in ["index.html", "player.js", "style.css"] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    let day = r.now.format("%Y-%m-%d").to_string();
+    let day = r.now.date_naive();
     let sched: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(out.join(format!("schedule/{day}.json"))).expect("today's schedule"),
+        &std::fs::read(out.join(layout::schedule_day(day))).expect("today's schedule"),
     )
     .expect("json");
     assert!(sched["items"].as_array().is_some_and(|a| !a.is_empty()));
