@@ -390,7 +390,7 @@ fn check_one(
     let whole = fmp4::declared_len(&bytes)
         .and_then(|d| usize::try_from(d).ok())
         .map_or(bytes.as_slice(), |d| &bytes[..d.min(bytes.len())]);
-    let seg = match parse_segment(whole) {
+    let seg = match fmp4::read_segment(whole) {
         Ok(s) => s,
         Err(e) => {
             out.messages.push(e);
@@ -399,10 +399,10 @@ fn check_one(
     };
     let d = station.grid.segment_duration().0;
     let want_tfdt = job.n.saturating_mul(d);
-    if seg.tfdt != want_tfdt {
+    if seg.base_media_decode_time != want_tfdt {
         out.messages.push(format!(
             "tfdt is {}, expected N·D = {} · {d} = {want_tfdt}",
-            seg.tfdt, job.n
+            seg.base_media_decode_time, job.n
         ));
     }
     let packets = station.grid.packets_per_segment();
@@ -448,86 +448,6 @@ fn check_one(
         }
     }
     out
-}
-
-/// A media segment taken apart.
-struct Segment<'a> {
-    tfdt: u64,
-    durations: Vec<u32>,
-    packets: Vec<&'a [u8]>,
-}
-
-/// Splits a media segment into its timing and packets, checking the
-/// structure a player relies on (one track fragment, sizes in the trun, a
-/// data offset pointing at the mdat payload).
-fn parse_segment(bytes: &[u8]) -> std::result::Result<Segment<'_>, String> {
-    use mp4_atom::{Any, Decode};
-    let mut buf = bytes;
-    let mut moof = None;
-    let mut payload_at = None;
-    while !buf.is_empty() {
-        let at = bytes.len() - buf.len();
-        let atom =
-            Any::decode(&mut buf).map_err(|e| format!("cannot parse box at byte {at}: {e}"))?;
-        match atom {
-            Any::Moof(m) => moof = Some((at, bytes.len() - buf.len() - at, m)),
-            Any::Mdat(m) => {
-                let end = bytes.len() - buf.len();
-                payload_at = Some((end - m.data.len(), m.data.len()));
-            }
-            _ => {}
-        }
-    }
-    let (moof_at, moof_len, moof) = moof.ok_or("no moof box")?;
-    let (data_at, data_len) = payload_at.ok_or("no mdat box")?;
-    if moof.traf.len() != 1 {
-        return Err(format!("{} track fragments, expected 1", moof.traf.len()));
-    }
-    let traf = &moof.traf[0];
-    let tfdt = traf
-        .tfdt
-        .as_ref()
-        .ok_or("no tfdt box")?
-        .base_media_decode_time;
-    let default_duration = traf
-        .tfhd
-        .default_sample_duration
-        .unwrap_or(OPUS_FRAME as u32);
-    let default_size = traf.tfhd.default_sample_size;
-    let mut durations = Vec::new();
-    let mut sizes = Vec::new();
-    for trun in &traf.trun {
-        if let Some(off) = trun.data_offset {
-            let expect = moof_len + 8;
-            if usize::try_from(off).ok() != Some(expect) || data_at != moof_at + moof_len + 8 {
-                return Err(format!(
-                    "trun data offset {off} does not point at the mdat payload (expected {expect})"
-                ));
-            }
-        }
-        for e in trun.samples.iter() {
-            durations.push(e.duration.unwrap_or(default_duration));
-            let size = e.size.or(default_size).ok_or("a trun sample has no size")?;
-            sizes.push(size as usize);
-        }
-    }
-    let total: usize = sizes.iter().sum();
-    if total != data_len {
-        return Err(format!(
-            "the trun sample sizes add up to {total} bytes but the mdat holds {data_len}"
-        ));
-    }
-    let mut packets = Vec::with_capacity(sizes.len());
-    let mut at = data_at;
-    for s in sizes {
-        packets.push(&bytes[at..at + s]);
-        at += s;
-    }
-    Ok(Segment {
-        tfdt,
-        durations,
-        packets,
-    })
 }
 
 /// Decodes `packets` with a fresh stereo libopus decoder; the number of
@@ -946,13 +866,13 @@ mod tests {
         let n = SegmentNumber(5_000_000_000);
         let bytes =
             fmp4::media_segment(n, SampleIndex(n.0 * 96_000), &packets, &[]).expect("package");
-        let seg = parse_segment(&bytes).expect("parses");
-        assert_eq!(seg.tfdt, n.0 * 96_000);
+        let seg = fmp4::read_segment(&bytes).expect("parses");
+        assert_eq!(seg.base_media_decode_time, n.0 * 96_000);
         assert_eq!(seg.packets.len(), 100);
         assert_eq!(seg.packets[3], packets[3].as_slice());
         assert_eq!(decode(&seg.packets).expect("decodes"), 96_000);
         // A payload cut short is named, not a panic.
-        assert!(parse_segment(&bytes[..bytes.len() - 10]).is_err());
+        assert!(fmp4::read_segment(&bytes[..bytes.len() - 10]).is_err());
     }
 
     #[test]

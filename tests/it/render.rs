@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use chrono::Utc;
 use lofiever::job::{self, JobSummary, Window};
+use lofiever::package::fmp4::read_segment;
 use lofiever::progress::Silent;
 use lofiever::render::{self, CatalogAudio};
 use lofiever::station::layout;
@@ -134,31 +135,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Opus packets of media segments `[first, first+count)` of a rendition.
 fn packets_of(out: &Path, rendition: &str, first: u64, count: u64) -> Vec<Vec<u8>> {
-    use mp4_atom::{Any, Decode};
     let mut packets = Vec::new();
     for n in first..first + count {
         let bytes =
             std::fs::read(out.join(layout::segment(rendition, SegmentNumber(n)))).expect("segment");
-        let mut buf = bytes.as_slice();
-        let (mut sizes, mut data) = (Vec::new(), Vec::new());
-        while !buf.is_empty() {
-            match Any::decode(&mut buf).expect("box") {
-                Any::Moof(m) => {
-                    sizes = m.traf[0].trun[0]
-                        .samples
-                        .iter()
-                        .map(|e| e.size.unwrap_or(0) as usize)
-                        .collect()
-                }
-                Any::Mdat(m) => data = m.data,
-                _ => {}
-            }
-        }
-        let mut at = 0;
-        for s in sizes {
-            packets.push(data[at..at + s].to_vec());
-            at += s;
-        }
+        let seg = read_segment(&bytes).expect("a media segment");
+        packets.extend(seg.packets.iter().map(|p| p.to_vec()));
     }
     packets
 }

@@ -82,8 +82,8 @@ fn segments_around_now_have_tfdt_n_times_d_and_exactly_d_samples() {
         let bytes = std::fs::read(segment_file("96k", n)).expect("segment around now exists");
         let facts = read_segment(&bytes).expect("our own parser reads it");
         assert_eq!(facts.base_media_decode_time, n * d, "tfdt of segment {n}");
-        assert_eq!(facts.duration, d, "duration of segment {n}");
-        assert_eq!(facts.sample_count, 100);
+        assert_eq!(facts.duration(), d, "duration of segment {n}");
+        assert_eq!(facts.sample_count(), 100);
 
         // Independently: ffprobe's packet timestamps (960 apart from N·D),
         // and ffmpeg's decoded sample count.
@@ -362,8 +362,8 @@ fn every_segment_says_what_is_playing_in_id3_emsg_events() {
             .collect();
         assert_eq!(said, want, "segment {n}");
         // The 96k rendition carries the same events.
-        let other =
-            read_segment(&std::fs::read(segment_file("96k", n)).expect("segment")).expect("parses");
+        let other_bytes = std::fs::read(segment_file("96k", n)).expect("segment");
+        let other = read_segment(&other_bytes).expect("parses");
         assert_eq!(other.events, facts.events, "segment {n}: renditions differ");
     }
     assert!(
