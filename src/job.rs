@@ -199,10 +199,10 @@ pub fn write_station_files(
 }
 
 /// The whole job: analyze → schedule → render → station files → publish,
-/// under the station lock ([`crate::ops::lock`]): a second run of the same
+/// under the station lock ([`crate::publish::lock`]): a second run of the same
 /// station stops at once with [`Error::Locked`].
 pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Result<JobSummary> {
-    let lock = crate::ops::lock::StationLock::acquire(station, "render")?;
+    let lock = publish::lock::StationLock::acquire(station, "render")?;
     let target = publish::open(station)?;
     let (report, tracks) = analyze_and_tracks(station, progress)?;
     let mut schedule = load_schedule(target.as_ref())?;

@@ -324,7 +324,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let station = load_station(&cli.global)?;
             let ahead = args.ahead.ahead()?;
-            let _lock = lofiever::ops::lock::StationLock::acquire(&station, "schedule")?;
+            let _lock = lofiever::publish::lock::StationLock::acquire(&station, "schedule")?;
             let target = lofiever::publish::open(&station)?;
             let (_, tracks) = job::analyze_and_tracks(&station, &bars)?;
             let mut schedule = job::load_schedule(target.as_ref())?;
@@ -371,7 +371,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let _lock = if dry_run {
                 None
             } else {
-                Some(lofiever::ops::lock::StationLock::acquire(
+                Some(lofiever::publish::lock::StationLock::acquire(
                     &station, "publish",
                 )?)
             };

@@ -30,6 +30,7 @@
 //! upload, which has then completed).
 
 mod dir;
+pub mod lock;
 pub mod retention;
 pub mod retry;
 mod s3;
@@ -161,7 +162,7 @@ pub trait Target: Send + Sync {
         0
     }
 
-    // Conditional writes, for the station lock (`crate::ops::lock`). A
+    // Conditional writes, for the station lock ([`lock`]). A
     // "version" is whatever the target compares: an S3 ETag, the content's
     // MD5 for a folder. Targets without them keep the defaults, which refuse.
 

@@ -1030,7 +1030,7 @@ fn foreign_lock(expires_in_minutes: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The station lock at an S3 target (`src/ops/lock.rs`): `<prefix>/.lofiever.lock`
+/// The station lock at an S3 target (`src/publish/lock.rs`): `<prefix>/.lofiever.lock`
 /// written with `If-None-Match: *`, respected when live, taken over when
 /// expired, released at the end; two machines rendering into one bucket at
 /// once: one proceeds, the other is locked out.
