@@ -3,7 +3,8 @@
 //! then write schedule, MPD and page — in publish order — and publish.
 //!
 //! Each stage is also callable alone ([`analyze_and_tracks`],
-//! [`extend_schedule`], [`render_window`], [`write_station_files`]); the CLI
+//! [`extend_schedule`], [`render_window`], [`write_station_files`]), and
+//! [`plan`] is the schedule stage on its own (`lofiever schedule`); the CLI
 //! subcommands are thin wrappers over these.
 //!
 //! State lives in the target (DESIGN.md): the schedule is read back from it,
@@ -175,6 +176,21 @@ pub fn render_window_skipping(
     )
 }
 
+/// Writes the schedule files into the output folder, from the day of `from`
+/// (the first item that changed; `None`: every day).
+fn write_schedule_files(
+    station: &Station,
+    schedule: &Schedule,
+    from: Option<SampleIndex>,
+) -> Result<()> {
+    let from_day = match from {
+        Some(s) => Some(store::day_of(station.epoch, s)?),
+        None => None,
+    };
+    store::write_dir(&station.output_dir, schedule, station.epoch, from_day)?;
+    Ok(())
+}
+
 /// Writes schedule files (from the first day that changed), then the MPD and
 /// the page, into the output folder — after the segments they point at.
 pub fn write_station_files(
@@ -183,11 +199,7 @@ pub fn write_station_files(
     from: Option<SampleIndex>,
 ) -> Result<()> {
     let out = &station.output_dir;
-    let from_day = match from {
-        Some(s) => Some(store::day_of(station.epoch, s)?),
-        None => None,
-    };
-    store::write_dir(out, schedule, station.epoch, from_day)?;
+    write_schedule_files(station, schedule, from)?;
     crate::fsutil::write_atomic(&out.join(layout::MPD), &crate::package::mpd::write(station))?;
     for (name, bytes) in crate::page::files(station) {
         let path = out.join(name);
@@ -198,14 +210,83 @@ pub fn write_station_files(
     Ok(())
 }
 
+/// What a run starts from, read under the station lock: the target, the
+/// analysed catalog and the schedule the target holds.
+struct Start {
+    lock: publish::lock::StationLock,
+    target: Box<dyn Target>,
+    report: analyze::Report,
+    tracks: Vec<Track>,
+    schedule: Schedule,
+}
+
+/// Takes the station lock for `command`, opens the target, analyses the
+/// catalog and reads the schedule back from the target.
+fn start(station: &Station, command: &str, progress: &dyn Progress) -> Result<Start> {
+    let lock = publish::lock::StationLock::acquire(station, command)?;
+    let target = publish::open(station)?;
+    let (report, tracks) = analyze_and_tracks(station, progress)?;
+    let schedule = load_schedule(target.as_ref())?;
+    Ok(Start {
+        lock,
+        target,
+        report,
+        tracks,
+        schedule,
+    })
+}
+
+/// What `lofiever schedule` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSummary {
+    /// Items appended to the schedule.
+    pub items_added: usize,
+    /// Items in the whole schedule.
+    pub items: usize,
+    /// Where the schedule ends (`None`: empty).
+    pub horizon: Option<SampleIndex>,
+}
+
+/// The schedule alone (`lofiever schedule`): under the station lock,
+/// extends the target's schedule to `now + ahead` and writes the days that
+/// changed into the output folder. Renders and publishes nothing.
+pub fn plan(
+    station: &Station,
+    now: DateTime<Utc>,
+    ahead: SampleCount,
+    progress: &dyn Progress,
+) -> Result<PlanSummary> {
+    // `_lock` (not `..`): the lock is held until the schedule is written.
+    let Start {
+        lock: _lock,
+        tracks,
+        mut schedule,
+        ..
+    } = start(station, "schedule", progress)?;
+    let before = schedule.items.len();
+    let items_added = extend_schedule(station, &mut schedule, &tracks, now, ahead)?;
+    // From the first new day; with nothing new, every day (unchanged files
+    // are not rewritten).
+    let first_new = schedule.items.get(before).map(|it| it.start());
+    write_schedule_files(station, &schedule, first_new)?;
+    Ok(PlanSummary {
+        items_added,
+        items: schedule.items.len(),
+        horizon: schedule.horizon(),
+    })
+}
+
 /// The whole job: analyze → schedule → render → station files → publish,
 /// under the station lock ([`crate::publish::lock`]): a second run of the same
 /// station stops at once with [`Error::Locked`].
 pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Result<JobSummary> {
-    let lock = publish::lock::StationLock::acquire(station, "render")?;
-    let target = publish::open(station)?;
-    let (report, tracks) = analyze_and_tracks(station, progress)?;
-    let mut schedule = load_schedule(target.as_ref())?;
+    let Start {
+        lock,
+        target,
+        report,
+        tracks,
+        mut schedule,
+    } = start(station, "render", progress)?;
     let published = schedule.items.len();
     adopt_pending_plan(station, &mut schedule);
     // Segments already there while neither the target nor this folder

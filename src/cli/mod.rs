@@ -323,29 +323,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let station = load_station(&cli.global)?;
-            let ahead = args.ahead.ahead()?;
-            let _lock = lofiever::publish::lock::StationLock::acquire(&station, "schedule")?;
-            let target = lofiever::publish::open(&station)?;
-            let (_, tracks) = job::analyze_and_tracks(&station, &bars)?;
-            let mut schedule = job::load_schedule(target.as_ref())?;
-            let before = schedule.items.len();
-            let added = job::extend_schedule(&station, &mut schedule, &tracks, now()?, ahead)?;
-            let first_new = schedule.items.get(before).map(|it| it.start());
-            lofiever::schedule::store::write_dir(
-                &station.output_dir,
-                &schedule,
-                station.epoch,
-                first_new
-                    .map(|s| lofiever::schedule::store::day_of(station.epoch, s))
-                    .transpose()?,
-            )?;
-            let until = match schedule.horizon() {
+            let plan = job::plan(&station, now()?, args.ahead.ahead()?, &bars)?;
+            let until = match plan.horizon {
                 Some(h) => lofiever::schedule::store::fmt_instant(station.epoch.instant_of(h)?),
                 None => "-".into(),
             };
             say(format!(
-                "schedule: {added} items added ({} in all), planned until {until}",
-                schedule.items.len()
+                "schedule: {} items added ({} in all), planned until {until}",
+                plan.items_added, plan.items
             ));
         }
         Command::Explain(args) => schedule::run_explain(&cli.global, &args, &bars)?,
