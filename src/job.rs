@@ -7,7 +7,7 @@
 //! [`plan`] is the schedule stage on its own (`lofiever schedule`); the CLI
 //! subcommands are thin wrappers over these.
 //!
-//! State lives in the target (DESIGN.md): the schedule is read back from it,
+//! State lives in the target (`docs/ARCHITECTURE.md`): the schedule is read back from it,
 //! and when the target is not the output folder (an S3 bucket, another
 //! folder) it is listed once, so segments already there are neither rendered
 //! nor uploaded again — a fresh machine with only the repository and

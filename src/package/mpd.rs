@@ -1,6 +1,6 @@
 //! The station's MPD: static, written once, valid forever.
 //!
-//! DESIGN.md, "The time model": `type="dynamic"`, `availabilityStartTime` =
+//! The time model (`docs/ARCHITECTURE.md`): `type="dynamic"`, `availabilityStartTime` =
 //! epoch, one Period at 0, a `$Number$` SegmentTemplate with `startNumber=0`,
 //! `timescale=48000`, `duration=D`, and **no `minimumUpdatePeriod`** (ISO/IEC
 //! 23009-1 §5.3.1.2: absent means the MPD does not change), so players never

@@ -6,7 +6,7 @@
 //! files, the segments already rendered) is read back from: a local directory
 //! ([`DirTarget`], the default) or an S3-compatible bucket ([`S3Target`]).
 //!
-//! **Order** (DESIGN.md, "State lives in the publish target"): init and media
+//! **Order** (`docs/ARCHITECTURE.md`, "State lives in the target"): init and media
 //! segments, earliest first; then the schedule files; then the MPD; then the
 //! page. Each group starts only when the one before is complete, so a
 //! listener never sees a schedule entry or an MPD pointing at audio that is

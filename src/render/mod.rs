@@ -106,8 +106,8 @@ pub fn run(
 
 /// [`run`], also skipping (unless `force`) segments whose key (e.g.
 /// `96k/12.m4s`) `elsewhere` reports present for every rendition — the
-/// segments already at the publish target (DESIGN.md: they are not rendered
-/// again).
+/// segments already at the publish target (state lives in the target, see
+/// `docs/ARCHITECTURE.md`: they are not rendered again).
 #[allow(clippy::too_many_arguments)]
 pub fn run_skipping(
     station: &Station,

@@ -1,13 +1,20 @@
 //! `station.toml` → a validated [`Station`].
 //!
-//! Two layers (STYLE.md §8): [`raw::RawStation`] mirrors the file with serde
+//! Two layers: [`raw::RawStation`] mirrors the file with serde
 //! (`deny_unknown_fields`, every key optional with a default), and one
-//! `TryFrom` turns it into [`Station`], whose fields are valid by
+//! validation turns it into [`Station`], whose fields are valid by
 //! construction. Every error names the file, the dotted key, the bad value and
 //! what is allowed. A bad config always stops the run.
 //!
 //! The default configuration is `pipeline/station.toml` of this repository,
 //! embedded in the binary, so `lofiever demo` works from any folder.
+//!
+//! This is the ground floor of the crate (see `docs/ARCHITECTURE.md`): every
+//! configuration type and constant that more than one stage reads lives
+//! here — the `[schedule]` ([`schedule`]) and `[publish]` ([`publish`])
+//! sections, the time-shift buffer depth — and so does the output layout
+//! ([`layout`]). It imports only `time` and `error`, so every stage can
+//! stand on it without an import circle.
 
 pub mod layout;
 pub mod publish;

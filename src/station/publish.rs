@@ -5,7 +5,7 @@
 //! `publish.target` itself is parsed by the station's validation (it becomes
 //! [`crate::station::TargetSpec`], and `LOFIEVER_TARGET` overrides it); the
 //! other keys are checked by [`validate`], called from the station's one
-//! `TryFrom` (STYLE.md §8). Every error names the dotted key, the bad value
+//! validation. Every error names the dotted key, the bad value
 //! and what is allowed. Credentials are deliberately *not* configurable here:
 //! they come from the standard AWS chain only (environment, profile, SSO, web
 //! identity, container or instance role), never from the repository.
