@@ -289,11 +289,7 @@ fn place(station: &Station, target: &dyn Target, clock: &Clock) -> Place {
 }
 
 fn instant(station: &Station, s: SampleIndex) -> String {
-    station
-        .epoch
-        .instant_of(s)
-        .map(store::fmt_instant)
-        .unwrap_or_else(|e| e.to_string())
+    store::fmt_sample(station.epoch, s)
 }
 
 fn segment_instant(station: &Station, n: u64) -> String {

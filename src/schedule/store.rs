@@ -151,3 +151,12 @@ pub fn write_dir(
 pub fn fmt_instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+/// Programme sample `s` as [`fmt_instant`] writes it, for reports: an
+/// instant out of range is written as its error instead.
+pub fn fmt_sample(epoch: Epoch, s: SampleIndex) -> String {
+    epoch
+        .instant_of(s)
+        .map(fmt_instant)
+        .unwrap_or_else(|e| e.to_string())
+}

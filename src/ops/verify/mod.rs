@@ -130,11 +130,7 @@ fn problem(key: impl Into<String>, message: impl Into<String>) -> Problem {
 }
 
 fn fmt_sample(station: &Station, s: SampleIndex) -> String {
-    station
-        .epoch
-        .instant_of(s)
-        .map(store::fmt_instant)
-        .unwrap_or_else(|e| e.to_string())
+    store::fmt_sample(station.epoch, s)
 }
 
 /// Checks `target` over the window of `options`.
