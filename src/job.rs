@@ -210,6 +210,30 @@ pub fn write_station_files(
     Ok(())
 }
 
+/// Writes into the output folder the HLS playlists of every day that is
+/// rendered to its end before `done_until` and has none yet, locally or at
+/// the target (`present`): see [`crate::package::hls::new_day_playlists`].
+/// Off when `stream.hls` is false.
+pub fn write_day_playlists(
+    station: &Station,
+    schedule: &Schedule,
+    done_until: SampleIndex,
+    present: &dyn Fn(&str) -> bool,
+) -> Result<usize> {
+    let Some(start) = schedule.start() else {
+        return Ok(0);
+    };
+    if !station.hls {
+        return Ok(0);
+    }
+    let first_day = store::day_of(station.epoch, start)?;
+    let files = crate::package::hls::new_day_playlists(station, first_day, done_until, present)?;
+    for (key, bytes) in &files {
+        crate::fsutil::write_atomic(&station.output_dir.join(key), bytes)?;
+    }
+    Ok(files.len())
+}
+
 /// What a run starts from, read under the station lock: the target, the
 /// analysed catalog and the schedule the target holds.
 struct Start {
@@ -314,6 +338,12 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
     )?;
     lock.check()?;
     write_station_files(station, &schedule, first_new.or(schedule.start()))?;
+    let done_until = station
+        .grid
+        .segment_start(wanted_segments(station, window)?.end)?;
+    write_day_playlists(station, &schedule, done_until, &|key| {
+        remote.contains_key(key) || station.output_dir.join(key).exists()
+    })?;
     let published = publish::run_station(
         station,
         target.as_ref(),

@@ -274,6 +274,13 @@ pub fn local_dashjs(root: &Path) -> Option<PathBuf> {
     dir.join("dash.all.min.js").is_file().then_some(dir)
 }
 
+/// The hls.js build shipped in the test/set-up node packages, if installed
+/// under `root` (the station root).
+pub fn local_hlsjs(root: &Path) -> Option<PathBuf> {
+    let dir = root.join("tests/browser/node_modules/hls.js/dist");
+    dir.join("hls.min.js").is_file().then_some(dir)
+}
+
 /// The Shaka Player build shipped in the test/set-up node packages, if
 /// installed under `root` (the station root).
 pub fn local_shaka(root: &Path) -> Option<PathBuf> {

@@ -651,6 +651,9 @@ fn serve_output(
     if let Some(shaka) = lofiever::preview::local_shaka(&station.root) {
         server = server.with_vendor("shaka", &shaka);
     }
+    if let Some(hlsjs) = lofiever::preview::local_hlsjs(&station.root) {
+        server = server.with_vendor("hlsjs", &hlsjs);
+    }
     let shown = server.addr().map_or(addr.clone(), |a| a.to_string());
     // The URL line comes last, and writing it may fail: whoever reads our
     // output (a script, `| head -1`, a test) may stop reading once it has the

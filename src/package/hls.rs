@@ -22,7 +22,9 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
-use crate::time::{SampleCount, SegmentNumber, SAMPLE_RATE};
+use crate::error::Result;
+use crate::station::{layout, Station};
+use crate::time::{SampleCount, SampleIndex, SegmentNumber, SAMPLE_RATE};
 
 /// `#EXT-X-VERSION`: 7 for `#EXT-X-MAP` in a playlist without I-frame-only
 /// segments (RFC 8216 §7: version 6 allows EXT-X-MAP there; 7 is what
@@ -119,6 +121,96 @@ pub fn multivariant_playlist(day: NaiveDate, variants: &[Variant], codecs: &str)
         );
     }
     out
+}
+
+/// The playlists (key, bytes) of every UTC day from `first_day` on that is
+/// rendered to its end before `rendered_until` and has no multivariant
+/// playlist yet (`present` answers for the output folder and the target):
+/// a day's playlists are written once and never again. Each lists the
+/// unbroken run of segments that `present` finds ending at the day's last
+/// segment, so a station's first day starts where its first render did.
+pub fn new_day_playlists(
+    station: &Station,
+    first_day: NaiveDate,
+    rendered_until: SampleIndex,
+    present: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let grid = station.grid;
+    let Some(first_rendition) = station.renditions.first() else {
+        return Ok(Vec::new());
+    };
+    let r0 = first_rendition.id();
+    let midnight = |d: NaiveDate| -> Result<Option<SampleIndex>> {
+        let t = d.and_time(chrono::NaiveTime::MIN).and_utc();
+        if t < station.epoch.instant() {
+            return Ok(None);
+        }
+        Ok(Some(station.epoch.sample_at(t)?))
+    };
+    // The first segment whose first sample is at or after `s`.
+    let first_from = |s: SampleIndex| -> Result<SegmentNumber> {
+        let n = grid.segment_of(s);
+        Ok(if grid.segment_start(n)? < s {
+            SegmentNumber(n.0 + 1)
+        } else {
+            n
+        })
+    };
+    let variants: Vec<Variant> = station
+        .renditions
+        .iter()
+        .map(|r| Variant {
+            id: r.id(),
+            bandwidth: peak_bandwidth(r.bitrate),
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut day = first_day;
+    while let Some(next) = day.succ_opt() {
+        let Some(end) = midnight(next)? else {
+            day = next;
+            continue;
+        };
+        if end > rendered_until {
+            break;
+        }
+        let key = layout::hls_multivariant(day);
+        let start = midnight(day)?.unwrap_or(SampleIndex(0));
+        let (lo, hi) = (first_from(start)?, first_from(end)?);
+        if !present(&key) && hi.0 > lo.0 {
+            let last = SegmentNumber(hi.0 - 1);
+            let seg = |n: u64| layout::segment(&r0, SegmentNumber(n));
+            if present(&seg(last.0)) {
+                let mut first = last.0;
+                while first > lo.0 && present(&seg(first - 1)) {
+                    first -= 1;
+                }
+                let first = SegmentNumber(first);
+                let first_start = station.epoch.instant_of(grid.segment_start(first)?)?;
+                for v in &variants {
+                    let text = media_playlist(first, last, first_start, grid.segment_duration());
+                    out.push((layout::hls_media(&v.id, day), text.into_bytes()));
+                }
+                let text = multivariant_playlist(day, &variants, super::OPUS_CODECS);
+                out.push((key, text.into_bytes()));
+            } else {
+                tracing::warn!(
+                    "HLS: no playlist for {day}: its last segment {} is missing",
+                    seg(last.0)
+                );
+            }
+        }
+        day = next;
+    }
+    Ok(out)
+}
+
+/// `BANDWIDTH` of a rendition: the peak bit rate of its segments. Opus is
+/// variable-rate around the configured rate; a fifth more covers the peaks
+/// of a two-second segment of music (HLS asks for the peak, and players
+/// only use it to choose a rendition).
+fn peak_bandwidth(bitrate: u32) -> u64 {
+    u64::from(bitrate) * 6 / 5
 }
 
 #[cfg(test)]

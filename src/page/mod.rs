@@ -27,6 +27,9 @@ pub const DASHJS_FALLBACK: &str = "vendor/dashjs/dash.all.min.js";
 /// Where the page looks for Shaka Player when `player.shaka_url` fails to load.
 pub const SHAKA_FALLBACK: &str = "vendor/shaka/shaka-player.compiled.js";
 
+/// Where the page looks for hls.js when `player.hlsjs_url` fails to load.
+pub const HLSJS_FALLBACK: &str = "vendor/hlsjs/hls.min.js";
+
 #[derive(Serialize)]
 struct StationJson<'a> {
     name: &'a str,
@@ -39,6 +42,9 @@ struct StationJson<'a> {
     dashjs_fallback_url: &'a str,
     shaka_url: &'a str,
     shaka_fallback_url: &'a str,
+    hlsjs_url: &'a str,
+    hlsjs_fallback_url: &'a str,
+    hls: bool,
     latency: Latency,
     playback_rate: Rate,
     utc_timing: UtcTiming<'a>,
@@ -82,6 +88,9 @@ pub fn station_json(station: &Station) -> Vec<u8> {
         dashjs_fallback_url: DASHJS_FALLBACK,
         shaka_url: &station.shaka_url,
         shaka_fallback_url: SHAKA_FALLBACK,
+        hlsjs_url: &station.hlsjs_url,
+        hlsjs_fallback_url: HLSJS_FALLBACK,
+        hls: station.hls,
         latency: Latency {
             target_ms: t,
             min_ms: live.min_latency_ms,

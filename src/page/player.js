@@ -819,10 +819,14 @@
    * latency itself (holdHlsLatency) and moves to the next day's playlist when the
    * programme crosses UTC midnight.
    */
+  /** How often a missing next day's HLS playlist is asked for again. */
+  const DAY_RETRY_MS = 5000;
+
   function createHlsEngine(station, kind, Hls) {
     let hls = null;
     let day = null;
     let switching = false;
+    let retryDayAt = 0;
     const engine = {
       name: kind === 'hlsjs' ? 'hls.js' : 'native HLS',
       player: null,
@@ -840,6 +844,10 @@
       /** Near the end of the day's playlist: load the next day's. */
       async followDay() {
         if (switching || !day || livePositionS() < engine.dayEndS - 0.05) return;
+        // A next day not there yet is asked for again every few seconds, not
+        // at every tick of the latency controller.
+        if (Date.now() < retryDayAt) return;
+        retryDayAt = Date.now() + DAY_RETRY_MS;
         switching = true;
         try {
           const next = utcDay(Date.parse(day + 'T00:00:00Z') + DAY_MS);
@@ -866,7 +874,11 @@
       if (kind === 'native') {
         audio.src = url;
         await new Promise((ok) => audio.addEventListener('loadedmetadata', ok, { once: true }));
-        audio.currentTime = Math.max(0, livePositionS() - startS);
+        // Where the day's first segment sits on the element's timeline: 0 in
+        // some engines, its decode time in others; the seekable range says.
+        const first = audio.seekable && audio.seekable.length ? audio.seekable.start(0) : 0;
+        engine.mediaOffsetS = startS - first;
+        audio.currentTime = Math.max(first, livePositionS() - engine.mediaOffsetS);
         return;
       }
       if (hls) hls.destroy();

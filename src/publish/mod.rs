@@ -63,6 +63,7 @@ pub fn content_type(key: &str) -> &'static str {
         "js" => "text/javascript; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "txt" => "text/plain; charset=utf-8",
+        "m3u8" => "application/vnd.apple.mpegurl",
         _ => "application/octet-stream",
     }
 }
@@ -83,7 +84,7 @@ pub fn cache_control(kind: Kind) -> &'static str {
 fn group(kind: Kind) -> u8 {
     match kind {
         Kind::Init | Kind::Segment => 0,
-        Kind::Schedule => 1,
+        Kind::Schedule | Kind::Playlist => 1,
         Kind::Mpd => 2,
         Kind::Page | Kind::Clock => 3,
     }
@@ -489,6 +490,7 @@ fn incomplete(target: &dyn Target, outcome: &Outcome, held_back: &[Change]) -> E
         .map(|c| match Kind::of(&c.key) {
             Kind::Init | Kind::Segment => "segments",
             Kind::Schedule => "schedule",
+            Kind::Playlist => "HLS playlists",
             Kind::Mpd => "MPD",
             Kind::Page | Kind::Clock => "page",
         })

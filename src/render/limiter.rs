@@ -141,16 +141,20 @@ fn frame_peak(pcm: &[f32], t: usize, frames: usize, threshold: f32, taps: &Lanes
 /// music needs the limiter on a small fraction of its frames, so this costs
 /// one pass over the audio plus a little per event.
 pub fn limit(pcm: &mut [f32], ceiling_dbtp: f64) {
-    let frames = pcm.len() / 2;
-    if frames == 0 {
-        return;
-    }
     let ceiling = 10f32.powf((ceiling_dbtp - MARGIN_DB) as f32 / 20.0);
+    let events = over(pcm, ceiling);
+    reduce(pcm, &events);
+}
+
+/// The frames of interleaved stereo `pcm` whose true peak is over `ceiling`
+/// (linear), each with the gain that brings it down to the ceiling, in
+/// order: what [`reduce`] takes. One pass over the audio, in blocks: a block
+/// with no sample within 3 dB of the ceiling (its frames and the frame after
+/// it) holds no such frame, which a vectorised test tells at once.
+pub fn over(pcm: &[f32], ceiling: f32) -> Vec<(usize, f32)> {
+    let frames = pcm.len() / 2;
     let threshold = ceiling * std::f32::consts::FRAC_1_SQRT_2;
     let taps = lanes(&phases());
-    // Events: (frame, needed gain), in order. One pass over the audio, in
-    // blocks: a block with no sample over the threshold (its frames and the
-    // frame after it) holds no event, which a vectorised test tells at once.
     let mut events: Vec<(usize, f32)> = Vec::new();
     for t0 in (0..frames).step_by(BLOCK) {
         let t1 = (t0 + BLOCK).min(frames);
@@ -164,7 +168,32 @@ pub fn limit(pcm: &mut [f32], ceiling_dbtp: f64) {
             }
         }
     }
-    if events.is_empty() {
+    events
+}
+
+/// The true peak of interleaved stereo `pcm` (linear): the 4×-oversampled
+/// peak of the frames within 3 dB of the sample peak, where it must lie.
+pub fn true_peak(pcm: &[f32]) -> f32 {
+    let frames = pcm.len() / 2;
+    let sample_peak = pcm.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let threshold = sample_peak * std::f32::consts::FRAC_1_SQRT_2;
+    let taps = lanes(&phases());
+    (0..frames)
+        .filter(|&t| {
+            let near = &pcm[t * 2..(t + 2).min(frames) * 2];
+            near.iter().any(|v| v.abs() >= threshold)
+        })
+        .map(|t| frame_peak(pcm, t, frames, threshold, &taps))
+        .fold(sample_peak, f32::max)
+}
+
+/// Lowers the gain of interleaved stereo `pcm` so that each event's frame
+/// gets at most its gain (`events` as [`over`] gives them: in order of
+/// frame, one per frame), with the look-ahead attack and exponential
+/// release of [`limit`]. No events: the audio is left as it is.
+pub fn reduce(pcm: &mut [f32], events: &[(usize, f32)]) {
+    let frames = pcm.len() / 2;
+    if events.is_empty() || frames == 0 {
         return;
     }
     // Spans [a, b) where h or its average can be under 1: LOOKAHEAD frames
@@ -197,7 +226,7 @@ pub fn limit(pcm: &mut [f32], ceiling_dbtp: f64) {
         needed.clear();
         needed.resize(hi - a, 1.0f32);
         for &(t, n) in &events[e0..e1] {
-            needed[t - a] = n;
+            needed[t - a] = needed[t - a].min(n);
         }
         // h[t] = min(needed[t ..= t + LOOKAHEAD]) on [a, b): sliding minimum.
         h.clear();
@@ -380,6 +409,66 @@ mod tests {
         assert!(peak <= ceiling + 1e-6, "peak {peak}");
         // Far from the burst the signal is unchanged.
         assert!((pcm[2 * 1000] - (1000f32 * 0.05).sin() * 0.6).abs() < 1e-6);
+        // Smooth: the gain (output over input, where the input is not near
+        // a zero crossing) falls over the look-ahead, at most by the whole
+        // reduction spread over LOOKAHEAD + 1 frames per frame, and rises
+        // no faster than the release; a hard clip or a gain step fails here.
+        let input = |i: usize| {
+            (i as f32 * 0.05).sin()
+                * if (20_000..20_100).contains(&i) {
+                    2.0
+                } else {
+                    0.6
+                }
+        };
+        let gains: Vec<(usize, f32)> = (0..48_000)
+            .filter(|&i| input(i).abs() > 0.1)
+            .map(|i| (i, pcm[2 * i] / input(i)))
+            .collect();
+        let deepest = gains.iter().fold(1.0f32, |m, g| m.min(g.1));
+        assert!(deepest < 0.5, "the burst is limited: gain {deepest}");
+        let fall = (1.0 - deepest) / (LOOKAHEAD as f32 + 1.0);
+        let rise = 1.0 - (-1.0 / RELEASE).exp();
+        for w in gains.windows(2) {
+            let ((t0, g0), (t1, g1)) = (w[0], w[1]);
+            let frames = (t1 - t0) as f32;
+            assert!(
+                g1 - g0 <= rise * frames + 1e-5 && g0 - g1 <= fall * frames + 1e-5,
+                "gain jumps from {g0} at frame {t0} to {g1} at frame {t1}"
+            );
+        }
+        // The reduction starts no earlier than the look-ahead before the burst.
+        assert!(gains
+            .iter()
+            .filter(|(t, _)| *t < 20_000 - LOOKAHEAD - 1)
+            .all(|(_, g)| (g - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn reduce_lowers_the_gain_around_each_event_to_at_most_its_gain() {
+        let mut pcm = vec![0.5f32; 2 * 20_000];
+        reduce(&mut pcm, &[(5_000, 0.5), (5_000, 0.8), (12_000, 0.9)]);
+        // The lower gain of two events at one frame wins.
+        assert!(pcm[2 * 5_000] <= 0.25 + 1e-6, "{}", pcm[2 * 5_000]);
+        assert!(pcm[2 * 12_000] <= 0.45 + 1e-6, "{}", pcm[2 * 12_000]);
+        // Untouched before the first attack; the release heads back to 1.
+        assert_eq!(pcm[2 * (5_000 - LOOKAHEAD - 1)], 0.5);
+        assert!(pcm[2 * 19_999] > pcm[2 * 12_000]);
+    }
+
+    #[test]
+    fn the_true_peak_of_a_sine_between_samples_is_found() {
+        // A full-scale sine at fs/4 sampled 45° off its crests: samples at
+        // ±0.707, the wave itself at ±1.
+        let pcm: Vec<f32> = (0..4_800)
+            .flat_map(|i| {
+                let v =
+                    (std::f32::consts::FRAC_PI_2 * i as f32 + std::f32::consts::FRAC_PI_4).sin();
+                [v, v]
+            })
+            .collect();
+        let p = true_peak(&pcm);
+        assert!((0.95..=1.05).contains(&p), "true peak {p}");
     }
 }
 

@@ -267,7 +267,6 @@ pub fn render_chunk(
     let segs = grid.chunk_segment_range(k)?;
     let per_segment = grid.packets_per_segment() as usize;
     let priming_frames = (PRIMING.0 / OPUS_FRAME) as usize;
-    let frame_len = (OPUS_FRAME * 2) as usize;
     // Per segment: its first sample and its now-playing events, the same
     // for every rendition.
     let segments = (segs.start.0..segs.end.0)
@@ -283,14 +282,24 @@ pub fn render_chunk(
         .renditions
         .iter()
         .map(|r| {
-            let mut enc = encode::OpusEncoder::new(r.bitrate, station.opus_complexity)?;
-            let mut packets = Vec::with_capacity(pcm.len() / frame_len);
-            for (i, frame) in pcm.chunks_exact(frame_len).enumerate() {
-                let p = enc.encode_frame(frame)?;
-                if i >= priming_frames {
-                    packets.push(p);
-                }
+            let (mut packets, check) = encode::encode_within_ceiling(
+                pcm,
+                r.bitrate,
+                station.opus_complexity,
+                station.true_peak_ceiling_dbtp,
+                lookahead,
+            )?;
+            if check.passes > 1 {
+                tracing::debug!(
+                    "chunk {} at {}: {} encoding passes to keep the decoded true peak under {} dBTP (now {:.2})",
+                    k.0,
+                    r.id(),
+                    check.passes,
+                    station.true_peak_ceiling_dbtp,
+                    20.0 * check.decoded_peak.unwrap_or(0.0).log10()
+                );
             }
+            packets.drain(..priming_frames.min(packets.len()));
             segments
                 .iter()
                 .enumerate()

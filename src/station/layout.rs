@@ -130,6 +130,9 @@ pub enum Kind {
     Page,
     /// `clock.txt`: read for its `Date` header, so never cached
     Clock,
+    /// `hls/<day>.m3u8`, `<rendition>/<day>.m3u8`: a day's HLS playlists,
+    /// written once the day is rendered to its end
+    Playlist,
 }
 
 impl Kind {
@@ -143,6 +146,8 @@ impl Kind {
             Kind::Schedule
         } else if key.ends_with(".mpd") {
             Kind::Mpd
+        } else if key.ends_with(".m3u8") {
+            Kind::Playlist
         } else if key == CLOCK {
             Kind::Clock
         } else {
@@ -211,6 +216,8 @@ mod tests {
         assert_eq!(Kind::of(&schedule_day(day)), Kind::Schedule);
         assert_eq!(hls_media("96k", day), "96k/2026-11-24.m3u8");
         assert_eq!(hls_multivariant(day), "hls/2026-11-24.m3u8");
+        assert_eq!(Kind::of(&hls_media("96k", day)), Kind::Playlist);
+        assert_eq!(Kind::of(&hls_multivariant(day)), Kind::Playlist);
         assert_eq!(Kind::of(MPD), Kind::Mpd);
         assert_eq!(Kind::of(CLOCK), Kind::Clock);
         for f in PAGE_FILES.iter().filter(|f| **f != CLOCK) {

@@ -121,6 +121,8 @@ pub struct Station {
     pub renditions: Vec<Rendition>,
     /// libopus complexity 0..=10.
     pub opus_complexity: i32,
+    /// Whether per-day HLS playlists are published beside the MPD.
+    pub hls: bool,
     /// Loudness target in LUFS.
     pub loudness_target_lufs: f64,
     /// Limiter ceiling in dBTP.
@@ -139,6 +141,8 @@ pub struct Station {
     pub publish: PublishConfig,
     /// URL the page loads dash.js from.
     pub dashjs_url: String,
+    /// Where the page loads hls.js from (for `?player=hlsjs`).
+    pub hlsjs_url: String,
     /// URL the page loads Shaka Player from (`index.html?player=shaka`).
     pub shaka_url: String,
     /// Latency every player holds behind the station clock.

@@ -63,6 +63,8 @@ pub struct RawStream {
     pub bitrates_kbps: Vec<u32>,
     /// `stream.opus_complexity`
     pub opus_complexity: i32,
+    /// `stream.hls`
+    pub hls: bool,
 }
 
 impl Default for RawStream {
@@ -72,6 +74,7 @@ impl Default for RawStream {
             chunk_segments: 30,
             bitrates_kbps: vec![64, 96, 160],
             opus_complexity: 10,
+            hls: true,
         }
     }
 }
@@ -123,6 +126,8 @@ impl Default for RawPaths {
 pub struct RawPlayer {
     /// `player.dashjs_url`
     pub dashjs_url: String,
+    /// `player.hlsjs_url`
+    pub hlsjs_url: String,
     /// `player.shaka_url`
     pub shaka_url: String,
     /// `player.target_latency_ms`
@@ -145,6 +150,7 @@ impl Default for RawPlayer {
     fn default() -> Self {
         RawPlayer {
             dashjs_url: "https://cdn.dashjs.org/v5.2.1/dash.all.min.js".into(),
+            hlsjs_url: "https://cdn.jsdelivr.net/npm/hls.js@1.7.4/dist/hls.min.js".into(),
             shaka_url:
                 "https://cdn.jsdelivr.net/npm/shaka-player@5.2.12/dist/shaka-player.compiled.js"
                     .into(),
@@ -343,6 +349,7 @@ pub(super) fn validate(
         grid,
         renditions,
         opus_complexity: s.opus_complexity,
+        hls: s.hls,
         loudness_target_lufs: a.loudness_target_lufs,
         true_peak_ceiling_dbtp: a.true_peak_ceiling_dbtp,
         crossfade,
@@ -352,6 +359,7 @@ pub(super) fn validate(
         target,
         publish,
         dashjs_url: p.dashjs_url.trim().to_string(),
+        hlsjs_url: p.hlsjs_url.trim().to_string(),
         shaka_url: p.shaka_url.trim().to_string(),
         target_latency_ms: p.target_latency_ms,
         live,

@@ -27,7 +27,7 @@
 
 import { BROWSERS, launch } from './engines.mjs';
 
-const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--metadata] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -39,6 +39,7 @@ function parseArgs(argv) {
     height: 800,
     external: 'block',
     noMse: false,
+    noNativeHls: false,
     metadata: false,
     browser: 'chromium',
     chromium: null,
@@ -59,6 +60,7 @@ function parseArgs(argv) {
       case 'browser': opts.browser = value(); break;
       case 'chromium': opts.chromium = value(); break;
       case 'no-mse': opts.noMse = true; break;
+      case 'no-native-hls': opts.noNativeHls = true; break;
       case 'metadata': opts.metadata = true; break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
@@ -82,6 +84,15 @@ const NO_MSE = () => {
   for (const name of ['MediaSource', 'ManagedMediaSource', 'WebKitMediaSource']) delete window[name];
 };
 
+// A browser that does not play HLS by itself either (current Chromium
+// answers "maybe" for HLS): canPlayType says no to the HLS types.
+const NO_NATIVE_HLS = () => {
+  const canPlayType = HTMLMediaElement.prototype.canPlayType;
+  HTMLMediaElement.prototype.canPlayType = function (type) {
+    return /mpegurl/i.test(String(type)) ? '' : canPlayType.call(this, type);
+  };
+};
+
 async function run(opts) {
   const errors = [];
   const ignored = [];
@@ -97,6 +108,7 @@ async function run(opts) {
       allowOrigin: opts.external === 'block' ? pageOrigin : null,
     });
     if (opts.noMse) await page.addInitScript(NO_MSE);
+    if (opts.noNativeHls) await page.addInitScript(NO_NATIVE_HLS);
 
     page.onConsole(({ type, text }) => {
       if (type !== 'error') return;
@@ -333,8 +345,15 @@ async function main() {
   } catch (e) {
     result = { ok: false, browser: opts.browser, advanced_s: 0, now_playing: null, errors: [`play.mjs: ${e.message}`], programme_time_ms: null };
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
-  process.exit(result.ok ? 0 : 1);
+  // The same error over and over (a player retrying a URL) is said once, with
+  // its count; and the exit waits for the line to reach the pipe (a pipe
+  // takes 64 KiB before a write must wait, and exit() does not wait).
+  if (Array.isArray(result.errors)) {
+    const counts = new Map();
+    for (const e of result.errors) counts.set(e, (counts.get(e) || 0) + 1);
+    result.errors = [...counts].map(([e, n]) => (n > 1 ? `${e} (${n} times)` : e));
+  }
+  process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(result.ok ? 0 : 1));
 }
 
 main();

@@ -97,7 +97,7 @@ pub(crate) fn sync_station() -> &'static TempStation {
     })
 }
 
-/// Serves `out` on a free port with both player libraries; returns the server
+/// Serves `out` on a free port with the player libraries; returns the server
 /// and the page URL.
 pub(crate) fn serve(out: &Path) -> (Arc<Preview>, String) {
     serve_at(out, None)
@@ -108,14 +108,17 @@ fn serve_at(out: &Path, at: Option<chrono::DateTime<Utc>>) -> (Arc<Preview>, Str
     let modules = browser_dir().join("node_modules");
     let dashjs = modules.join("dashjs/dist/modern/umd");
     let shaka = modules.join("shaka-player/dist");
+    let hlsjs = modules.join("hls.js/dist");
     assert!(
         dashjs.join("dash.all.min.js").is_file()
-            && shaka.join("shaka-player.compiled.js").is_file(),
-        "dash.js / Shaka Player are not installed; run `bash ci/setup.sh` first"
+            && shaka.join("shaka-player.compiled.js").is_file()
+            && hlsjs.join("hls.min.js").is_file(),
+        "dash.js / Shaka Player / hls.js are not installed; run `bash ci/setup.sh` first"
     );
     let mut preview = Preview::bind("127.0.0.1:0", out, Some(&dashjs))
         .expect("bind")
-        .with_vendor("shaka", &shaka);
+        .with_vendor("shaka", &shaka)
+        .with_vendor("hlsjs", &hlsjs);
     if let Some(at) = at {
         preview = preview.at(at);
     }
@@ -285,7 +288,17 @@ fn dashjs_reads_the_titles_from_the_segments_as_they_play() {
 #[test]
 fn a_browser_without_media_source_extensions_is_told_what_to_do() {
     let _one = exclusive();
-    let report = play_rendered("", &["--seconds", "1", "--timeout", "60", "--no-mse"]);
+    let report = play_rendered(
+        "",
+        &[
+            "--seconds",
+            "1",
+            "--timeout",
+            "60",
+            "--no-mse",
+            "--no-native-hls",
+        ],
+    );
     assert_eq!(report["ok"], false, "played without MSE? {report:#}");
     let status = report["page_status"].as_str().unwrap_or("");
     assert!(
@@ -297,27 +310,39 @@ fn a_browser_without_media_source_extensions_is_told_what_to_do() {
     assert_eq!(report["page_sync"], "off air", "{report:#}");
 }
 
+/// A station rendered around the coming UTC midnight (a minute before it
+/// to three after, with the ten-minute seek-back before that): schedule
+/// files for both days, and the HLS playlists of the day that ends.
+fn midnight_station() -> &'static (TempStation, chrono::DateTime<Utc>) {
+    static CELL: OnceLock<(TempStation, chrono::DateTime<Utc>)> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let station = TempStation::new(SYNC_STATION_TOML);
+        station.add_tracks(&short_specs(4));
+        let s = station.station();
+        let midnight = (Utc::now() + chrono::Duration::days(1))
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc();
+        let window = Window {
+            now: midnight - chrono::Duration::seconds(60),
+            ahead: SampleCount::from_secs(4 * 60).expect("small"),
+            force: false,
+        };
+        job::run(&s, &window, &Silent).expect("render around midnight");
+        (station, midnight)
+    })
+}
+
 #[test]
 fn the_page_follows_the_programme_across_utc_midnight() {
     let _one = exclusive();
-    // A station rendered around the coming UTC midnight (schedule files for
-    // both days), heard through a preview whose clock is set to just before
-    // the first item of the new day: the page must load the new day's file
-    // and show that item once it is heard.
-    let station = TempStation::new(SYNC_STATION_TOML);
-    station.add_tracks(&short_specs(4));
+    // Heard through a preview whose clock is set to just before the first
+    // item of the new day: the page must load the new day's file and show
+    // that item once it is heard.
+    let (station, midnight) = midnight_station();
+    let (station, midnight) = (station, *midnight);
     let s = station.station();
-    let midnight = (Utc::now() + chrono::Duration::days(1))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc();
-    let window = Window {
-        now: midnight - chrono::Duration::seconds(60),
-        ahead: SampleCount::from_secs(4 * 60).expect("small"),
-        force: false,
-    };
-    job::run(&s, &window, &Silent).expect("render around midnight");
     let day_file = |d: chrono::DateTime<Utc>| {
         station
             .root()
@@ -367,6 +392,54 @@ fn the_page_follows_the_programme_across_utc_midnight() {
         shown_start.starts_with(&midnight.format("%Y-%m-%d").to_string()),
         "the item shown should be one of the new day: {report:#}"
     );
+}
+
+/// HLS over the same segments: hls.js (over Media Source) plays the day's
+/// playlists at the station's moment and shows what the schedule says.
+/// (The browser's own HLS, which Safari uses without Media Source, cannot be
+/// tried here: Chromium 156 answers "maybe" for HLS but never loads the
+/// day's fMP4/Opus playlist; see README "HLS".)
+#[test]
+fn hls_engines_play_the_days_playlists_at_the_stations_moment() {
+    let _one = exclusive();
+    let (station, midnight) = midnight_station();
+    let midnight = *midnight;
+    let day = (midnight - chrono::Duration::seconds(1)).format("%Y-%m-%d");
+    assert!(
+        station.root().join(format!("out/hls/{day}.m3u8")).is_file(),
+        "no HLS playlist for the day that ends"
+    );
+    // Forty seconds before midnight: the page plays 6 s behind, inside the day.
+    let clock = midnight - chrono::Duration::seconds(40);
+    for (query, extra, engine) in [("?player=hlsjs", None::<&str>, "hls.js")] {
+        let (server, url) = serve_at(&station.root().join("out"), Some(clock));
+        let mut args = vec![
+            "--url".to_string(),
+            format!("{url}{query}"),
+            "--seconds".into(),
+            "6".into(),
+            "--timeout".into(),
+            "90".into(),
+        ];
+        args.extend(extra.map(String::from));
+        let report = node("play.mjs", &args);
+        server.stop();
+        assert_eq!(report["ok"], true, "{engine} did not play: {report:#}");
+        assert_eq!(report["player"]["engine"], engine, "{report:#}");
+        let ms = report["programme_time_ms"]
+            .as_i64()
+            .expect("programme_time_ms");
+        let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
+        // The preview's clock ran on while the page started and played.
+        let latency = heard.signed_duration_since(clock).num_milliseconds();
+        eprintln!("{engine}: heard {heard}, {latency} ms from the preview's start clock");
+        assert!(
+            heard < midnight && heard > clock - chrono::Duration::seconds(8),
+            "{engine} plays {heard}, not the station's moment near {clock}: {report:#}"
+        );
+        let title = report["now_playing"]["title"].as_str().unwrap_or("");
+        assert_now_playing_matches_schedule(station, title, ms);
+    }
 }
 
 /// Issue 12: six listeners (three dash.js, three Shaka) joined 2 s apart,

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod crash;
 mod engines;
+mod hls;
 mod ops;
 mod publish;
 mod render;
