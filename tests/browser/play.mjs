@@ -84,6 +84,23 @@ const NO_MSE = () => {
   for (const name of ['MediaSource', 'ManagedMediaSource', 'WebKitMediaSource']) delete window[name];
 };
 
+// Records every Media Session metadata the page sets (what a lock screen or
+// a media-key overlay would show), in order.
+const MEDIA_SESSION_LOG = () => {
+  window.__mediaSession = [];
+  const proto = window.MediaSession && MediaSession.prototype;
+  const desc = proto && Object.getOwnPropertyDescriptor(proto, 'metadata');
+  if (!desc || !desc.set) return;
+  Object.defineProperty(proto, 'metadata', {
+    configurable: true,
+    get() { return desc.get.call(this); },
+    set(m) {
+      if (m) window.__mediaSession.push({ title: m.title, artist: m.artist, album: m.album, artwork: (m.artwork || []).length });
+      desc.set.call(this, m);
+    },
+  });
+};
+
 // A browser that does not play HLS by itself either (current Chromium
 // answers "maybe" for HLS): canPlayType says no to the HLS types.
 const NO_NATIVE_HLS = () => {
@@ -107,6 +124,7 @@ async function run(opts) {
       height: Math.round(opts.height),
       allowOrigin: opts.external === 'block' ? pageOrigin : null,
     });
+    await page.addInitScript(MEDIA_SESSION_LOG);
     if (opts.noMse) await page.addInitScript(NO_MSE);
     if (opts.noNativeHls) await page.addInitScript(NO_NATIVE_HLS);
 
@@ -294,6 +312,7 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
       status: (document.getElementById('status') || {}).textContent || '',
       sync: (document.getElementById('sync') || {}).textContent || '',
       metadata: window.__metadata || null,
+      mediaSession: window.__mediaSession || null,
     };
   }).catch((e) => ({ evalError: e.message }));
 
@@ -327,6 +346,7 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
     page_status: s.status || '',
     page_sync: s.sync || '',
     metadata: s.metadata || null,
+    media_session: s.mediaSession || null,
     ignored: [...ignored],
   };
 }

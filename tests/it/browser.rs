@@ -36,7 +36,7 @@ use lofiever::preview::Preview;
 use lofiever::progress::Silent;
 use lofiever::time::SampleCount;
 
-use crate::util::{rendered, short_specs, tool, xmllint_mpd, TempStation};
+use crate::util::{short_specs, tool, xmllint_mpd, TempStation, TEST_STATION_TOML};
 
 /// The inter-listener skew (p95) that fails the suite. The targets are far
 /// tighter (30 ms with wrong device clocks, 40 ms through a slow network, 25 ms
@@ -50,7 +50,7 @@ const LATENCY_P95_BOUND_MS: f64 = 60.0;
 const WRONG_CLOCKS: &str = "0,-700,400,2500,-300,300";
 
 /// A station for the sync tests: two renditions, fast encoder settings,
-/// rendered 8 minutes ahead of its first use (the tests need about 4).
+/// kept 8 minutes ahead of the wall clock ([`sync_station`]).
 const SYNC_STATION_TOML: &str = r#"
 [station]
 name = "Sync FM"
@@ -82,19 +82,44 @@ pub(crate) fn exclusive() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The station the sync and engine tests play, kept `SYNC_AHEAD` ahead of
+/// the wall clock: rendered on first use and topped up on every later one
+/// (as the nightly job keeps the runway), because the browser tests run for
+/// many minutes one after another. The caller holds [`exclusive`].
 pub(crate) fn sync_station() -> &'static TempStation {
     static CELL: OnceLock<TempStation> = OnceLock::new();
-    CELL.get_or_init(|| {
+    let station = CELL.get_or_init(|| {
         let station = TempStation::new(SYNC_STATION_TOML);
         station.add_tracks(&short_specs(4));
-        let window = Window {
-            now: Utc::now(),
-            ahead: SampleCount::from_secs(8 * 60).expect("small"),
-            force: false,
-        };
-        job::run(&station.station(), &window, &Silent).expect("render the sync station");
         station
-    })
+    });
+    top_up(station, 8);
+    station
+}
+
+/// The station the single-page tests play (not the shared `rendered()` one,
+/// which other modules read while these run), topped up like
+/// [`sync_station`]. The caller holds [`exclusive`].
+fn page_station() -> &'static TempStation {
+    static CELL: OnceLock<TempStation> = OnceLock::new();
+    let station = CELL.get_or_init(|| {
+        let station = TempStation::new(TEST_STATION_TOML);
+        station.add_tracks(&short_specs(4));
+        station
+    });
+    top_up(station, 4);
+    station
+}
+
+/// Renders what is missing of `station` from the seek-back window to
+/// `minutes` ahead of the wall clock.
+fn top_up(station: &TempStation, minutes: u64) {
+    let window = Window {
+        now: Utc::now(),
+        ahead: SampleCount::from_secs(minutes * 60).expect("small"),
+        force: false,
+    };
+    job::run(&station.station(), &window, &Silent).expect("render the test station");
 }
 
 /// Serves `out` on a free port with the player libraries; returns the server
@@ -132,8 +157,8 @@ fn serve_at(out: &Path, at: Option<chrono::DateTime<Utc>>) -> (Arc<Preview>, Str
 /// Plays the shared test station's page with play.mjs: `query` is added to
 /// the page URL, `args` follow `--url`. The caller holds [`exclusive`].
 fn play_rendered(query: &str, args: &[&str]) -> serde_json::Value {
-    let r = rendered();
-    let (server, url) = serve(&r.station.root().join("out"));
+    let station = page_station();
+    let (server, url) = serve(&station.root().join("out"));
     let mut all = vec!["--url".to_string(), format!("{url}{query}")];
     all.extend(args.iter().map(|a| a.to_string()));
     let report = node("play.mjs", &all);
@@ -200,8 +225,8 @@ pub(crate) fn f(v: &serde_json::Value) -> f64 {
 #[test]
 fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     let _one = exclusive();
-    let r = rendered();
     let report = play_rendered("", &["--seconds", "5", "--timeout", "90"]);
+    let station = page_station();
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
     let advanced = f(&report["advanced_s"]);
     assert!(
@@ -219,7 +244,7 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     let ms = report["programme_time_ms"]
         .as_i64()
         .expect("programme_time_ms");
-    assert_now_playing_matches_schedule(&r.station, title, ms);
+    assert_now_playing_matches_schedule(station, title, ms);
     eprintln!(
         "browser: {}",
         serde_json::to_string(&report).unwrap_or_default()
@@ -231,7 +256,6 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
 /// events are the schedule's at their moments.
 fn player_reads_the_titles_from_the_segments(engine: &str) {
     let _one = exclusive();
-    let r = rendered();
     let report = play_rendered(
         if engine == "shaka" {
             "?player=shaka"
@@ -242,7 +266,7 @@ fn player_reads_the_titles_from_the_segments(engine: &str) {
     );
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
     assert_eq!(report["player"]["engine"], engine, "{report:#}");
-    let schedule = r.station.schedule();
+    let schedule = page_station().schedule();
     let titles: Vec<(f64, String)> = report["metadata"]
         .as_array()
         .map(|a| {
@@ -386,7 +410,28 @@ fn the_page_follows_the_programme_across_utc_midnight() {
     eprintln!(
         "midnight: the new day's first item starts {start}; heard {heard}, page shows {title:?}"
     );
-    assert_now_playing_matches_schedule(&station, title, ms);
+    assert_now_playing_matches_schedule(station, title, ms);
+    // The lock screen (Media Session) shows what the page shows, and it
+    // changed when the new item began.
+    let sessions = report["media_session"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let last = sessions.last().cloned().unwrap_or_default();
+    assert_eq!(last["title"], title, "Media Session: {sessions:?}");
+    assert_eq!(
+        last["artist"], report["now_playing"]["artist"],
+        "{sessions:?}"
+    );
+    assert_eq!(last["album"], s.name.as_str(), "{sessions:?}");
+    let titles: std::collections::BTreeSet<&str> = sessions
+        .iter()
+        .filter_map(|m| m["title"].as_str())
+        .collect();
+    assert!(
+        titles.len() >= 2,
+        "the Media Session metadata did not change at the next item: {sessions:?}"
+    );
     let shown_start = report["now_playing"]["start"].as_str().unwrap_or("");
     assert!(
         shown_start.starts_with(&midnight.format("%Y-%m-%d").to_string()),
@@ -411,35 +456,33 @@ fn hls_engines_play_the_days_playlists_at_the_stations_moment() {
     );
     // Forty seconds before midnight: the page plays 6 s behind, inside the day.
     let clock = midnight - chrono::Duration::seconds(40);
-    for (query, extra, engine) in [("?player=hlsjs", None::<&str>, "hls.js")] {
-        let (server, url) = serve_at(&station.root().join("out"), Some(clock));
-        let mut args = vec![
-            "--url".to_string(),
-            format!("{url}{query}"),
-            "--seconds".into(),
-            "6".into(),
-            "--timeout".into(),
-            "90".into(),
-        ];
-        args.extend(extra.map(String::from));
-        let report = node("play.mjs", &args);
-        server.stop();
-        assert_eq!(report["ok"], true, "{engine} did not play: {report:#}");
-        assert_eq!(report["player"]["engine"], engine, "{report:#}");
-        let ms = report["programme_time_ms"]
-            .as_i64()
-            .expect("programme_time_ms");
-        let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
-        // The preview's clock ran on while the page started and played.
-        let latency = heard.signed_duration_since(clock).num_milliseconds();
-        eprintln!("{engine}: heard {heard}, {latency} ms from the preview's start clock");
-        assert!(
-            heard < midnight && heard > clock - chrono::Duration::seconds(8),
-            "{engine} plays {heard}, not the station's moment near {clock}: {report:#}"
-        );
-        let title = report["now_playing"]["title"].as_str().unwrap_or("");
-        assert_now_playing_matches_schedule(station, title, ms);
-    }
+    let engine = "hls.js";
+    let (server, url) = serve_at(&station.root().join("out"), Some(clock));
+    let args = vec![
+        "--url".to_string(),
+        format!("{url}?player=hlsjs"),
+        "--seconds".into(),
+        "6".into(),
+        "--timeout".into(),
+        "90".into(),
+    ];
+    let report = node("play.mjs", &args);
+    server.stop();
+    assert_eq!(report["ok"], true, "{engine} did not play: {report:#}");
+    assert_eq!(report["player"]["engine"], engine, "{report:#}");
+    let ms = report["programme_time_ms"]
+        .as_i64()
+        .expect("programme_time_ms");
+    let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
+    // The preview's clock ran on while the page started and played.
+    let latency = heard.signed_duration_since(clock).num_milliseconds();
+    eprintln!("{engine}: heard {heard}, {latency} ms from the preview's start clock");
+    assert!(
+        heard < midnight && heard > clock - chrono::Duration::seconds(8),
+        "{engine} plays {heard}, not the station's moment near {clock}: {report:#}"
+    );
+    let title = report["now_playing"]["title"].as_str().unwrap_or("");
+    assert_now_playing_matches_schedule(station, title, ms);
 }
 
 /// Issue 12: six listeners (three dash.js, three Shaka) joined 2 s apart,

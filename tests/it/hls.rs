@@ -1,7 +1,8 @@
 //! HLS over the same segments: a day rendered to its end gets one media
-//! playlist per rendition and a multivariant playlist, which ffmpeg (an
-//! independent HLS client) plays to the exact sample count and the same
-//! audio as the segments themselves, and which a later run never rewrites.
+//! playlist per rendition and a multivariant playlist, which a maintained
+//! parser (m3u8-parser) reads without a warning, ffmpeg (an independent HLS
+//! client) plays to the exact sample count and the same audio as the
+//! segments themselves, and a later run never rewrites.
 
 use chrono::{DateTime, Utc};
 use lofiever::job::{self, Window};
@@ -100,6 +101,36 @@ fn a_day_rendered_to_its_end_gets_playlists_that_ffmpeg_plays_and_no_run_rewrite
             "{n}.m4s listed but missing"
         );
     }
+
+    // A maintained parser (m3u8-parser, from the browser test set-up) reads
+    // both playlists without a warning and finds what we wrote.
+    let check = std::process::Command::new("node")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/m3u8-check.mjs"))
+        .arg(&day)
+        .arg(out.join("96k/2025-03-01.m3u8"))
+        .output()
+        .expect("run node (install Node.js and run `bash ci/setup.sh`)");
+    assert!(
+        check.status.success(),
+        "m3u8-check: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&check.stdout).expect("m3u8-check prints JSON");
+    for file in parsed.as_array().expect("one entry per file") {
+        assert_eq!(file["warnings"], serde_json::json!([]), "{file:#}");
+    }
+    assert_eq!(
+        parsed[0]["playlists"].as_array().map(Vec::len),
+        Some(2),
+        "{parsed:#}"
+    );
+    assert_eq!(parsed[1]["media_sequence"], seq, "{parsed:#}");
+    assert_eq!(parsed[1]["segments"], segments.len(), "{parsed:#}");
+    assert_eq!(parsed[1]["end_list"], true);
+    assert_eq!(parsed[1]["playlist_type"], "VOD");
+    assert_eq!(parsed[1]["first_segment"]["map"], "init.mp4");
+    assert_eq!(parsed[1]["first_segment"]["duration"], 2.0);
 
     // ffmpeg plays the day through the playlist to the sample, and hears
     // the same audio as the segments themselves.
