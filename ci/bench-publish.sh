@@ -5,20 +5,26 @@
 # then print objects per second for both and the ratio. Also times the no-op
 # re-run of each (everything already there).
 #
+# Two rounds, both reported, each into fresh buckets:
+#   1. each tool at its own default (lofiever 32 parallel uploads, awscli 10):
+#      what a user gets without tuning either;
+#   2. both at the same concurrency (LOFIEVER_BENCH_CONCURRENCY, default 32):
+#      what the tools do with the same number of connections.
+#
 # Needs `weed` (bash ci/setup.sh) and a release build; installs awscli with pip
 # if it is missing. Everything runs on 127.0.0.1 and is removed afterwards; the
 # server is stopped by PID.
 #
 #   usage: ci/bench-publish.sh [OBJECTS]      (default 43200)
 #   env:   LOFIEVER_BIN                the binary to time (default: a release build)
-#          LOFIEVER_BENCH_CONCURRENCY  publish.concurrency (default 32)
-#          AWS_BENCH_CONCURRENCY       awscli's s3.max_concurrent_requests
-#                                      (default: awscli's own default, 10)
+#          LOFIEVER_BENCH_CONCURRENCY  the concurrency of round 2 (default 32)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OBJECTS="${1:-43200}"
 CONCURRENCY="${LOFIEVER_BENCH_CONCURRENCY:-32}"
+LOFIEVER_DEFAULT=32 # publish.concurrency's default (src/station/publish.rs)
+AWS_DEFAULT=10      # awscli's s3.max_concurrent_requests default
 KEY=lofiever-bench-key
 SECRET=lofiever-bench-secret
 
@@ -83,11 +89,7 @@ WEED_PID=$!
 export AWS_ACCESS_KEY_ID="$KEY" AWS_SECRET_ACCESS_KEY="$SECRET" AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_CONFIG_FILE="$WORK/aws-config"
-if [ -n "${AWS_BENCH_CONCURRENCY:-}" ]; then
-  printf '[default]\ns3 =\n  max_concurrent_requests = %s\n' "$AWS_BENCH_CONCURRENCY" >"$AWS_CONFIG_FILE"
-else
-  : >"$AWS_CONFIG_FILE"
-fi
+: >"$AWS_CONFIG_FILE"
 AWS=(aws --endpoint-url "$ENDPOINT")
 
 for _ in $(seq 1 240); do
@@ -98,9 +100,6 @@ for _ in $(seq 1 240); do
   kill -0 "$WEED_PID" 2>/dev/null || die "weed exited; see its log: $(tail -5 "$WORK/weed.log")"
   sleep 0.5
 done
-"${AWS[@]}" s3api create-bucket --bucket bench-lofiever >/dev/null
-"${AWS[@]}" s3api create-bucket --bucket bench-awscli >/dev/null
-
 log "writing $OBJECTS segment-sized files (14-18 kB, random)"
 python3 - "$WORK/station/out/64k" "$OBJECTS" <<'EOF'
 import os, random, sys
@@ -112,45 +111,61 @@ for i in range(n):
 EOF
 BYTES=$(du -sb "$WORK/station/out" | cut -f1)
 
-cat >"$WORK/station/pipeline/station.toml" <<EOF
-[publish]
-target = "s3://bench-lofiever/radio"
-endpoint = "$ENDPOINT"
-region = "us-east-1"
-path_style = true
-concurrency = $CONCURRENCY
-keep_minutes = 0
-EOF
-
 now() { date +%s.%N; }
 rate() { python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.0f}')" "$1" "$2"; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
-
-log "lofiever publish (concurrency $CONCURRENCY)"
-t0=$(now)
-(cd "$WORK/station" && "$LOFIEVER" --quiet publish)
-t1=$(now)
-(cd "$WORK/station" && "$LOFIEVER" --quiet publish)
-t2=$(now)
-
-log "aws s3 sync (max_concurrent_requests ${AWS_BENCH_CONCURRENCY:-default 10})"
-t3=$(now)
-"${AWS[@]}" s3 sync --only-show-errors "$WORK/station/out" s3://bench-awscli/radio
-t4=$(now)
-"${AWS[@]}" s3 sync --only-show-errors "$WORK/station/out" s3://bench-awscli/radio
-t5=$(now)
-
 count() { "${AWS[@]}" s3 ls --recursive "s3://$1/radio/" | wc -l; }
-N_OURS=$(count bench-lofiever)
-N_AWS=$(count bench-awscli)
-[ "$N_OURS" -eq "$OBJECTS" ] || die "lofiever left $N_OURS of $OBJECTS objects"
-[ "$N_AWS" -eq "$OBJECTS" ] || die "aws s3 sync left $N_AWS of $OBJECTS objects"
 
-OURS_S=$(secs "$t0" "$t1"); OURS_NOOP=$(secs "$t1" "$t2")
-AWS_S=$(secs "$t3" "$t4"); AWS_NOOP=$(secs "$t4" "$t5")
-OURS_RATE=$(rate "$OBJECTS" "$OURS_S"); AWS_RATE=$(rate "$OBJECTS" "$AWS_S")
-RATIO=$(python3 -c "import sys; print(f'{float(sys.argv[2]) / float(sys.argv[1]):.2f}')" "$OURS_S" "$AWS_S")
+# One round: lofiever at $2 parallel uploads and aws s3 sync at $3, into
+# fresh buckets named after round $1; prints both figures and the ratio.
+round() {
+  local name=$1 ours_c=$2 aws_c=$3
+  local ours_bucket="bench-lofiever-$name" aws_bucket="bench-awscli-$name"
+  "${AWS[@]}" s3api create-bucket --bucket "$ours_bucket" >/dev/null
+  "${AWS[@]}" s3api create-bucket --bucket "$aws_bucket" >/dev/null
+  cat >"$WORK/station/pipeline/station.toml" <<EOF
+[publish]
+target = "s3://$ours_bucket/radio"
+endpoint = "$ENDPOINT"
+region = "us-east-1"
+path_style = true
+concurrency = $ours_c
+keep_minutes = 0
+EOF
+  printf '[default]\ns3 =\n  max_concurrent_requests = %s\n' "$aws_c" >"$AWS_CONFIG_FILE"
+
+  local t0 t1 t2 t3 t4 t5
+  log "round $name: lofiever publish (concurrency $ours_c)"
+  t0=$(now)
+  (cd "$WORK/station" && "$LOFIEVER" --quiet publish)
+  t1=$(now)
+  (cd "$WORK/station" && "$LOFIEVER" --quiet publish)
+  t2=$(now)
+  log "round $name: aws s3 sync (max_concurrent_requests $aws_c)"
+  t3=$(now)
+  "${AWS[@]}" s3 sync --only-show-errors "$WORK/station/out" "s3://$aws_bucket/radio"
+  t4=$(now)
+  "${AWS[@]}" s3 sync --only-show-errors "$WORK/station/out" "s3://$aws_bucket/radio"
+  t5=$(now)
+
+  local n_ours n_aws
+  n_ours=$(count "$ours_bucket")
+  n_aws=$(count "$aws_bucket")
+  [ "$n_ours" -eq "$OBJECTS" ] || die "lofiever left $n_ours of $OBJECTS objects"
+  [ "$n_aws" -eq "$OBJECTS" ] || die "aws s3 sync left $n_aws of $OBJECTS objects"
+
+  local ours_s ours_noop aws_s aws_noop ratio
+  ours_s=$(secs "$t0" "$t1")
+  ours_noop=$(secs "$t1" "$t2")
+  aws_s=$(secs "$t3" "$t4")
+  aws_noop=$(secs "$t4" "$t5")
+  ratio=$(python3 -c "import sys; print(f'{float(sys.argv[2]) / float(sys.argv[1]):.2f}')" "$ours_s" "$aws_s")
+  echo "round $name:"
+  echo "  lofiever publish, concurrency $ours_c: ${ours_s} s, $(rate "$OBJECTS" "$ours_s") objects/s (re-run, nothing to do: ${ours_noop} s)"
+  echo "  aws s3 sync, max_concurrent_requests $aws_c: ${aws_s} s, $(rate "$OBJECTS" "$aws_s") objects/s (re-run, nothing to do: ${aws_noop} s)"
+  echo "  ratio: ${ratio}x"
+}
+
 echo "objects: $OBJECTS ($((BYTES / 1000000)) MB) to SeaweedFS $(weed version 2>/dev/null | head -1 | awk '{print $3}') on 127.0.0.1, $(nproc) cores"
-echo "lofiever publish:  ${OURS_S} s  ${OURS_RATE} objects/s   (re-run, nothing to do: ${OURS_NOOP} s)"
-echo "aws s3 sync:       ${AWS_S} s  ${AWS_RATE} objects/s   (re-run, nothing to do: ${AWS_NOOP} s)"
-echo "ratio: ${RATIO}x (target >= 3x)"
+round defaults "$LOFIEVER_DEFAULT" "$AWS_DEFAULT"
+round equal "$CONCURRENCY" "$CONCURRENCY"

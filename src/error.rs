@@ -64,7 +64,7 @@ pub enum Error {
     /// Programme time arithmetic failed.
     #[error(transparent)]
     Time(#[from] TimeError),
-    /// Another run holds the station's lock (see `ops::lock`); stops the run
+    /// Another run holds the station's lock (see `publish::lock`); stops the run
     /// before it writes anything.
     #[error("{place}: {message}")]
     Locked {

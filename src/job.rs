@@ -3,10 +3,11 @@
 //! then write schedule, MPD and page — in publish order — and publish.
 //!
 //! Each stage is also callable alone ([`analyze_and_tracks`],
-//! [`extend_schedule`], [`render_window`], [`write_station_files`]); the CLI
+//! [`extend_schedule`], [`render_window`], [`write_station_files`]), and
+//! [`plan`] is the schedule stage on its own (`lofiever schedule`); the CLI
 //! subcommands are thin wrappers over these.
 //!
-//! State lives in the target (DESIGN.md): the schedule is read back from it,
+//! State lives in the target (`docs/ARCHITECTURE.md`): the schedule is read back from it,
 //! and when the target is not the output folder (an S3 bucket, another
 //! folder) it is listed once, so segments already there are neither rendered
 //! nor uploaded again — a fresh machine with only the repository and
@@ -23,7 +24,7 @@ use crate::progress::Progress;
 use crate::publish::{self, ObjectInfo, Target};
 use crate::render::{self, CatalogAudio};
 use crate::schedule::{store, Schedule, Track};
-use crate::station::Station;
+use crate::station::{layout, Station};
 use crate::time::{SampleCount, SampleIndex, SegmentNumber};
 
 /// How far a render run reaches.
@@ -93,7 +94,7 @@ pub fn analyze_and_tracks(
 
 /// Reads the schedule from the target (the authoritative state).
 pub fn load_schedule(target: &dyn Target) -> Result<Schedule> {
-    let keys = target.list(&format!("{}/", store::SCHEDULE_DIR))?;
+    let keys = target.list(&format!("{}/", layout::SCHEDULE_DIR))?;
     let mut items = Vec::new();
     for key in keys.keys().filter(|k| k.ends_with(".json")) {
         let bytes = target.get(key)?.ok_or_else(|| {
@@ -134,7 +135,7 @@ pub fn extend_schedule(
 fn behind(station: &Station) -> Result<SampleCount> {
     let latency = station.target_latency_ms + 30_000;
     Ok(SampleCount::from_millis(
-        latency.max(crate::package::mpd::TIME_SHIFT_BUFFER_MS),
+        latency.max(crate::station::TIME_SHIFT_BUFFER_MS),
     )?)
 }
 
@@ -189,6 +190,21 @@ pub fn render_window_skipping(
     )
 }
 
+/// Writes the schedule files into the output folder, from the day of `from`
+/// (the first item that changed; `None`: every day).
+fn write_schedule_files(
+    station: &Station,
+    schedule: &Schedule,
+    from: Option<SampleIndex>,
+) -> Result<()> {
+    let from_day = match from {
+        Some(s) => Some(store::day_of(station.epoch, s)?),
+        None => None,
+    };
+    store::write_dir(&station.output_dir, schedule, station.epoch, from_day)?;
+    Ok(())
+}
+
 /// Writes schedule files (from the first day that changed), then the MPD and
 /// the page, into the output folder — after the segments they point at.
 pub fn write_station_files(
@@ -197,15 +213,8 @@ pub fn write_station_files(
     from: Option<SampleIndex>,
 ) -> Result<()> {
     let out = &station.output_dir;
-    let from_day = match from {
-        Some(s) => Some(store::day_of(station.epoch, s)?),
-        None => None,
-    };
-    store::write_dir(out, schedule, station.epoch, from_day)?;
-    crate::fsutil::write_atomic(
-        &out.join("stream.mpd"),
-        &crate::package::mpd::write(station),
-    )?;
+    write_schedule_files(station, schedule, from)?;
+    crate::fsutil::write_atomic(&out.join(layout::MPD), &crate::package::mpd::write(station))?;
     for (name, bytes) in crate::page::files(station) {
         let path = out.join(name);
         if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
@@ -239,14 +248,83 @@ pub fn write_day_playlists(
     Ok(files.len())
 }
 
-/// The whole job: analyze → schedule → render → station files → publish,
-/// under the station lock ([`crate::ops::lock`]): a second run of the same
-/// station stops at once with [`Error::Locked`].
-pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Result<JobSummary> {
-    let lock = crate::ops::lock::StationLock::acquire(station, "render")?;
+/// What a run starts from, read under the station lock: the target, the
+/// analysed catalog and the schedule the target holds.
+struct Start {
+    lock: publish::lock::StationLock,
+    target: Box<dyn Target>,
+    report: analyze::Report,
+    tracks: Vec<Track>,
+    schedule: Schedule,
+}
+
+/// Takes the station lock for `command`, opens the target, analyses the
+/// catalog and reads the schedule back from the target.
+fn start(station: &Station, command: &str, progress: &dyn Progress) -> Result<Start> {
+    let lock = publish::lock::StationLock::acquire(station, command)?;
     let target = publish::open(station)?;
     let (report, tracks) = analyze_and_tracks(station, progress)?;
-    let mut schedule = load_schedule(target.as_ref())?;
+    let schedule = load_schedule(target.as_ref())?;
+    Ok(Start {
+        lock,
+        target,
+        report,
+        tracks,
+        schedule,
+    })
+}
+
+/// What `lofiever schedule` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSummary {
+    /// Items appended to the schedule.
+    pub items_added: usize,
+    /// Items in the whole schedule.
+    pub items: usize,
+    /// Where the schedule ends (`None`: empty).
+    pub horizon: Option<SampleIndex>,
+}
+
+/// The schedule alone (`lofiever schedule`): under the station lock,
+/// extends the target's schedule to `now + ahead` and writes the days that
+/// changed into the output folder. Renders and publishes nothing.
+pub fn plan(
+    station: &Station,
+    now: DateTime<Utc>,
+    ahead: SampleCount,
+    progress: &dyn Progress,
+) -> Result<PlanSummary> {
+    // `_lock` (not `..`): the lock is held until the schedule is written.
+    let Start {
+        lock: _lock,
+        tracks,
+        mut schedule,
+        ..
+    } = start(station, "schedule", progress)?;
+    let before = schedule.items.len();
+    let items_added = extend_schedule(station, &mut schedule, &tracks, now, ahead)?;
+    // From the first new day; with nothing new, every day (unchanged files
+    // are not rewritten).
+    let first_new = schedule.items.get(before).map(|it| it.start());
+    write_schedule_files(station, &schedule, first_new)?;
+    Ok(PlanSummary {
+        items_added,
+        items: schedule.items.len(),
+        horizon: schedule.horizon(),
+    })
+}
+
+/// The whole job: analyze → schedule → render → station files → publish,
+/// under the station lock ([`crate::publish::lock`]): a second run of the same
+/// station stops at once with [`Error::Locked`].
+pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Result<JobSummary> {
+    let Start {
+        lock,
+        target,
+        report,
+        tracks,
+        mut schedule,
+    } = start(station, "render", progress)?;
     let published = schedule.items.len();
     adopt_pending_plan(station, &mut schedule);
     // Segments already there while neither the target nor this folder

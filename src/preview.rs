@@ -2,7 +2,7 @@
 //! an operator (or a test) can listen to the station locally. Production
 //! hosting is any static host or CDN; this is not one.
 //!
-//! Serves files under the root with the Content-Types of [`crate::publish::Kind`],
+//! Serves files under the root with the Content-Types of [`crate::publish::content_type`],
 //! `Cache-Control: no-cache` (so a re-render shows at once; `no-store` for the
 //! clock object, as published) and a `Date` header stamped when the answer is
 //! made (GET and HEAD: the page reads the host's clock from `Date`;
@@ -30,7 +30,8 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::publish::Kind;
+use crate::publish;
+use crate::station::layout::Kind;
 
 /// A running preview server.
 pub struct Preview {
@@ -221,14 +222,14 @@ impl Files {
         match std::fs::read(base.join(rel_path)) {
             Ok(bytes) => {
                 let cache = match Kind::of(&rel) {
-                    Kind::Clock => Kind::Clock.cache_control(),
+                    Kind::Clock => publish::cache_control(Kind::Clock),
                     _ => "no-cache",
                 };
                 let mut r = Response::new(Full::new(Bytes::from(bytes)));
                 let h = r.headers_mut();
                 h.insert(
                     CONTENT_TYPE,
-                    HeaderValue::from_static(Kind::content_type(&rel)),
+                    HeaderValue::from_static(publish::content_type(&rel)),
                 );
                 h.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
                 r

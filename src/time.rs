@@ -1,7 +1,7 @@
 //! The station clock: all programme time, in integers.
 //!
 //! One clock rules lofiever: **programme samples at 48 000 Hz since the station
-//! epoch** (DESIGN.md, "The time model"). A UTC instant `t` maps to sample
+//! epoch** (`docs/ARCHITECTURE.md`, "The time model"). A UTC instant `t` maps to sample
 //! `(t - epoch) · 48 000`, exactly, with POSIX seconds (no leap seconds).
 //!
 //! The newtypes here keep samples, sample counts, segment numbers and chunk

@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 use lofiever::job::{self, Window};
+use lofiever::station::layout;
 use lofiever::time::SampleCount;
 use lofiever::Station;
 
@@ -333,29 +334,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let station = load_station(&cli.global)?;
-            let ahead = args.ahead.ahead()?;
-            let _lock = lofiever::ops::lock::StationLock::acquire(&station, "schedule")?;
-            let target = lofiever::publish::open(&station)?;
-            let (_, tracks) = job::analyze_and_tracks(&station, &bars)?;
-            let mut schedule = job::load_schedule(target.as_ref())?;
-            let before = schedule.items.len();
-            let added = job::extend_schedule(&station, &mut schedule, &tracks, now()?, ahead)?;
-            let first_new = schedule.items.get(before).map(|it| it.start());
-            lofiever::schedule::store::write_dir(
-                &station.output_dir,
-                &schedule,
-                station.epoch,
-                first_new
-                    .map(|s| lofiever::schedule::store::day_of(station.epoch, s))
-                    .transpose()?,
-            )?;
-            let until = match schedule.horizon() {
+            let plan = job::plan(&station, now()?, args.ahead.ahead()?, &bars)?;
+            let until = match plan.horizon {
                 Some(h) => lofiever::schedule::store::fmt_instant(station.epoch.instant_of(h)?),
                 None => "-".into(),
             };
             say(format!(
-                "schedule: {added} items added ({} in all), planned until {until}",
-                schedule.items.len()
+                "schedule: {} items added ({} in all), planned until {until}",
+                plan.items_added, plan.items
             ));
         }
         Command::Explain(args) => schedule::run_explain(&cli.global, &args, &bars)?,
@@ -381,7 +367,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let _lock = if dry_run {
                 None
             } else {
-                Some(lofiever::ops::lock::StationLock::acquire(
+                Some(lofiever::publish::lock::StationLock::acquire(
                     &station, "publish",
                 )?)
             };
@@ -454,7 +440,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Preview { serve, at } => {
             let station = load_station(&cli.global)?;
-            if !station.output_dir.join("stream.mpd").is_file() {
+            if !station.output_dir.join(layout::MPD).is_file() {
                 bail!(
                     "{} has no stream.mpd yet; run `lofiever render` (or `lofiever demo`) first",
                     station.output_dir.display()
@@ -649,8 +635,7 @@ fn preview_time(station: &Station, text: &str) -> anyhow::Result<chrono::DateTim
         .id();
     let file = station
         .output_dir
-        .join(&rendition)
-        .join(format!("{}.m4s", segment.0));
+        .join(layout::segment(&rendition, segment));
     if !file.is_file() {
         bail!(
             "nothing is rendered for --at {text:?} ({} is missing); render a window that covers it first, e.g. `lofiever render --days 2`",

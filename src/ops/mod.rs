@@ -2,6 +2,5 @@
 //! is healthy — `lofiever status` (runway, gaps, schedule, catalog) and
 //! `lofiever verify` (the published stream checked as a player uses it).
 
-pub mod lock;
 pub mod status;
 pub mod verify;

@@ -36,8 +36,9 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::package::fmp4;
-use crate::publish::{self, segment_number, DirTarget, ObjectInfo, Target};
+use crate::publish::{self, DirTarget, ObjectInfo, Target};
 use crate::schedule::{store, Item, Schedule};
+use crate::station::layout::{self, segment_number};
 use crate::station::{Rendition, Station};
 use crate::time::{SampleCount, SampleIndex, SegmentNumber, OPUS_FRAME, SAMPLE_RATE};
 
@@ -261,7 +262,7 @@ fn place(station: &Station, target: &dyn Target, clock: &Clock) -> Place {
             return p;
         }
     };
-    p.mpd = listing.contains_key("stream.mpd");
+    p.mpd = listing.contains_key(layout::MPD);
     for r in &station.renditions {
         p.renditions
             .push(rendition_status(station, r, &listing, clock));
@@ -288,11 +289,7 @@ fn place(station: &Station, target: &dyn Target, clock: &Clock) -> Place {
 }
 
 fn instant(station: &Station, s: SampleIndex) -> String {
-    station
-        .epoch
-        .instant_of(s)
-        .map(store::fmt_instant)
-        .unwrap_or_else(|e| e.to_string())
+    store::fmt_sample(station.epoch, s)
 }
 
 fn segment_instant(station: &Station, n: u64) -> String {
@@ -366,7 +363,7 @@ fn rendition_status(
     let last = present.last().copied();
     RenditionStatus {
         id: r.id(),
-        init: listing.contains_key(&crate::render::init_path(&r.id())),
+        init: listing.contains_key(&layout::init(&r.id())),
         segments: present.len() as u64,
         first_segment: present.first().copied(),
         last_segment: last,
@@ -403,7 +400,7 @@ fn schedule_status(
     clock: &Clock,
 ) -> ScheduleStatus {
     let mut s = ScheduleStatus::default();
-    let prefix = format!("{}/", store::SCHEDULE_DIR);
+    let prefix = format!("{}/", layout::SCHEDULE_DIR);
     let files: Vec<&String> = listing
         .keys()
         .filter(|k| k.starts_with(&prefix) && k.ends_with(".json"))

@@ -332,56 +332,114 @@ pub fn media_segment(
     Ok(out)
 }
 
-/// What a media segment says about itself, read back for checks.
+/// A media segment read back: its timing, its packets and its events,
+/// borrowed from the bytes. The one reader of media segments (verify, the
+/// tests and the status checks read segments with it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentFacts {
-    /// `tfdt.baseMediaDecodeTime`.
+pub struct MediaSegment<'a> {
+    /// `tfdt.baseMediaDecodeTime`: the segment's first programme sample.
     pub base_media_decode_time: u64,
-    /// Number of samples (packets) in the trun.
-    pub sample_count: usize,
-    /// Sum of the sample durations (ticks of 48 kHz).
-    pub duration: u64,
-    /// Bytes of sample data in mdat.
-    pub mdat_len: usize,
+    /// Each sample's duration in ticks of 48 kHz, from the `trun` or the
+    /// `tfhd` default (else the `trex` default of [`init_segment`], one
+    /// Opus frame).
+    pub durations: Vec<u32>,
+    /// The samples (Opus packets), in order, as slices of the `mdat`.
+    pub packets: Vec<&'a [u8]>,
     /// The `emsg` boxes before the `moof`, in order.
     pub events: Vec<Emsg>,
 }
 
-/// Parses a media segment produced by [`media_segment`] (or any single-track
-/// fragment) and returns its timing facts.
-pub fn read_segment(bytes: &[u8]) -> Result<SegmentFacts, String> {
+impl MediaSegment<'_> {
+    /// Number of samples (packets).
+    pub fn sample_count(&self) -> usize {
+        self.packets.len()
+    }
+
+    /// Sum of the sample durations (ticks of 48 kHz).
+    pub fn duration(&self) -> u64 {
+        self.durations.iter().map(|&d| u64::from(d)).sum()
+    }
+
+    /// Bytes of sample data in the `mdat`.
+    pub fn mdat_len(&self) -> usize {
+        self.packets.iter().map(|p| p.len()).sum()
+    }
+}
+
+/// Takes a media segment apart, checking the structure a player relies on:
+/// one track fragment with a `tfdt`, a size for every sample, a `trun` data
+/// offset pointing at the `mdat` payload, and sample sizes that add up to
+/// the `mdat`. Bytes after the last box are an error; cut a segment to its
+/// [`declared_len`] first to check it alone.
+pub fn read_segment(bytes: &[u8]) -> Result<MediaSegment<'_>, String> {
     use mp4_atom::{Any, Decode};
     let mut buf = bytes;
-    let mut facts = None;
-    let mut mdat_len = None;
+    let mut moof = None;
+    let mut payload_at = None;
     let mut events = Vec::new();
     while !buf.is_empty() {
-        match Any::decode(&mut buf).map_err(|e| format!("cannot parse box: {e}"))? {
+        let at = bytes.len() - buf.len();
+        let atom =
+            Any::decode(&mut buf).map_err(|e| format!("cannot parse box at byte {at}: {e}"))?;
+        match atom {
             Any::Emsg(e) => events.push(e),
-            Any::Moof(moof) => {
-                let traf = moof.traf.first().ok_or("moof without traf")?;
-                let tfdt = traf.tfdt.as_ref().ok_or("traf without tfdt")?;
-                let default = traf.tfhd.default_sample_duration.unwrap_or(0);
-                let mut count = 0;
-                let mut duration = 0u64;
-                for trun in &traf.trun {
-                    for e in trun.samples.iter() {
-                        count += 1;
-                        duration += u64::from(e.duration.unwrap_or(default));
-                    }
-                }
-                facts = Some((tfdt.base_media_decode_time, count, duration));
+            Any::Moof(m) => moof = Some((at, bytes.len() - buf.len() - at, m)),
+            Any::Mdat(m) => {
+                let end = bytes.len() - buf.len();
+                payload_at = Some((end - m.data.len(), m.data.len()));
             }
-            Any::Mdat(m) => mdat_len = Some(m.data.len()),
             _ => {}
         }
     }
-    let (t, c, d) = facts.ok_or("no moof box")?;
-    Ok(SegmentFacts {
-        base_media_decode_time: t,
-        sample_count: c,
-        duration: d,
-        mdat_len: mdat_len.ok_or("no mdat box")?,
+    let (moof_at, moof_len, moof) = moof.ok_or("no moof box")?;
+    let (data_at, data_len) = payload_at.ok_or("no mdat box")?;
+    if moof.traf.len() != 1 {
+        return Err(format!("{} track fragments, expected 1", moof.traf.len()));
+    }
+    let traf = &moof.traf[0];
+    let base_media_decode_time = traf
+        .tfdt
+        .as_ref()
+        .ok_or("no tfdt box")?
+        .base_media_decode_time;
+    let default_duration = traf
+        .tfhd
+        .default_sample_duration
+        .unwrap_or(OPUS_FRAME as u32);
+    let default_size = traf.tfhd.default_sample_size;
+    let mut durations = Vec::new();
+    let mut sizes = Vec::new();
+    for trun in &traf.trun {
+        if let Some(off) = trun.data_offset {
+            let expect = moof_len + 8;
+            if usize::try_from(off).ok() != Some(expect) || data_at != moof_at + moof_len + 8 {
+                return Err(format!(
+                    "trun data offset {off} does not point at the mdat payload (expected {expect})"
+                ));
+            }
+        }
+        for e in trun.samples.iter() {
+            durations.push(e.duration.unwrap_or(default_duration));
+            let size = e.size.or(default_size).ok_or("a trun sample has no size")?;
+            sizes.push(size as usize);
+        }
+    }
+    let total: usize = sizes.iter().sum();
+    if total != data_len {
+        return Err(format!(
+            "the trun sample sizes add up to {total} bytes but the mdat holds {data_len}"
+        ));
+    }
+    let mut packets = Vec::with_capacity(sizes.len());
+    let mut at = data_at;
+    for s in sizes {
+        packets.push(&bytes[at..at + s]);
+        at += s;
+    }
+    Ok(MediaSegment {
+        base_media_decode_time,
+        durations,
+        packets,
         events,
     })
 }
@@ -481,7 +539,7 @@ mod tests {
         let bytes = media_segment(n, start, &packets, &events).expect("encodes");
         let facts = read_segment(&bytes).expect("parses");
         assert_eq!(facts.base_media_decode_time, start.0);
-        assert_eq!(facts.mdat_len, 2_000);
+        assert_eq!(facts.mdat_len(), 2_000);
         assert_eq!(facts.events.len(), 2);
         let e = &facts.events[1];
         assert_eq!(e.scheme_id_uri, NOW_PLAYING_SCHEME);
@@ -547,10 +605,10 @@ mod tests {
         let bytes = media_segment(n, start, &packets, &[]).expect("encodes");
         let facts = read_segment(&bytes).expect("parses");
         assert_eq!(facts.base_media_decode_time, start.0);
-        assert_eq!(facts.sample_count, 100);
-        assert_eq!(facts.duration, 96_000);
+        assert_eq!(facts.sample_count(), 100);
+        assert_eq!(facts.duration(), 96_000);
         let payload: usize = packets.iter().map(Vec::len).sum();
-        assert_eq!(facts.mdat_len, payload);
+        assert_eq!(facts.mdat_len(), payload);
         // The data offset points at the first packet's bytes.
         let mut buf = bytes.as_slice();
         let _styp = Any::decode(&mut buf).expect("styp");

@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use crate::error::Result;
-use crate::station::Station;
+use crate::station::{layout, Station};
 use crate::time::{SampleCount, SampleIndex, SegmentNumber, SAMPLE_RATE};
 
 /// `#EXT-X-VERSION`: 7 for `#EXT-X-MAP` in a playlist without I-frame-only
@@ -123,17 +123,6 @@ pub fn multivariant_playlist(day: NaiveDate, variants: &[Variant], codecs: &str)
     out
 }
 
-/// The key of a day's multivariant playlist: `hls/<YYYY-MM-DD>.m3u8`.
-pub fn multivariant_key(day: NaiveDate) -> String {
-    format!("hls/{}.m3u8", day.format("%Y-%m-%d"))
-}
-
-/// The key of a rendition's media playlist for a day:
-/// `<rendition>/<YYYY-MM-DD>.m3u8`, next to its segments.
-pub fn media_key(rendition: &str, day: NaiveDate) -> String {
-    format!("{rendition}/{}.m3u8", day.format("%Y-%m-%d"))
-}
-
 /// The playlists (key, bytes) of every UTC day from `first_day` on that is
 /// rendered to its end before `rendered_until` and has no multivariant
 /// playlist yet (`present` answers for the output folder and the target):
@@ -185,12 +174,12 @@ pub fn new_day_playlists(
         if end > rendered_until {
             break;
         }
-        let key = multivariant_key(day);
+        let key = layout::hls_multivariant(day);
         let start = midnight(day)?.unwrap_or(SampleIndex(0));
         let (lo, hi) = (first_from(start)?, first_from(end)?);
         if !present(&key) && hi.0 > lo.0 {
             let last = SegmentNumber(hi.0 - 1);
-            let seg = |n: u64| crate::render::segment_path(&r0, SegmentNumber(n));
+            let seg = |n: u64| layout::segment(&r0, SegmentNumber(n));
             if present(&seg(last.0)) {
                 let mut first = last.0;
                 while first > lo.0 && present(&seg(first - 1)) {
@@ -200,7 +189,7 @@ pub fn new_day_playlists(
                 let first_start = station.epoch.instant_of(grid.segment_start(first)?)?;
                 for v in &variants {
                     let text = media_playlist(first, last, first_start, grid.segment_duration());
-                    out.push((media_key(&v.id, day), text.into_bytes()));
+                    out.push((layout::hls_media(&v.id, day), text.into_bytes()));
                 }
                 let text = multivariant_playlist(day, &variants, super::OPUS_CODECS);
                 out.push((key, text.into_bytes()));

@@ -1,6 +1,6 @@
 //! The station's MPD: static, written once, valid forever.
 //!
-//! DESIGN.md, "The time model": `type="dynamic"`, `availabilityStartTime` =
+//! The time model (`docs/ARCHITECTURE.md`): `type="dynamic"`, `availabilityStartTime` =
 //! epoch, one Period at 0, a `$Number$` SegmentTemplate with `startNumber=0`,
 //! `timescale=48000`, `duration=D`, and **no `minimumUpdatePeriod`** (ISO/IEC
 //! 23009-1 §5.3.1.2: absent means the MPD does not change), so players never
@@ -45,11 +45,10 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::OPUS_CODECS;
-use crate::station::Station;
+use crate::station::{layout, Station};
 use crate::time::SAMPLE_RATE;
 
-/// How far back players may seek (and what is kept at the target, at least).
-pub const TIME_SHIFT_BUFFER_MS: u64 = 10 * 60 * 1000;
+use crate::station::TIME_SHIFT_BUFFER_MS;
 
 /// ISO 8601 duration (`PT6S`, `PT2.5S`) from milliseconds.
 pub fn iso_duration_ms(ms: u64) -> String {
@@ -208,8 +207,8 @@ fn build(station: &Station) -> std::io::Result<Vec<u8>> {
             ("timescale", &rate),
             ("duration", &duration),
             ("startNumber", "0"),
-            ("initialization", "$RepresentationID$/init.mp4"),
-            ("media", "$RepresentationID$/$Number$.m4s"),
+            ("initialization", layout::MPD_INIT_TEMPLATE),
+            ("media", layout::MPD_MEDIA_TEMPLATE),
         ],
     )?;
     for r in &station.renditions {

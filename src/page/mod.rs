@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::station::Station;
+use crate::station::{layout, Station};
 
 /// `index.html`: the page itself.
 pub const INDEX_HTML: &str = include_str!("index.html");
@@ -19,8 +19,6 @@ pub const CLOCK_JS: &str = include_str!("clock.js");
 /// `Cache-Control: no-store`, so that no cache answers for the host). Its
 /// bytes say what it is for whoever opens it.
 pub const CLOCK_TXT: &str = "lofiever station clock: listening pages read the Date header of this object to agree on the time.\n";
-/// The key of [`CLOCK_TXT`].
-pub const CLOCK_KEY: &str = "clock.txt";
 /// `style.css`.
 pub const STYLE_CSS: &str = include_str!("style.css");
 
@@ -78,8 +76,8 @@ pub fn station_json(station: &Station) -> Vec<u8> {
     let live = &station.live;
     let doc = StationJson {
         name: &station.name,
-        mpd: "stream.mpd",
-        clock: CLOCK_KEY,
+        mpd: layout::MPD,
+        clock: layout::CLOCK,
         epoch: station
             .epoch
             .instant()
@@ -115,11 +113,11 @@ pub fn station_json(station: &Station) -> Vec<u8> {
 /// Every page file: (path relative to the output root, bytes).
 pub fn files(station: &Station) -> Vec<(&'static str, Vec<u8>)> {
     vec![
-        ("station.json", station_json(station)),
-        ("player.js", PLAYER_JS.as_bytes().to_vec()),
-        ("clock.js", CLOCK_JS.as_bytes().to_vec()),
-        (CLOCK_KEY, CLOCK_TXT.as_bytes().to_vec()),
-        ("style.css", STYLE_CSS.as_bytes().to_vec()),
-        ("index.html", INDEX_HTML.as_bytes().to_vec()),
+        (layout::STATION_JSON, station_json(station)),
+        (layout::PLAYER_JS, PLAYER_JS.as_bytes().to_vec()),
+        (layout::CLOCK_JS, CLOCK_JS.as_bytes().to_vec()),
+        (layout::CLOCK, CLOCK_TXT.as_bytes().to_vec()),
+        (layout::STYLE_CSS, STYLE_CSS.as_bytes().to_vec()),
+        (layout::INDEX_HTML, INDEX_HTML.as_bytes().to_vec()),
     ]
 }

@@ -6,7 +6,7 @@
 //! files, the segments already rendered) is read back from: a local directory
 //! ([`DirTarget`], the default) or an S3-compatible bucket ([`S3Target`]).
 //!
-//! **Order** (DESIGN.md, "State lives in the publish target"): init and media
+//! **Order** (`docs/ARCHITECTURE.md`, "State lives in the target"): init and media
 //! segments, earliest first; then the schedule files; then the MPD; then the
 //! page. Each group starts only when the one before is complete, so a
 //! listener never sees a schedule entry or an MPD pointing at audio that is
@@ -29,8 +29,8 @@
 //! run at the first request. Retention failures stop the run too (after the
 //! upload, which has then completed).
 
-pub mod config;
 mod dir;
+pub mod lock;
 pub mod retention;
 pub mod retry;
 mod s3;
@@ -44,107 +44,50 @@ use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 use rayon::prelude::*;
 
-pub use config::PublishConfig;
 pub use dir::DirTarget;
 pub use s3::{public_read_policy, BucketSetup, S3Target};
 
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Unit};
+use crate::station::layout::{segment_number, Kind};
 use crate::station::{Station, TargetSpec};
 use crate::time::SegmentNumber;
 
-/// What kind of file an object is: decides Content-Type, Cache-Control and
-/// upload order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Kind {
-    /// `<rendition>/init.mp4`
-    Init,
-    /// `<rendition>/<N>.m4s`
-    Segment,
-    /// `schedule/*.json`
-    Schedule,
-    /// `stream.mpd`
-    Mpd,
-    /// `index.html`, `player.js`, `clock.js`, `style.css`, `station.json`
-    Page,
-    /// `clock.txt`: read for its `Date` header, so never cached
-    Clock,
-    /// `hls/<day>.m3u8`, `<rendition>/<day>.m3u8`: a day's HLS playlists,
-    /// written once the day is rendered to its end
-    Playlist,
-}
-
-impl Kind {
-    /// Classifies an object key.
-    pub fn of(key: &str) -> Kind {
-        if key.ends_with(".m4s") {
-            Kind::Segment
-        } else if key.ends_with("init.mp4") {
-            Kind::Init
-        } else if key.starts_with("schedule/") {
-            Kind::Schedule
-        } else if key.ends_with(".mpd") {
-            Kind::Mpd
-        } else if key.ends_with(".m3u8") {
-            Kind::Playlist
-        } else if key == crate::page::CLOCK_KEY {
-            Kind::Clock
-        } else {
-            Kind::Page
-        }
-    }
-
-    /// The HTTP Content-Type for `key`.
-    pub fn content_type(key: &str) -> &'static str {
-        match key.rsplit('.').next().unwrap_or("") {
-            "mpd" => "application/dash+xml",
-            "m4s" | "mp4" => "audio/mp4",
-            "json" => "application/json",
-            "html" => "text/html; charset=utf-8",
-            "js" => "text/javascript; charset=utf-8",
-            "css" => "text/css; charset=utf-8",
-            "txt" => "text/plain; charset=utf-8",
-            "m3u8" => "application/vnd.apple.mpegurl",
-            _ => "application/octet-stream",
-        }
-    }
-
-    /// The Cache-Control for this kind: media is immutable (a segment's bytes
-    /// never change), the clock object never stored (its `Date` header is
-    /// the host's time only when the host itself answers), the rest short
-    /// (about a minute).
-    pub fn cache_control(self) -> &'static str {
-        match self {
-            Kind::Init | Kind::Segment => "public, max-age=31536000, immutable",
-            Kind::Clock => "no-store",
-            _ => "public, max-age=60",
-        }
-    }
-
-    /// The publish group: a group starts only when the one before is
-    /// complete.
-    fn group(self) -> u8 {
-        match self {
-            Kind::Init | Kind::Segment => 0,
-            Kind::Schedule | Kind::Playlist => 1,
-            Kind::Mpd => 2,
-            Kind::Page | Kind::Clock => 3,
-        }
+/// The HTTP Content-Type for `key`.
+pub fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next().unwrap_or("") {
+        "mpd" => "application/dash+xml",
+        "m4s" | "mp4" => "audio/mp4",
+        "json" => "application/json",
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "txt" => "text/plain; charset=utf-8",
+        "m3u8" => "application/vnd.apple.mpegurl",
+        _ => "application/octet-stream",
     }
 }
 
-/// The segment number of a media segment key `<rendition>/<N>.m4s`, where
-/// the rendition folder is a bitrate like `96k` (see
-/// [`crate::station::Rendition::id`]); `None` for any other key.
-pub fn segment_number(key: &str) -> Option<SegmentNumber> {
-    let (folder, file) = key.split_once('/')?;
-    let digits = file.strip_suffix(".m4s")?;
-    let kbps = folder.strip_suffix('k')?;
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(kbps) || !all_digits(digits) {
-        return None;
+/// The Cache-Control for a kind of object: media is immutable (a segment's
+/// bytes never change), the clock object never stored (its `Date` header is
+/// the host's time only when the host itself answers), the rest short
+/// (about a minute).
+pub fn cache_control(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Init | Kind::Segment => "public, max-age=31536000, immutable",
+        Kind::Clock => "no-store",
+        _ => "public, max-age=60",
     }
-    digits.parse().ok().map(SegmentNumber)
+}
+
+/// The publish group: a group starts only when the one before is complete.
+fn group(kind: Kind) -> u8 {
+    match kind {
+        Kind::Init | Kind::Segment => 0,
+        Kind::Schedule | Kind::Playlist => 1,
+        Kind::Mpd => 2,
+        Kind::Page | Kind::Clock => 3,
+    }
 }
 
 /// An object as a target lists it.
@@ -180,8 +123,8 @@ impl<'a> PutObject<'a> {
         PutObject {
             key,
             bytes,
-            content_type: Kind::content_type(key),
-            cache_control: Kind::of(key).cache_control(),
+            content_type: content_type(key),
+            cache_control: cache_control(Kind::of(key)),
             md5: md5(bytes),
         }
     }
@@ -220,7 +163,7 @@ pub trait Target: Send + Sync {
         0
     }
 
-    // Conditional writes, for the station lock (`crate::ops::lock`). A
+    // Conditional writes, for the station lock ([`lock`]). A
     // "version" is whatever the target compares: an S3 ETag, the content's
     // MD5 for a folder. Targets without them keep the defaults, which refuse.
 
@@ -443,10 +386,10 @@ pub fn run_with_listing(
     progress.start("publishing", changes.len() as u64, Unit::Items);
     let mut start = 0;
     while start < changes.len() {
-        let group = Kind::of(&changes[start].key).group();
+        let first = group(Kind::of(&changes[start].key));
         let len = changes[start..]
             .iter()
-            .take_while(|c| Kind::of(&c.key).group() == group)
+            .take_while(|c| group(Kind::of(&c.key)) == first)
             .count();
         let batch = &changes[start..start + len];
         let outcome = upload_all(out_dir, target, batch, options.concurrency, progress);
@@ -703,28 +646,11 @@ mod tests {
                 "station.json"
             ]
         );
-        assert_eq!(Kind::content_type("stream.mpd"), "application/dash+xml");
+        assert_eq!(content_type("stream.mpd"), "application/dash+xml");
         assert_eq!(
-            Kind::of("96k/init.mp4").cache_control(),
+            cache_control(Kind::of("96k/init.mp4")),
             "public, max-age=31536000, immutable"
         );
-    }
-
-    #[test]
-    fn segment_numbers_parse_only_from_rendition_folders() {
-        assert_eq!(segment_number("96k/12.m4s"), Some(SegmentNumber(12)));
-        assert_eq!(segment_number("160k/0.m4s"), Some(SegmentNumber(0)));
-        for k in [
-            "96k/init.mp4",
-            "schedule/12.m4s",
-            "a/96k/12.m4s",
-            "96k/12a.m4s",
-            "k/1.m4s",
-            "96k/.m4s",
-            "12.m4s",
-        ] {
-            assert_eq!(segment_number(k), None, "{k}");
-        }
     }
 
     /// A directory target that fails every put of one key.

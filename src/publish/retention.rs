@@ -17,8 +17,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{segment_number, ObjectInfo, Target};
+use super::{ObjectInfo, Target};
 use crate::error::Result;
+use crate::station::layout::segment_number;
 use crate::station::Station;
 use crate::time::{SampleCount, SegmentNumber};
 

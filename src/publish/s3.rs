@@ -22,7 +22,7 @@
 //!   how [`Target::list`] can report content checksums without a request per
 //!   object. The SDK's newer CRC checksums are sent only where an operation
 //!   requires one (many S3-compatible stores do not know them).
-//! - **Conditional writes** (for the station lock, `crate::ops::lock`):
+//! - **Conditional writes** (for the station lock, `super::lock`):
 //!   `If-None-Match: *` and `If-Match: <ETag>` on PutObject, `If-Match` on
 //!   DeleteObject; a 412 answer means "the condition does not hold", not a
 //!   failure. Objects whose name starts with `.` (the lock) are left out of
@@ -47,10 +47,10 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use super::config::PublishConfig;
 use super::retry::{jitter_seed, Backoff};
 use super::{ObjectInfo, PutObject, Target};
 use crate::error::{Error, Result};
+use crate::station::PublishConfig;
 
 /// Keys per `DeleteObjects` request (the S3 limit).
 pub const DELETE_BATCH: usize = 1000;

@@ -39,23 +39,13 @@ use crate::error::{Error, Result};
 use crate::package::fmp4;
 use crate::progress::{Progress, Unit};
 use crate::schedule::Schedule;
-use crate::station::Station;
+use crate::station::{layout, Station};
 use crate::time::{ChunkIndex, SampleCount, SegmentNumber, OPUS_FRAME};
 
 /// Audio encoded before each chunk and thrown away, so the encoder and the
 /// limiter arrive at the chunk seam in the state a straight-through render
 /// would have (1 s = 50 Opus frames).
 pub const PRIMING: SampleCount = SampleCount(50 * OPUS_FRAME);
-
-/// The path of segment `n` of a rendition, relative to the output root.
-pub fn segment_path(rendition_id: &str, n: SegmentNumber) -> String {
-    format!("{rendition_id}/{}.m4s", n.0)
-}
-
-/// The path of a rendition's init segment, relative to the output root.
-pub fn init_path(rendition_id: &str) -> String {
-    format!("{rendition_id}/init.mp4")
-}
 
 /// What a render run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -116,8 +106,8 @@ pub fn run(
 
 /// [`run`], also skipping (unless `force`) segments whose key (e.g.
 /// `96k/12.m4s`) `elsewhere` reports present for every rendition — the
-/// segments already at the publish target (DESIGN.md: they are not rendered
-/// again).
+/// segments already at the publish target (state lives in the target, see
+/// `docs/ARCHITECTURE.md`: they are not rendered again).
 #[allow(clippy::too_many_arguments)]
 pub fn run_skipping(
     station: &Station,
@@ -147,10 +137,10 @@ pub fn run_skipping(
 
     for r in &station.renditions {
         let init = fmp4::init_segment(r.bitrate).map_err(|e| Error::Render {
-            context: init_path(&r.id()),
+            context: layout::init(&r.id()),
             message: e.to_string(),
         })?;
-        crate::fsutil::write_atomic(&out_dir.join(init_path(&r.id())), &init)?;
+        crate::fsutil::write_atomic(&out_dir.join(layout::init(&r.id())), &init)?;
     }
 
     // Which segments of each chunk are missing.
@@ -165,7 +155,7 @@ pub fn run_skipping(
             let n = SegmentNumber(n);
             let present = !force
                 && station.renditions.iter().all(|r| {
-                    let key = segment_path(&r.id(), n);
+                    let key = layout::segment(&r.id(), n);
                     elsewhere(&key) || fmp4::segment_file_is_complete(&out_dir.join(&key))
                 });
             if present {
@@ -243,7 +233,7 @@ fn render_and_write(
     for n in missing {
         let idx = usize::try_from(n.0 - first).expect("segment index within a chunk fits usize");
         for (r, per_rendition) in station.renditions.iter().zip(&segments) {
-            let path = out_dir.join(segment_path(&r.id(), *n));
+            let path = out_dir.join(layout::segment(&r.id(), *n));
             crate::fsutil::write_atomic(&path, &per_rendition[idx])?;
         }
     }
@@ -322,7 +312,7 @@ pub fn render_chunk(
                             message: "encoder produced too few packets".into(),
                         })?;
                     fmp4::media_segment(n, *start, chunk, events).map_err(|e| Error::Render {
-                        context: segment_path(&r.id(), n),
+                        context: layout::segment(&r.id(), n),
                         message: e.to_string(),
                     })
                 })

@@ -9,9 +9,9 @@
 
 use chrono::Timelike;
 
-use super::config::{DayPart, Descriptor};
 use super::moods::Mood;
 use crate::error::Result;
+use crate::station::schedule::{DayPart, Descriptor};
 use crate::time::{Epoch, SampleIndex};
 
 const DAY: u32 = 86_400;
@@ -112,7 +112,7 @@ pub fn target_at(parts: &[DayPart], local_seconds: u32) -> Target {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::config::ScheduleConfig;
+    use crate::station::ScheduleConfig;
 
     fn part(at_h: u32, energy: f64) -> DayPart {
         DayPart {

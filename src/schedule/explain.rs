@@ -124,7 +124,10 @@ pub fn explain(
     let local_at = epoch.instant_of(at)?.with_timezone(&cfg.time_zone);
     let part = cfg.day_parts.get(decision.target.part);
     let day_part = part.map_or((String::new(), String::new()), |p| {
-        (p.name.clone(), super::config::fmt_clock(p.at_seconds))
+        (
+            p.name.clone(),
+            crate::station::schedule::fmt_clock(p.at_seconds),
+        )
     });
 
     let mut notes = Vec::new();

@@ -38,7 +38,6 @@
 //! track that vanished from the catalog is warned about here (planning goes
 //! on after it) and is an error when rendering reaches it.
 
-pub mod config;
 pub mod cost;
 pub mod daypart;
 pub mod explain;
@@ -52,7 +51,6 @@ pub mod track;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::ScheduleConfig;
 pub use plan::Extension;
 pub use track::Track;
 

@@ -28,9 +28,9 @@ use linfa::DatasetBase;
 use linfa_clustering::{KMeans, KMeansInit};
 use ndarray::Array2;
 
-use super::config::Descriptor;
 use super::Track;
 use crate::error::{Error, Result};
+use crate::station::schedule::Descriptor;
 
 /// k-means++ starts per k; the start with the lowest inertia is kept.
 pub const STARTS: usize = 3;

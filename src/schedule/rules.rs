@@ -19,8 +19,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use super::config::Rotation;
 use super::{Item, Track};
+use crate::station::schedule::Rotation;
 use crate::time::SAMPLE_RATE;
 
 /// The rotation rules in force for one catalog, in samples.

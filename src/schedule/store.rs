@@ -15,10 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Item, Schedule};
 use crate::error::{Error, Result};
+use crate::station::layout;
 use crate::time::{Epoch, SampleIndex};
-
-/// Folder of the schedule files inside the output/target.
-pub const SCHEDULE_DIR: &str = "schedule";
 
 /// Current schedule file format version.
 pub const VERSION: u32 = 1;
@@ -98,7 +96,7 @@ pub fn parse_day(name: &str, bytes: &[u8]) -> Result<Vec<Item>> {
 /// Reads every `schedule/*.json` under `dir` into one validated schedule
 /// (empty if there is none).
 pub fn load_dir(dir: &Path) -> Result<Schedule> {
-    let sched_dir = dir.join(SCHEDULE_DIR);
+    let sched_dir = dir.join(layout::SCHEDULE_DIR);
     let mut names = Vec::new();
     match std::fs::read_dir(&sched_dir) {
         Ok(entries) => {
@@ -138,7 +136,7 @@ pub fn write_dir(
         if from_day.is_some_and(|f| day < f) {
             continue;
         }
-        let name = format!("{SCHEDULE_DIR}/{}.json", day.format("%Y-%m-%d"));
+        let name = layout::schedule_day(day);
         let bytes = day_json(epoch, day, &items)?;
         let path = dir.join(&name);
         if std::fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
@@ -152,4 +150,13 @@ pub fn write_dir(
 /// Formats an instant the way schedule files and messages do.
 pub fn fmt_instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Programme sample `s` as [`fmt_instant`] writes it, for reports: an
+/// instant out of range is written as its error instead.
+pub fn fmt_sample(epoch: Epoch, s: SampleIndex) -> String {
+    epoch
+        .instant_of(s)
+        .map(fmt_instant)
+        .unwrap_or_else(|e| e.to_string())
 }

@@ -1,15 +1,25 @@
 //! `station.toml` → a validated [`Station`].
 //!
-//! Two layers (STYLE.md §8): [`raw::RawStation`] mirrors the file with serde
+//! Two layers: [`raw::RawStation`] mirrors the file with serde
 //! (`deny_unknown_fields`, every key optional with a default), and one
-//! `TryFrom` turns it into [`Station`], whose fields are valid by
+//! validation turns it into [`Station`], whose fields are valid by
 //! construction. Every error names the file, the dotted key, the bad value and
 //! what is allowed. A bad config always stops the run.
 //!
 //! The default configuration is `pipeline/station.toml` of this repository,
 //! embedded in the binary, so `lofiever demo` works from any folder.
+//!
+//! This is the ground floor of the crate (see `docs/ARCHITECTURE.md`): every
+//! configuration type and constant that more than one stage reads lives
+//! here — the `[schedule]` ([`schedule`]) and `[publish]` ([`publish`])
+//! sections, the time-shift buffer depth — and so does the output layout
+//! ([`layout`]). It imports only `time` and `error`, so every stage can
+//! stand on it without an import circle.
 
+pub mod layout;
+pub mod publish;
 mod raw;
+pub mod schedule;
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +28,9 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::time::{Epoch, Grid, SampleCount};
 
+pub use publish::PublishConfig;
 pub use raw::RawStation;
+pub use schedule::ScheduleConfig;
 
 /// The configuration shipped with lofiever (also `pipeline/station.toml`).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../pipeline/station.toml");
@@ -42,6 +54,11 @@ impl Rendition {
         format!("{}k", self.bitrate / 1000)
     }
 }
+
+/// How far back players may seek: the MPD's `timeShiftBufferDepth`. The
+/// player settings are checked against it, each run renders that much before
+/// "now", and retention keeps at least that much at the target.
+pub const TIME_SHIFT_BUFFER_MS: u64 = 10 * 60 * 1000;
 
 /// `urn:mpeg:dash:utc:http-head:2014`: the time is the `Date` header of a
 /// HEAD response (works on any static host; one-second resolution).
@@ -121,7 +138,7 @@ pub struct Station {
     /// The publish target.
     pub target: TargetSpec,
     /// How to publish (`[publish]` besides the target).
-    pub publish: crate::publish::PublishConfig,
+    pub publish: PublishConfig,
     /// URL the page loads dash.js from.
     pub dashjs_url: String,
     /// Where the page loads hls.js from (for `?player=hlsjs`).
@@ -133,7 +150,7 @@ pub struct Station {
     /// How tightly players hold that latency (`[player]`).
     pub live: LiveSync,
     /// The scheduler's settings (`[schedule]`).
-    pub schedule: crate::schedule::ScheduleConfig,
+    pub schedule: ScheduleConfig,
     /// Where this configuration came from (a path or [`EMBEDDED_NAME`]).
     pub source: String,
 }

@@ -22,11 +22,11 @@ pub struct RawStation {
     /// `[paths]`
     pub paths: RawPaths,
     /// `[publish]`
-    pub publish: crate::publish::config::RawPublish,
+    pub publish: super::publish::RawPublish,
     /// `[player]`
     pub player: RawPlayer,
     /// `[schedule]`
-    pub schedule: crate::schedule::config::RawSchedule,
+    pub schedule: super::schedule::RawSchedule,
 }
 
 /// `[station]`
@@ -160,8 +160,8 @@ impl Default for RawPlayer {
             playback_rate_min: 0.96,
             playback_rate_max: 1.04,
             utc_timing_scheme: super::UTC_HTTP_HEAD.into(),
-            // The clock object the page and publish write (`page::CLOCK_KEY`).
-            utc_timing_url: "clock.txt".into(),
+            // The clock object the page and publish write ([`super::layout::CLOCK`]).
+            utc_timing_url: super::layout::CLOCK.into(),
         }
     }
 }
@@ -314,7 +314,7 @@ pub(super) fn validate(
         None => (raw.publish.target.clone(), "publish.target".to_string()),
     };
     let target = parse_target(&target_text, root).map_err(|m| bad(&target_key, m))?;
-    let publish = crate::publish::config::validate(&raw.publish, file)?;
+    let publish = super::publish::validate(&raw.publish, file)?;
 
     let p = &raw.player;
     if p.dashjs_url.trim().is_empty() {
@@ -340,7 +340,7 @@ pub(super) fn validate(
     }
     let live = validate_live_sync(p, &bad)?;
 
-    let schedule = crate::schedule::config::validate(&raw.schedule, file)?;
+    let schedule = super::schedule::validate(&raw.schedule, file)?;
 
     Ok(Station {
         name,
@@ -384,7 +384,7 @@ fn validate_live_sync(
         ));
     }
     // Players can only go back as far as the time-shift buffer the MPD promises.
-    let tsb = crate::package::mpd::TIME_SHIFT_BUFFER_MS;
+    let tsb = super::TIME_SHIFT_BUFFER_MS;
     if max < target || max > tsb {
         return Err(bad(
             "player.latency_max_ms",

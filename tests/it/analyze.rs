@@ -14,7 +14,7 @@ use lofiever::demo::synth::{self, TrackSpec};
 use lofiever::progress::Silent;
 use rayon::prelude::*;
 
-use crate::util::{ffmpeg, tool};
+use crate::util::{convert, ffmpeg, tool};
 
 /// Tolerances of the loudness acceptance (vs ffmpeg's ebur128 filter).
 const LUFS_TOLERANCE: f64 = 0.2;
@@ -25,14 +25,6 @@ fn write_spec(spec: &TrackSpec, path: &Path) {
     let samples = synth::render(spec);
     let file = std::fs::File::create(path).expect("create wav");
     synth::write_wav(spec, &samples, std::io::BufWriter::new(file)).expect("write wav");
-}
-
-/// Converts `src` to `dst` with extra output options.
-fn convert(src: &Path, dst: &Path, opts: &[&str]) {
-    let mut args = vec!["-i", src.to_str().expect("utf-8 path")];
-    args.extend_from_slice(opts);
-    args.push(dst.to_str().expect("utf-8 path"));
-    ffmpeg(&args);
 }
 
 /// Frames at 48 kHz that `frames` source frames at `rate` resample to:

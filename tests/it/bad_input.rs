@@ -19,7 +19,7 @@
 //! | | weight −1, 1e308, NaN; enabled = "maybe"; a 1 MB line | here |
 //! | | formula injection (`=`, `+`, `-`, `@`) in file names, tags and reasons → `features.csv`, `analyze-errors.csv` | here; `src/analyze/cache.rs` (round trip) |
 //! | titles | `<script>`, `&`, `"`, `'`, `</title>`, `\`, U+2028, emoji in the station name and track titles → MPD (XML), `station.json` and `schedule/*.json` (JSON), the page (text only) | here |
-//! | lock | a lock file that is not lofiever's | `src/ops/lock.rs` |
+//! | lock | a lock file that is not lofiever's | `src/publish/lock.rs` |
 //!
 //! **CSV that spreadsheets open** (`features.csv`, `analyze-errors.csv`):
 //! lofiever prefixes a `'` to any text field a spreadsheet would run as a

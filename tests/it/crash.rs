@@ -395,7 +395,7 @@ fn two_renders_at_once_one_proceeds_and_the_other_is_locked_out() {
     let line = lines[0];
     assert!(line.starts_with("error: "), "{line}");
     assert!(line.contains(".lofiever.lock: locked by pid "), "{line}");
-    let host = lofiever::ops::lock::host_name();
+    let host = lofiever::publish::lock::host_name();
     assert!(line.contains(&format!("on host {host} since ")), "{line}");
     assert!(line.contains("`lofiever render`"), "{line}");
     assert!(line.contains("delete "), "says how to recover: {line}");

@@ -4,6 +4,7 @@
 //! with dash.js and Shaka Player). Install those with `bash ci/setup.sh`.
 
 mod analyze;
+mod architecture;
 mod bad_input;
 mod browser;
 mod cli;

@@ -11,6 +11,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use lofiever::station::layout;
+use lofiever::time::SegmentNumber;
 use serde_json::Value;
 
 use crate::publish::{s3_station_toml, shared_weed, Probe, KEY, SECRET};
@@ -96,8 +98,7 @@ fn verify(st: &TempStation, extra: &[&str]) -> Output {
 fn seg_path(st: &TempStation, rendition: &str, n: u64) -> std::path::PathBuf {
     st.root()
         .join("out")
-        .join(rendition)
-        .join(format!("{n}.m4s"))
+        .join(layout::segment(rendition, SegmentNumber(n)))
 }
 
 fn truncate(path: &Path, len: usize) {

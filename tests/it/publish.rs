@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use chrono::Utc;
-use lofiever::publish::{md5_hex, segment_number, Kind};
+use lofiever::publish::{cache_control, content_type, md5_hex};
 use lofiever::schedule::store;
+use lofiever::station::layout::{segment_number, Kind};
 
 use crate::util::{short_specs, TempStation};
 
@@ -656,12 +657,12 @@ fn publish_writes_every_object_with_its_headers_and_a_republish_writes_none() {
     let mut seen = std::collections::BTreeSet::new();
     for key in listing.keys() {
         let kind = Kind::of(key);
-        if !seen.insert((kind, Kind::content_type(key))) {
+        if !seen.insert((kind, content_type(key))) {
             continue; // one object per kind and type is enough
         }
         let (ctype, cache) = probe.headers(bucket, &format!("{PREFIX}{key}"));
-        assert_eq!(ctype, Kind::content_type(key), "{key}");
-        assert_eq!(cache, kind.cache_control(), "{key}");
+        assert_eq!(ctype, content_type(key), "{key}");
+        assert_eq!(cache, cache_control(kind), "{key}");
     }
     for (key, ctype, cache) in [
         (
@@ -1029,7 +1030,7 @@ fn foreign_lock(expires_in_minutes: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The station lock at an S3 target (`src/ops/lock.rs`): `<prefix>/.lofiever.lock`
+/// The station lock at an S3 target (`src/publish/lock.rs`): `<prefix>/.lofiever.lock`
 /// written with `If-None-Match: *`, respected when live, taken over when
 /// expired, released at the end; two machines rendering into one bucket at
 /// once: one proceeds, the other is locked out.

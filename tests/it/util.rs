@@ -206,6 +206,29 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Converts `src` to `dst` with extra output options.
+pub fn convert(src: &Path, dst: &Path, opts: &[&str]) {
+    let mut args = vec!["-i", src.to_str().expect("utf-8 path")];
+    args.extend_from_slice(opts);
+    args.push(dst.to_str().expect("utf-8 path"));
+    ffmpeg(&args);
+}
+
+/// Decodes Opus packets with libopus (one continuous decoder, as a player
+/// decodes consecutive segments) to interleaved stereo at 48 kHz.
+pub fn libopus_decode<P: AsRef<[u8]>>(packets: &[P]) -> Vec<f32> {
+    let mut dec = opus::Decoder::new(48_000, opus::Channels::Stereo).expect("decoder");
+    let mut out = Vec::with_capacity(packets.len() * 1920);
+    let mut buf = vec![0f32; 5760 * 2];
+    for p in packets {
+        let n = dec
+            .decode_float(p.as_ref(), &mut buf, false)
+            .expect("decode");
+        out.extend_from_slice(&buf[..n * 2]);
+    }
+    out
+}
+
 /// Runs ffmpeg with `args`, failing the test with its message.
 pub fn ffmpeg(args: &[&str]) {
     let out = Command::new(tool("ffmpeg"))

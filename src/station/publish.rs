@@ -5,15 +5,15 @@
 //! `publish.target` itself is parsed by the station's validation (it becomes
 //! [`crate::station::TargetSpec`], and `LOFIEVER_TARGET` overrides it); the
 //! other keys are checked by [`validate`], called from the station's one
-//! `TryFrom` (STYLE.md §8). Every error names the dotted key, the bad value
+//! validation. Every error names the dotted key, the bad value
 //! and what is allowed. Credentials are deliberately *not* configurable here:
 //! they come from the standard AWS chain only (environment, profile, SSO, web
 //! identity, container or instance role), never from the repository.
 
 use serde::Deserialize;
 
+use super::TIME_SHIFT_BUFFER_MS;
 use crate::error::{Error, Result};
-use crate::package::mpd::TIME_SHIFT_BUFFER_MS;
 
 /// Default simultaneous uploads: enough to fill a typical uplink with
 /// 2-second segments of a few tens of kilobytes, few enough for any store.

@@ -3,7 +3,7 @@
 //! and the look-ahead search — as written ([`RawSchedule`], a serde mirror
 //! with `deny_unknown_fields`) and validated ([`ScheduleConfig`]).
 //!
-//! [`validate`] is called by the station's one `TryFrom` (STYLE.md §8); every
+//! [`validate`] is called by the station's one validation; every
 //! error names the dotted key (`schedule.day_parts[2].energy`), the bad value
 //! and what is allowed. The defaults here are the ones written out in
 //! `pipeline/station.toml` (a unit test checks they agree).

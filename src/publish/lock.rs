@@ -53,9 +53,10 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::{DirTarget, PutObject, Target};
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::publish::{self, DirTarget, PutObject, Target};
+
 use crate::station::{Station, TargetSpec};
 
 /// The lock's file name in a folder, and its key under a bucket prefix.
@@ -276,7 +277,7 @@ impl StationLock {
         // naming it another way is recognised as the same folder.
         let mut dirs = vec![out.clone()];
         match &station.target {
-            TargetSpec::Dir(p) if !publish::target_is_output(station) => {
+            TargetSpec::Dir(p) if !super::target_is_output(station) => {
                 if let Some(h) =
                     acquire_at(Box::new(DirTarget::new(p)), command, ttl, Duration::ZERO)?
                 {
@@ -286,7 +287,7 @@ impl StationLock {
             }
             TargetSpec::Dir(_) => {}
             TargetSpec::S3 { .. } => {
-                if let Some(h) = acquire_at(publish::open(station)?, command, ttl, SETTLE)? {
+                if let Some(h) = acquire_at(super::open(station)?, command, ttl, SETTLE)? {
                     held.push(h);
                 }
             }
@@ -557,8 +558,8 @@ fn new_token() -> String {
     let mut h = blake3::Hasher::new();
     h.update(&std::process::id().to_le_bytes());
     h.update(&Utc::now().timestamp_nanos_opt().unwrap_or(0).to_le_bytes());
-    h.update(&publish::retry::jitter_seed().to_le_bytes());
-    h.update(&publish::retry::jitter_seed().to_le_bytes());
+    h.update(&super::retry::jitter_seed().to_le_bytes());
+    h.update(&super::retry::jitter_seed().to_le_bytes());
     h.finalize().to_hex()[..32].to_string()
 }
 

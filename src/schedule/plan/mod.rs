@@ -1,0 +1,191 @@
+//! The planner: plans each hour of programme as a whole by beam search
+//! over the transition cost, under the rotation rules, and plays the plan.
+//!
+//! # Why whole hours
+//!
+//! A small catalog is a hard optimisation problem. With 60 tracks, keys
+//! spread over the 24 Camelot keys and tempos over 65–100 BPM, each track
+//! mixes well (same or adjacent key *and* tempo within 8 %) with only two
+//! or three others, and the repeat window (80 % of the catalog) keeps four
+//! fifths of the catalog unplayable at any moment. Picking one track at a
+//! time with a short look-ahead strands the schedule on tracks with no
+//! compatible successor left. And the day-part goal is about an hour's
+//! mean, not about each pick. So the planner, at the first slot of each
+//! programme hour, plans the whole hour plus `look_ahead` tracks beyond it,
+//! and the items of that hour follow the plan.
+//!
+//! # One plan
+//!
+//! 1. From the history: when each track and each artist last started, the
+//!    previous track, the next start, and what has played in the hour so
+//!    far.
+//! 2. **Candidates** for a slot are the playable tracks that pass the hard
+//!    rules there (repeat window, artist separation — including the picks
+//!    made earlier in the plan). If some are *overdue* (unplayed for ¾ of
+//!    the coverage span), only they are candidates: that is how coverage is
+//!    guaranteed, with a quarter of the span to place them.
+//! 3. **Beam search**: level 1 keeps the `beam_width` cheapest candidates;
+//!    each further level extends every kept plan by its `branching`
+//!    cheapest next tracks and keeps the `beam_width` cheapest plans. A
+//!    plan's cost is the sum of its transition terms (key and tempo are
+//!    hinges: nearly free while compatible, steep beyond) plus the
+//!    day-part cost of each hour it covers — the squared distance of the
+//!    hour's time-weighted mean energy (and tempo) level from the paced
+//!    target — where an hour still open is estimated optimistically (its
+//!    rest assumed to land on the target as far as a few tracks can). The
+//!    cheapest complete plan wins; ties are broken by a hash of the seed
+//!    and the tracks, so the result is deterministic.
+//! 4. If no track passes the rules at some slot, the artist rule is relaxed
+//!    for that slot, then the repeat window (never back to back unless the
+//!    catalog has one track); such a step costs [`RELAX_PENALTY`] more, so
+//!    it is only taken when every plan needs it, and the run reports how
+//!    often each rule was relaxed.
+//!
+//! # A function of the history alone
+//!
+//! The plan in force at a slot is the one made at the first slot of its
+//! hour from the items before it ([`Model::plan_in_force`]); it depends only
+//! on the schedule so far, the catalog and the configuration — never on how
+//! far a run extends. So planning 7 days at once or 7 × 1 day (resuming in
+//! the middle of an hour) gives the same items, and `explain` can replay
+//! any decision exactly. Items planned by something else (an older
+//! lofiever, another catalog or configuration) are kept as they are; the
+//! plan restarts right after the last one that differs.
+//!
+//! # Finding the cheapest candidates fast
+//!
+//! Tracks are bucketed by Camelot key (24 + unknown) and by tempo folded to
+//! one octave (16 bins of about 4.4 % + unknown). From a given previous
+//! track, each bucket has a lower bound on the key + tempo cost of any of
+//! its tracks (every other term is ≥ 0); buckets are visited in order of
+//! that bound, precomputed per source bucket, and the scan stops as soon as
+//! the bound reaches the worst of the cheapest candidates found. So a step
+//! from 5 000 tracks looks at a few hundred, not all of them.
+
+mod history;
+mod model;
+mod search;
+
+pub use model::{no_playable_tracks, Model, FIT_WINDOW_SECONDS, HOUR};
+pub use search::{Alternative, Decision, Relaxed, RELAX_PENALTY};
+
+use history::State;
+
+use super::rules::fmt_span;
+use super::{make_item, Item, Schedule, Track};
+use crate::error::{Error, Result};
+use crate::station::Station;
+use crate::time::SampleIndex;
+
+/// What one extension did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extension {
+    /// Items appended.
+    pub added: usize,
+    /// Warnings for the operator: rules relaxed (naming the rule and why),
+    /// scheduled tracks missing from the catalog, unreadable features.
+    pub notices: Vec<String>,
+}
+
+/// Appends items to `schedule` until its horizon reaches `until` (an empty
+/// schedule starts at `start`).
+pub fn extend(
+    schedule: &mut Schedule,
+    tracks: &[Track],
+    station: &Station,
+    start: SampleIndex,
+    until: SampleIndex,
+) -> Result<Extension> {
+    if !tracks.iter().any(|t| t.enabled) {
+        return Err(no_playable_tracks(tracks));
+    }
+    let horizon = schedule.horizon().unwrap_or(start);
+    if horizon >= until {
+        return Ok(Extension::default());
+    }
+    let model = Model::new(tracks, station)?;
+    let mut notices = model.notices.clone();
+    notices.extend(vanished(&schedule.items, &model, start, station)?);
+    let origin = schedule.start().map_or(start.0, |s| s.0);
+    let mut state = State::from_history(&model, &schedule.items, origin);
+    let mut plan = model.plan_in_force(&schedule.items, origin)?;
+    let mut added = 0;
+    let mut relaxed_artist: Vec<u64> = Vec::new();
+    let mut relaxed_repeat: Vec<u64> = Vec::new();
+    while state.horizon < until.0 {
+        let n = schedule.items.len();
+        let pick = match plan.pick_at(n, state.horizon) {
+            Some(p) => p,
+            None => {
+                plan = model.plan_hour(&state, n)?;
+                plan.pick_at(n, state.horizon).ok_or_else(|| {
+                    Error::Schedule("the hour plan does not start at the horizon".into())
+                })?
+            }
+        };
+        if pick.relaxed.artist && model.rules.artist_separation > 0 {
+            relaxed_artist.push(state.horizon);
+        }
+        if pick.relaxed.repeat && model.tracks.len() > 1 {
+            relaxed_repeat.push(state.horizon);
+        }
+        let item = make_item(
+            schedule.items.last(),
+            model.tracks[pick.track],
+            SampleIndex(state.horizon),
+            station,
+        );
+        state.commit(&model, pick.track, &item);
+        schedule.items.push(item);
+        added += 1;
+    }
+    let at = |s: u64| -> Result<String> {
+        Ok(super::store::fmt_instant(
+            station.epoch.instant_of(SampleIndex(s))?,
+        ))
+    };
+    if let Some(&first) = relaxed_artist.first() {
+        notices.push(format!(
+            "schedule.rotation.artist_separation_minutes: relaxed for {} of {added} new items \
+             (first at {}): no other artist was playable then; add tracks by more artists",
+            relaxed_artist.len(),
+            at(first)?
+        ));
+    }
+    if let Some(&first) = relaxed_repeat.first() {
+        notices.push(format!(
+            "schedule.rotation.repeat_window_hours: relaxed for {} of {added} new items (first at \
+             {}): every track had played within {}; add music",
+            relaxed_repeat.len(),
+            at(first)?,
+            fmt_span(model.rules.repeat_window)
+        ));
+    }
+    Ok(Extension { added, notices })
+}
+
+/// Notices for scheduled items still to play whose track is no longer in
+/// the catalog (they cannot be re-planned; rendering them fails).
+fn vanished(
+    items: &[Item],
+    model: &Model<'_>,
+    start: SampleIndex,
+    station: &Station,
+) -> Result<Vec<String>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for it in items.iter().filter(|it| it.end() > start) {
+        if !model.all.contains_key(it.track.as_str()) && seen.insert(it.track.as_str()) {
+            out.push(format!(
+                "track {:?} ({:?} by {}) is scheduled at {} but is no longer in the catalog; \
+                 scheduled time is never re-planned, so restore the file (or rendering that \
+                 time fails)",
+                it.track,
+                it.title,
+                it.artist,
+                super::store::fmt_instant(station.epoch.instant_of(it.start())?)
+            ));
+        }
+    }
+    Ok(out)
+}
