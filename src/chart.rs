@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use chrono::{Duration, NaiveTime, TimeZone, Timelike};
 
-use crate::schedule::config::DayPart;
+use crate::station::schedule::DayPart;
 
 const W: f64 = 960.0;
 const LEFT: f64 = 56.0;
@@ -480,7 +480,7 @@ mod tests {
 
     #[test]
     fn bands_cover_the_window_on_the_local_clock() {
-        let parts = crate::schedule::ScheduleConfig::default().day_parts;
+        let parts = crate::station::ScheduleConfig::default().day_parts;
         let from = chrono::DateTime::parse_from_rfc3339("2026-03-02T07:00:00Z")
             .expect("literal")
             .timestamp_millis();

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::{fmt_secs, Report, Share};
 use crate::chart::{self, esc, LineChart, Series};
-use crate::schedule::config::DayPart;
+use crate::station::schedule::DayPart;
 
 /// How many tracks each of "left most" and "left least" shows.
 const TOP_TRACKS: usize = 10;

@@ -382,7 +382,7 @@ pub fn segment_of(path: &[u8]) -> Option<(u32, u64)> {
         .rposition(|b| *b == b'/')
         .map_or(0, |i| i + 1);
     let key = std::str::from_utf8(&path[folder_at..]).ok()?;
-    let segment = crate::publish::segment_number(key)?;
+    let segment = crate::station::layout::segment_number(key)?;
     let kbps = key.split_once('k')?.0.parse().ok()?;
     Some((kbps, segment.0))
 }

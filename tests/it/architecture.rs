@@ -42,9 +42,10 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     (
         "schedule",
         &[
-            "analyze", "catalog", "demo", "music", "station", "fsutil", "time", "error",
+            "analyze", "catalog", "chart", "demo", "music", "station", "fsutil", "time", "error",
         ],
     ),
+    ("chart", &["station"]),
     ("package", &["station", "time", "error"]),
     ("page", &["station", "time", "error"]),
     (
@@ -66,10 +67,25 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "listeners",
+        &["chart", "schedule", "station", "fsutil", "time", "error"],
+    ),
+    (
         "job",
         &[
-            "analyze", "catalog", "schedule", "render", "package", "page", "publish", "station",
-            "fsutil", "progress", "time", "error",
+            "analyze",
+            "catalog",
+            "schedule",
+            "listeners",
+            "render",
+            "package",
+            "page",
+            "publish",
+            "station",
+            "fsutil",
+            "progress",
+            "time",
+            "error",
         ],
     ),
 ];
