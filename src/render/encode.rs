@@ -110,13 +110,28 @@ pub fn encode_within_ceiling(
     ceiling_dbtp: f64,
     lookahead: u64,
 ) -> Result<(Vec<Vec<u8>>, PeakCheck)> {
+    let peak = super::limiter::true_peak(pcm);
+    encode_with_peak(pcm, peak, bitrate, complexity, ceiling_dbtp, lookahead)
+}
+
+/// [`encode_within_ceiling`] with the true peak of `pcm` already known
+/// (`input_peak`, linear): a chunk is encoded once per rendition, and its
+/// peak is the same for all of them.
+pub fn encode_with_peak(
+    pcm: &[f32],
+    input_peak: f32,
+    bitrate: u32,
+    complexity: i32,
+    ceiling_dbtp: f64,
+    lookahead: u64,
+) -> Result<(Vec<Vec<u8>>, PeakCheck)> {
     let frame_len = (OPUS_FRAME * 2) as usize;
     let trigger = 10f32.powf((ceiling_dbtp - CHECK_GUARD_DB) as f32 / 20.0);
     let under = 10f32.powf((CHECK_GUARD_DB - CHECK_AIM_DB) as f32 / 20.0);
     let shift = usize::try_from(lookahead).unwrap_or(usize::MAX);
     let frames = pcm.len() / 2;
     let quiet = 10f32.powf((ceiling_dbtp - UNCHECKED_BELOW_DB) as f32 / 20.0);
-    let unchecked = super::limiter::true_peak(pcm) < quiet;
+    let unchecked = input_peak < quiet;
     let mut corrected: Option<Vec<f32>> = None;
     let mut decoder = OpusDecoder::new(bitrate)?;
     let mut decoded = Vec::with_capacity(pcm.len());

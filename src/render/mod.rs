@@ -278,12 +278,15 @@ pub fn render_chunk(
         })
         .collect::<Result<Vec<_>>>()?;
 
+    // The programme's true peak, for every rendition's check.
+    let input_peak = limiter::true_peak(pcm);
     station
         .renditions
         .iter()
         .map(|r| {
-            let (mut packets, check) = encode::encode_within_ceiling(
+            let (mut packets, check) = encode::encode_with_peak(
                 pcm,
+                input_peak,
                 r.bitrate,
                 station.opus_complexity,
                 station.true_peak_ceiling_dbtp,
