@@ -157,11 +157,21 @@ fn serve_at(out: &Path, at: Option<chrono::DateTime<Utc>>) -> (Arc<Preview>, Str
 /// Plays the shared test station's page with play.mjs: `query` is added to
 /// the page URL, `args` follow `--url`. The caller holds [`exclusive`].
 fn play_rendered(query: &str, args: &[&str]) -> serde_json::Value {
-    let station = page_station();
+    serve_and_run(page_station(), "play.mjs", query, args)
+}
+
+/// Serves `station`'s output and runs the node `script` on its page URL
+/// (with `query` added), `args` following `--url`.
+fn serve_and_run(
+    station: &TempStation,
+    script: &str,
+    query: &str,
+    args: &[&str],
+) -> serde_json::Value {
     let (server, url) = serve(&station.root().join("out"));
     let mut all = vec!["--url".to_string(), format!("{url}{query}")];
     all.extend(args.iter().map(|a| a.to_string()));
-    let report = node("play.mjs", &all);
+    let report = node(script, &all);
     server.stop();
     report
 }
@@ -567,12 +577,11 @@ fn listeners_with_wrong_device_clocks_hear_the_same_moment() {
 fn listeners_behind_a_slow_uneven_network_hear_the_same_moment() {
     let _one = exclusive();
     let station = sync_station();
-    let (server, url) = serve(&station.root().join("out"));
-    let report = node(
+    let report = serve_and_run(
+        station,
         "listeners.mjs",
+        "",
         &[
-            "--url",
-            &url,
             "--players",
             "dashjs,shaka,dashjs,shaka",
             "--clock-offsets",
@@ -589,10 +598,8 @@ fn listeners_behind_a_slow_uneven_network_hear_the_same_moment() {
             "100",
             "--trace",
             &trace_file("slow-network").display().to_string(),
-        ]
-        .map(String::from),
+        ],
     );
-    server.stop();
     eprintln!(
         "slow network: {}",
         serde_json::to_string(&report).unwrap_or_default()
@@ -618,12 +625,11 @@ fn listeners_behind_a_slow_uneven_network_hear_the_same_moment() {
 fn a_date_from_a_cache_is_not_trusted() {
     let _one = exclusive();
     let station = sync_station();
-    let (server, url) = serve(&station.root().join("out"));
-    let report = node(
+    let report = serve_and_run(
+        station,
         "listeners.mjs",
+        "",
         &[
-            "--url",
-            &url,
             "--players",
             "dashjs",
             "--cached-age",
@@ -632,10 +638,8 @@ fn a_date_from_a_cache_is_not_trusted() {
             "3",
             "--seconds",
             "4",
-        ]
-        .map(String::from),
+        ],
     );
-    server.stop();
     eprintln!(
         "cached Date: {}",
         serde_json::to_string(&report).unwrap_or_default()
