@@ -4,6 +4,8 @@
 //! (serde) rather than templated into HTML means no value ever needs HTML
 //! escaping: the page inserts names as text.
 
+pub mod artwork;
+
 use serde::Serialize;
 
 use crate::station::{layout, Station};
@@ -45,9 +47,19 @@ struct StationJson<'a> {
     hlsjs_url: &'a str,
     hlsjs_fallback_url: &'a str,
     hls: bool,
+    artwork: [Artwork<'a>; 1],
     latency: Latency,
     playback_rate: Rate,
     utc_timing: UtcTiming<'a>,
+}
+
+/// Media Session's `MediaImage`: `{ src, sizes, type }`.
+#[derive(Serialize)]
+struct Artwork<'a> {
+    src: &'a str,
+    sizes: &'a str,
+    #[serde(rename = "type")]
+    mime: &'a str,
 }
 
 #[derive(Serialize)]
@@ -71,7 +83,7 @@ struct Rate {
 
 /// `station.json` for the page (the same latency, playback-rate and
 /// UTCTiming values as the MPD, so no player default wins by accident).
-pub fn station_json(station: &Station) -> Vec<u8> {
+pub fn station_json(station: &Station, image: &artwork::Image) -> Vec<u8> {
     let t = station.target_latency_ms;
     let live = &station.live;
     let doc = StationJson {
@@ -91,6 +103,11 @@ pub fn station_json(station: &Station) -> Vec<u8> {
         hlsjs_url: &station.hlsjs_url,
         hlsjs_fallback_url: HLSJS_FALLBACK,
         hls: station.hls,
+        artwork: [Artwork {
+            src: image.key,
+            sizes: &image.sizes,
+            mime: image.mime,
+        }],
         latency: Latency {
             target_ms: t,
             min_ms: live.min_latency_ms,
@@ -112,8 +129,10 @@ pub fn station_json(station: &Station) -> Vec<u8> {
 
 /// Every page file: (path relative to the output root, bytes).
 pub fn files(station: &Station) -> Vec<(&'static str, Vec<u8>)> {
+    let image = artwork::image(station);
     vec![
-        (layout::STATION_JSON, station_json(station)),
+        (layout::STATION_JSON, station_json(station, &image)),
+        (image.key, image.bytes),
         (layout::PLAYER_JS, PLAYER_JS.as_bytes().to_vec()),
         (layout::CLOCK_JS, CLOCK_JS.as_bytes().to_vec()),
         (layout::CLOCK, CLOCK_TXT.as_bytes().to_vec()),

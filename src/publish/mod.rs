@@ -64,6 +64,8 @@ pub fn content_type(key: &str) -> &'static str {
         "css" => "text/css; charset=utf-8",
         "txt" => "text/plain; charset=utf-8",
         "m3u8" => "application/vnd.apple.mpegurl",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
         _ => "application/octet-stream",
     }
 }

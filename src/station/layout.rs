@@ -10,6 +10,7 @@
 //! hls/<day>.m3u8                the HLS multivariant playlist of one day
 //! schedule/<day>.json           the schedule items of one UTC day (state)
 //! index.html player.js clock.js style.css station.json   the page
+//! artwork.png (or .jpg)         the station image of lock screens
 //! clock.txt                     the object whose Date header pages read
 //! ```
 //!
@@ -57,6 +58,13 @@ pub const CLOCK_JS: &str = "clock.js";
 
 /// `style.css`: the page's style.
 pub const STYLE_CSS: &str = "style.css";
+
+/// `artwork.png`: the station image of lock screens (PNG artwork, or the
+/// drawn default).
+pub const ARTWORK_PNG: &str = "artwork.png";
+
+/// `artwork.jpg`: the station image when `player.artwork` is a JPEG.
+pub const ARTWORK_JPEG: &str = "artwork.jpg";
 
 /// The MPD's `SegmentTemplate@media`: [`segment`] with the template's
 /// placeholders.

@@ -145,6 +145,9 @@ pub struct Station {
     pub hlsjs_url: String,
     /// URL the page loads Shaka Player from (`index.html?player=shaka`).
     pub shaka_url: String,
+    /// The image lock screens and media overlays show (`player.artwork`);
+    /// `None`: the page draws one ([`crate::page`]).
+    pub artwork: Option<Artwork>,
     /// Latency every player holds behind the station clock.
     pub target_latency_ms: u64,
     /// How tightly players hold that latency (`[player]`).
@@ -153,6 +156,59 @@ pub struct Station {
     pub schedule: ScheduleConfig,
     /// Where this configuration came from (a path or [`EMBEDDED_NAME`]).
     pub source: String,
+}
+
+/// A station image read from `player.artwork`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Artwork {
+    /// The file's bytes, published as they are.
+    pub bytes: Vec<u8>,
+    /// PNG or JPEG.
+    pub format: ArtworkFormat,
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+}
+
+impl std::fmt::Debug for Artwork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Artwork({:?}, {}x{}, {} bytes)",
+            self.format,
+            self.width,
+            self.height,
+            self.bytes.len()
+        )
+    }
+}
+
+/// The image formats every lock screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtworkFormat {
+    /// `image/png`
+    Png,
+    /// `image/jpeg`
+    Jpeg,
+}
+
+impl ArtworkFormat {
+    /// The object key the image is published under.
+    pub fn key(self) -> &'static str {
+        match self {
+            ArtworkFormat::Png => layout::ARTWORK_PNG,
+            ArtworkFormat::Jpeg => layout::ARTWORK_JPEG,
+        }
+    }
+
+    /// Its MIME type.
+    pub fn mime(self) -> &'static str {
+        match self {
+            ArtworkFormat::Png => "image/png",
+            ArtworkFormat::Jpeg => "image/jpeg",
+        }
+    }
 }
 
 impl Station {

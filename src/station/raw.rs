@@ -130,6 +130,9 @@ pub struct RawPlayer {
     pub hlsjs_url: String,
     /// `player.shaka_url`
     pub shaka_url: String,
+    /// `player.artwork`: a PNG or JPEG for lock screens and media overlays
+    /// (default: an image drawn for the station)
+    pub artwork: Option<PathBuf>,
     /// `player.target_latency_ms`
     pub target_latency_ms: u64,
     /// `player.latency_min_ms` (default: 3/4 of the target)
@@ -154,6 +157,7 @@ impl Default for RawPlayer {
             shaka_url:
                 "https://cdn.jsdelivr.net/npm/shaka-player@5.2.12/dist/shaka-player.compiled.js"
                     .into(),
+            artwork: None,
             target_latency_ms: 6000,
             latency_min_ms: None,
             latency_max_ms: None,
@@ -308,6 +312,10 @@ pub(super) fn validate(
     };
     let catalog_dir = resolve(&raw.paths.catalog);
     let output_dir = resolve(&raw.paths.output);
+    let artwork = match &raw.player.artwork {
+        Some(p) => Some(read_artwork(&resolve(p), p, &bad)?),
+        None => None,
+    };
 
     let (target_text, target_key) = match env_target {
         Some(t) => (t, super::TARGET_ENV.to_string()),
@@ -361,11 +369,101 @@ pub(super) fn validate(
         dashjs_url: p.dashjs_url.trim().to_string(),
         hlsjs_url: p.hlsjs_url.trim().to_string(),
         shaka_url: p.shaka_url.trim().to_string(),
+        artwork,
         target_latency_ms: p.target_latency_ms,
         live,
         schedule,
         source: file.to_string(),
     })
+}
+
+/// The largest artwork accepted: a lock screen shows a few hundred pixels,
+/// and every listener's page may fetch the image.
+const ARTWORK_MAX_BYTES: usize = 2 << 20;
+
+/// Reads `player.artwork` (`path`, written `written` in the file): a PNG or
+/// JPEG of at most [`ARTWORK_MAX_BYTES`].
+fn read_artwork(
+    path: &Path,
+    written: &Path,
+    bad: &dyn Fn(&str, String) -> Error,
+) -> Result<super::Artwork> {
+    const KEY: &str = "player.artwork";
+    let bytes = std::fs::read(path).map_err(|e| {
+        bad(
+            KEY,
+            format!(
+                "cannot read {} ({e}); give the path of a PNG or JPEG image, relative to the station root, or remove the key to use the drawn default",
+                written.display()
+            ),
+        )
+    })?;
+    if bytes.len() > ARTWORK_MAX_BYTES {
+        return Err(bad(
+            KEY,
+            format!(
+                "{} is {} KB; artwork of at most {} KB is enough for a lock screen (512 x 512 pixels is plenty)",
+                written.display(),
+                bytes.len() / 1024,
+                ARTWORK_MAX_BYTES / 1024
+            ),
+        ));
+    }
+    let format = imagesize::image_type(&bytes).ok();
+    let format = match format {
+        Some(imagesize::ImageType::Png) => super::ArtworkFormat::Png,
+        Some(imagesize::ImageType::Jpeg) => super::ArtworkFormat::Jpeg,
+        _ => {
+            return Err(bad(
+                KEY,
+                format!(
+                    "{} is not a PNG or JPEG image; lock screens show those two everywhere, so convert it (e.g. `ffmpeg -i in.webp out.png`)",
+                    written.display()
+                ),
+            ))
+        }
+    };
+    let size = imagesize::blob_size(&bytes).map_err(|e| {
+        bad(
+            KEY,
+            format!(
+                "{} is a broken image ({e}); export it again",
+                written.display()
+            ),
+        )
+    })?;
+    let complete = match format {
+        super::ArtworkFormat::Png => png_decodes(&bytes),
+        // A JPEG ends with its End Of Image marker.
+        super::ArtworkFormat::Jpeg => bytes.ends_with(&[0xFF, 0xD9]),
+    };
+    if !complete {
+        return Err(bad(
+            KEY,
+            format!(
+                "{} is a broken image (cut short or damaged); export it again",
+                written.display()
+            ),
+        ));
+    }
+    Ok(super::Artwork {
+        bytes,
+        format,
+        width: size.width,
+        height: size.height,
+    })
+}
+
+/// Whether `bytes` decode as a whole PNG.
+fn png_decodes(bytes: &[u8]) -> bool {
+    let Ok(mut reader) = png::Decoder::new(std::io::Cursor::new(bytes)).read_info() else {
+        return false;
+    };
+    let Some(size) = reader.output_buffer_size() else {
+        return false;
+    };
+    let mut buf = vec![0; size];
+    reader.next_frame(&mut buf).is_ok()
 }
 
 /// Checks the `[player]` keys that tell players how tightly to hold the

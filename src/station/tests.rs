@@ -144,3 +144,42 @@ fn the_environment_overrides_the_target_and_is_named_in_errors() {
         other => panic!("expected a config error, got {other:?}"),
     }
 }
+
+#[test]
+fn artwork_is_read_and_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let at = |name: &str| format!("[player]\nartwork = {name:?}\n");
+    let load_in = |text: &str| Station::from_toml(text, "station.toml", dir.path(), now());
+    let err = |text: &str| match load_in(text) {
+        Err(Error::Config { key, message, .. }) => (key, message),
+        other => panic!("expected a config error, got {other:?}"),
+    };
+
+    let (key, msg) = err(&at("missing.png"));
+    assert_eq!(key, "player.artwork");
+    assert!(msg.contains("cannot read missing.png"), "{msg}");
+
+    std::fs::write(dir.path().join("notes.png"), b"not an image at all").expect("write");
+    let (key, msg) = err(&at("notes.png"));
+    assert_eq!(key, "player.artwork");
+    assert!(msg.contains("not a PNG or JPEG"), "{msg}");
+
+    let png = crate::page::artwork::draw("x");
+    std::fs::write(dir.path().join("art.png"), &png[..png.len() / 3]).expect("write");
+    let (_, msg) = err(&at("art.png"));
+    assert!(msg.contains("broken image"), "{msg}");
+
+    std::fs::write(dir.path().join("big.png"), vec![0u8; 3 << 20]).expect("write");
+    let (_, msg) = err(&at("big.png"));
+    assert!(msg.contains("KB"), "{msg}");
+
+    std::fs::write(dir.path().join("art.png"), &png).expect("write");
+    let station = load_in(&at("art.png")).expect("a PNG is fine");
+    let art = station.artwork.expect("artwork read");
+    assert_eq!(
+        (art.width, art.height, art.format),
+        (512, 512, ArtworkFormat::Png)
+    );
+    assert_eq!(art.bytes, png);
+    assert!(load_in("").expect("defaults").artwork.is_none());
+}

@@ -27,7 +27,7 @@
 
 import { BROWSERS, launch } from './engines.mjs';
 
-const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -41,6 +41,7 @@ function parseArgs(argv) {
     noMse: false,
     noNativeHls: false,
     metadata: false,
+    mediaKeys: false,
     browser: 'chromium',
     chromium: null,
   };
@@ -62,6 +63,7 @@ function parseArgs(argv) {
       case 'no-mse': opts.noMse = true; break;
       case 'no-native-hls': opts.noNativeHls = true; break;
       case 'metadata': opts.metadata = true; break;
+      case 'media-keys': opts.mediaKeys = true; break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -88,14 +90,27 @@ const NO_MSE = () => {
 // a media-key overlay would show), in order.
 const MEDIA_SESSION_LOG = () => {
   window.__mediaSession = [];
+  window.__mediaActions = {};
   const proto = window.MediaSession && MediaSession.prototype;
+  // The action handlers the page registers (what a lock screen's buttons or
+  // a media key would call), kept so that --media-keys can press them.
+  if (proto && typeof proto.setActionHandler === 'function') {
+    const set = proto.setActionHandler;
+    proto.setActionHandler = function (action, fn) {
+      window.__mediaActions[action] = fn;
+      return set.call(this, action, fn);
+    };
+  }
   const desc = proto && Object.getOwnPropertyDescriptor(proto, 'metadata');
   if (!desc || !desc.set) return;
   Object.defineProperty(proto, 'metadata', {
     configurable: true,
     get() { return desc.get.call(this); },
     set(m) {
-      if (m) window.__mediaSession.push({ title: m.title, artist: m.artist, album: m.album, artwork: (m.artwork || []).length });
+      if (m) {
+        const artwork = Array.from(m.artwork || [], (a) => ({ src: a.src, sizes: a.sizes, type: a.type }));
+        window.__mediaSession.push({ title: m.title, artist: m.artist, album: m.album, artwork });
+      }
       desc.set.call(this, m);
     },
   });
@@ -259,10 +274,52 @@ async function run(opts) {
     if (advanced < opts.seconds) {
       errors.push(`audio advanced only ${advanced.toFixed(2)} s of the ${opts.seconds} s wanted within ${opts.timeout} s`);
     }
-    return await done(advanced);
+    const keys = opts.mediaKeys && advanced >= opts.seconds ? await pressMediaKeys(page) : null;
+    const report = await done(advanced);
+    if (keys) report.media_keys = keys;
+    return report;
   } finally {
     await browser.close();
   }
+}
+
+/**
+ * Presses the lock screen's buttons the way the system would, by calling the
+ * Media Session action handlers the page registered: pause (the audio must
+ * stop), then play after 4 s (the page must rejoin the live moment, not go on
+ * 4 s late), then stop. Reports the registered actions, whether each press
+ * did what it should and the latency after rejoining.
+ */
+async function pressMediaKeys(page) {
+  const press = (action) => page.evaluate((a) => {
+    const fn = window.__mediaActions && window.__mediaActions[a];
+    if (typeof fn !== 'function') return false;
+    fn({ action: a });
+    return true;
+  }, action);
+  const state = () => page.evaluate(() => {
+    const l = window.lofiever;
+    return {
+      paused: l.audio.paused,
+      latency_ms: Math.round(Date.now() - l.programmeTimeMs()),
+      playback_state: navigator.mediaSession.playbackState,
+    };
+  });
+  const actions = await page.evaluate(() =>
+    Object.entries(window.__mediaActions || {}).filter(([, fn]) => typeof fn === 'function').map(([a]) => a).sort());
+  const out = { actions };
+  out.pause_pressed = await press('pause');
+  await sleep(4000);
+  out.after_pause = await state();
+  out.play_pressed = await press('play');
+  // The page seeks to the live moment and holds the target latency: give it
+  // the same few seconds a listener pressing play would wait.
+  await sleep(5000);
+  out.after_play = await state();
+  out.stop_pressed = await press('stop');
+  await sleep(1000);
+  out.after_stop = await state();
+  return out;
 }
 
 function isScheduleUrl(url, origin) {

@@ -235,7 +235,7 @@ pub(crate) fn f(v: &serde_json::Value) -> f64 {
 #[test]
 fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     let _one = exclusive();
-    let report = play_rendered("", &["--seconds", "5", "--timeout", "90"]);
+    let report = play_rendered("", &["--seconds", "5", "--timeout", "90", "--media-keys"]);
     let station = page_station();
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
     let advanced = f(&report["advanced_s"]);
@@ -259,6 +259,51 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
         "browser: {}",
         serde_json::to_string(&report).unwrap_or_default()
     );
+    assert_lock_screen(&report, station);
+}
+
+/// The lock screen and media keys (Media Session), pressed by play.mjs
+/// `--media-keys`: the station's artwork and name are shown, pause stops the
+/// audio, play rejoins the live moment (not 4 s late), stop stops.
+fn assert_lock_screen(report: &serde_json::Value, station: &TempStation) {
+    let last = report["media_session"]
+        .as_array()
+        .and_then(|m| m.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["album"], station.station().name.as_str(), "{report:#}");
+    let art = &last["artwork"][0];
+    let src = art["src"].as_str().unwrap_or("");
+    assert!(src.ends_with("/artwork.png"), "artwork: {last:#}");
+    assert_eq!(art["type"], "image/png", "{last:#}");
+    assert_eq!(art["sizes"], "512x512", "{last:#}");
+    let png = std::fs::read(station.root().join("out/artwork.png")).expect("out/artwork.png");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "artwork.png is not a PNG"
+    );
+
+    let keys = &report["media_keys"];
+    let actions: Vec<&str> = keys["actions"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    for a in ["pause", "play", "stop"] {
+        assert!(actions.contains(&a), "no {a} handler: {keys:#}");
+    }
+    for a in ["seekto", "seekforward", "seekbackward"] {
+        assert!(!actions.contains(&a), "a radio cannot {a}: {keys:#}");
+    }
+    assert_eq!(keys["after_pause"]["paused"], true, "pause: {keys:#}");
+    assert_eq!(keys["after_play"]["paused"], false, "play: {keys:#}");
+    let target = station.station().target_latency_ms as f64;
+    let latency = f(&keys["after_play"]["latency_ms"]);
+    assert!(
+        (latency - target).abs() <= 500.0,
+        "after 4 s paused, play should rejoin the live moment ({target} ms behind), \
+         not go on late: {latency} ms behind: {keys:#}"
+    );
+    assert_eq!(keys["after_stop"]["paused"], true, "stop: {keys:#}");
 }
 
 /// Plays the rendered station with `engine` ("shaka" or "dash.js") and checks
