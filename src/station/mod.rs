@@ -146,7 +146,7 @@ pub struct Station {
     /// URL the page loads Shaka Player from (`index.html?player=shaka`).
     pub shaka_url: String,
     /// The image lock screens and media overlays show (`player.artwork`);
-    /// `None`: the page draws one ([`crate::page`]).
+    /// `None`: the page draws one.
     pub artwork: Option<Artwork>,
     /// Latency every player holds behind the station clock.
     pub target_latency_ms: u64,

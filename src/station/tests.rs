@@ -164,7 +164,16 @@ fn artwork_is_read_and_checked() {
     assert_eq!(key, "player.artwork");
     assert!(msg.contains("not a PNG or JPEG"), "{msg}");
 
-    let png = crate::page::artwork::draw("x");
+    let png = {
+        let mut out = Vec::new();
+        let mut enc = png::Encoder::new(&mut out, 512, 512);
+        enc.set_color(png::ColorType::Rgb);
+        let mut w = enc.write_header().expect("header");
+        w.write_image_data(&vec![90u8; 512 * 512 * 3])
+            .expect("data");
+        w.finish().expect("finish");
+        out
+    };
     std::fs::write(dir.path().join("art.png"), &png[..png.len() / 3]).expect("write");
     let (_, msg) = err(&at("art.png"));
     assert!(msg.contains("broken image"), "{msg}");
