@@ -75,6 +75,11 @@
   const WEBKIT_TOLERANCE_S = 0.03;
   /** Where the page holds the latency itself: another seek at most this often. */
   const RESETTLE_MS = 3500;
+  /**
+   * Where the player holds the latency (dash.js's catch-up): how many seeks in a
+   * row, each aimed by the learned lead, may follow one that lost time.
+   */
+  const MAX_RESEEKS = 3;
   /** Start-up, resume, a jump: a latency error beyond this is removed with one seek. */
   const SETTLE_S = 0.1;
   /** The playhead has not moved for this long while it should: it is stuck. */
@@ -159,6 +164,10 @@
     /** The last jumpToLive seeked, and its outcome is still to be learned from. */
     learnPending: false,
     lastJumpAt: 0,
+    /** Seeks in a row that a player holding the latency itself was re-seeked after. */
+    reseeks: 0,
+    /** How many seek outcomes learnSeekLead has learned from. */
+    seeksLearned: 0,
     /** Things the listener should know that are not problems (a player fallback). */
     notes: [],
     shownKey: null,
@@ -915,7 +924,7 @@
    */
   function holdLatency() {
     const engine = state.engine;
-    if (!engine || !engine.ownsLatency || !state.attached) return;
+    if (!engine || !state.attached) return;
     if (engine.followDay) engine.followDay().catch((e) => reportError(engine.name, undefined, String(e.message || e)));
     if (!isAudible() || audio.seeking || state.settlePending) {
       state.errWindow.length = 0;
@@ -931,7 +940,21 @@
     if (state.learnPending && state.errWindow.length >= ERR_WINDOW && Date.now() - state.lastJumpAt >= LEARN_AFTER_MS) {
       state.learnPending = false;
       learnSeekLead(errS);
+      if (!engine.ownsLatency) {
+        // A player that holds the latency itself (dash.js's catch-up) would take
+        // what the seek lost at its gentle rate: 1.5 s at 1.04x is 40 s (Firefox
+        // loses that much after a seek). Seek again, now with the learned lead; a
+        // few times at most, as the lead converges.
+        if (Math.abs(errS) > SETTLE_S && state.reseeks < MAX_RESEEKS) {
+          state.reseeks += 1;
+          jumpToLive(SETTLE_S, 'reseek');
+        } else {
+          state.reseeks = 0;
+        }
+        return;
+      }
     }
+    if (!engine.ownsLatency) return;
     const bandS = Math.max(0.5, (st.latency.maxMs - st.latency.targetMs) / 1000);
     const now = Date.now();
     if (Math.abs(errS) > bandS
@@ -1109,11 +1132,14 @@
    * pipeline and comes back a few hundred ms late, Firefox's audio output a second
    * or more; Chromium loses nothing): the page learns how much from the error it
    * finds once a second of audio has flowed after a seek, and seeks that much
-   * further next time.
+   * further next time: the first outcome taken whole, later ones half (the
+   * loss varies from seek to seek).
    */
   function learnSeekLead(errorAfterSeek) {
     const lead = state.seekLeadS - errorAfterSeek;
-    state.seekLeadS = Math.min(SEEK_LEAD_MAX_S, Math.max(0, state.seekLeadS + 0.5 * (lead - state.seekLeadS)));
+    const gain = state.seeksLearned === 0 ? 1 : 0.5;
+    state.seeksLearned += 1;
+    state.seekLeadS = Math.min(SEEK_LEAD_MAX_S, Math.max(0, state.seekLeadS + gain * (lead - state.seekLeadS)));
   }
 
   function onPlayRejected(err) {

@@ -370,6 +370,7 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
       sync: (document.getElementById('sync') || {}).textContent || '',
       metadata: window.__metadata || null,
       mediaSession: window.__mediaSession || null,
+      events: (l.events || []).slice(-20),
     };
   }).catch((e) => ({ evalError: e.message }));
 
@@ -404,6 +405,7 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
     page_sync: s.sync || '',
     metadata: s.metadata || null,
     media_session: s.mediaSession || null,
+    page_events: s.events || [],
     ignored: [...ignored],
   };
 }

@@ -23,7 +23,10 @@ use crate::browser::{
 use crate::util::tool;
 
 /// Plays the shared sync station in `browser` with `player` ("dashjs" or
-/// "shaka") for `seconds` s of media. The caller holds [`exclusive`].
+/// "shaka") for `seconds` s of media, and keeps a screenshot of the page as
+/// `target/lofiever-screenshots/<browser>-<player>.png`: at desktop size with
+/// dash.js, at phone size (390 x 844) with Shaka. The caller holds
+/// [`exclusive`].
 fn play_in(browser: &str, player: &str, seconds: u32) -> Value {
     let station = sync_station();
     let (server, url) = serve(&station.root().join("out"));
@@ -31,6 +34,15 @@ fn play_in(browser: &str, player: &str, seconds: u32) -> Value {
         "?player=shaka"
     } else {
         ""
+    };
+    let shots =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/lofiever-screenshots");
+    let _ = std::fs::create_dir_all(&shots);
+    let shot = shots.join(format!("{browser}-{player}.png"));
+    let (width, height) = if player == "shaka" {
+        ("390", "844")
+    } else {
+        ("1280", "800")
     };
     let report = node(
         "play.mjs",
@@ -43,10 +55,21 @@ fn play_in(browser: &str, player: &str, seconds: u32) -> Value {
             &seconds.to_string(),
             "--timeout",
             "90",
+            "--screenshot",
+            &shot.display().to_string(),
+            "--width",
+            width,
+            "--height",
+            height,
         ]
         .map(String::from),
     );
     server.stop();
+    assert!(
+        shot.is_file(),
+        "no screenshot {}: {report:#}",
+        shot.display()
+    );
     eprintln!(
         "{browser} {player}: {}",
         serde_json::to_string(&report).unwrap_or_default()
@@ -86,22 +109,42 @@ fn in_plain_words(text: &str) -> bool {
     text.split_whitespace().filter(|w| w.len() > 2).count() >= 4
 }
 
+/// Firefox loses a second or more after every seek (its audio output stalls);
+/// the page learns that and seeks again, so that within 10 s of media a
+/// listener plays at the station's latency rather than catching up at 1.04x
+/// for most of a minute. The bound is generous (the bench measures the
+/// figure): a listener still catching up is 0.5 s or more off.
+fn assert_at_target(report: &Value) {
+    let target = sync_station().station().target_latency_ms as f64;
+    let latency = f(&report["latency_ms"]);
+    assert!(
+        (latency - target).abs() <= 150.0,
+        "after 10 s of media the page plays {latency} ms behind, the target is {target} ms: {report:#}"
+    );
+}
+
 #[test]
 fn firefox_plays_the_page_with_dashjs_without_errors() {
     tool("firefox-esr");
     let _one = exclusive();
-    let report = play_in("firefox", "dashjs", 5);
-    assert_played(&report, "firefox", 5.0);
+    let report = play_in("firefox", "dashjs", 10);
+    assert_played(&report, "firefox", 10.0);
     assert_eq!(report["player"]["engine"], "dash.js", "{report:#}");
+    assert_at_target(&report);
 }
 
+/// Shaka Player in Firefox: the same re-seek, but Shaka's own live sync then
+/// finishes the last few hundred ms at its rate, so it is at the target only
+/// after about 16 s of media (measured: 0.4 s behind at 10 s, 51 ms at 16 s);
+/// the 10 s is reached by dash.js, the page's default player.
 #[test]
 fn firefox_plays_the_page_with_shaka_without_errors() {
     tool("firefox-esr");
     let _one = exclusive();
-    let report = play_in("firefox", "shaka", 5);
-    assert_played(&report, "firefox", 5.0);
+    let report = play_in("firefox", "shaka", 16);
+    assert_played(&report, "firefox", 10.0);
     assert_eq!(report["player"]["engine"], "shaka", "{report:#}");
+    assert_at_target(&report);
 }
 
 /// WebKitGTK's Media Source accepts the stream's Opus only under the codec
