@@ -371,8 +371,8 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
     let info = dec.info().clone();
     f.source_rate = info.source_rate;
     f.source_channels = u32::try_from(info.source_channels).unwrap_or(u32::MAX);
-    f.tag_artist = info.artist.unwrap_or_default();
-    f.tag_title = info.title.unwrap_or_default();
+    f.tag_artist = crate::catalog::cut_text(&info.artist.unwrap_or_default());
+    f.tag_title = crate::catalog::cut_text(&info.title.unwrap_or_default());
     f.tag_album = info.album.unwrap_or_default();
     f.codec = info.codec;
     f.decoder_revision = crate::audio::DECODER_REVISION;
