@@ -13,7 +13,7 @@
 //! | | `segment_ms` not a multiple of 20 ms, 0, too long | here, `src/station/tests.rs` |
 //! | | bitrate out of 6–510 kb/s | here, `src/station/tests.rs` |
 //! | | bad `publish.target` | here, `src/station/tests.rs` |
-//! | audio | empty, truncated FLAC/WAV, random bytes, AC-3, too short/long, silent, header claiming > 2 h | `tests/it/analyze.rs` (`bad_files_are_reported_and_skipped`, `damaged_files_never_panic`), `tests/it/cli.rs` (`corrupt_and_unusable_files_…`: the run goes on) |
+//! | audio | empty, truncated FLAC/WAV, random bytes, AC-3, too short/long, silent, header claiming > 2 h, a WAV header claiming 4 GB over 1 s (called broken) | `tests/it/analyze.rs` (`bad_files_are_reported_and_skipped`, `damaged_files_never_panic`), `tests/it/cli.rs` (`corrupt_and_unusable_files_…`: the run goes on) |
 //! | catalog.csv | path traversal `../`, absolute path, `a/../../x` | here (end to end, by line), `tests/it/analyze.rs` (`paths_that_escape_the_catalog_are_refused`) |
 //! | | symbolic link out of the catalog (file and folder) | `tests/it/analyze.rs` (`paths_that_escape_the_catalog_are_refused`) |
 //! | | weight −1, 1e308, NaN; enabled = "maybe"; a 1 MB line | here |
