@@ -70,11 +70,24 @@ pub fn analyze_and_tracks(
         .iter()
         .filter_map(|e| e.row.as_ref().map(|r| (e.file.rel_path.as_str(), r)))
         .collect();
-    let mut tracks: Vec<Track> = report
-        .tracks
-        .iter()
-        .map(|f| Track::new(f, rows.get(f.path.as_str()).copied()))
-        .collect();
+    // A track is its recording: the same audio under several paths (a
+    // copied folder) is one track, scheduled under its first path and
+    // reported once.
+    let mut first_path: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut copies: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut tracks: Vec<Track> = Vec::with_capacity(report.tracks.len());
+    for f in &report.tracks {
+        match first_path.get(f.hash.as_str()) {
+            Some(first) => copies.entry(first).or_default().push(f.path.as_str()),
+            None => {
+                first_path.insert(f.hash.as_str(), f.path.as_str());
+                tracks.push(Track::new(f, rows.get(f.path.as_str()).copied()));
+            }
+        }
+    }
+    for (first, others) in &copies {
+        warn_duplicate(first, others);
+    }
     if station.schedule.listener_weighting {
         use crate::listeners::weighting;
         let path = station.catalog_dir.join(weighting::STATS_FILE);
@@ -90,6 +103,22 @@ pub fn analyze_and_tracks(
         }
     }
     Ok((report, tracks))
+}
+
+/// One line for the copies of one recording.
+fn warn_duplicate(first: &str, others: &[&str]) {
+    let shown: Vec<String> = others.iter().take(3).map(|o| format!("{o:?}")).collect();
+    let more = if others.len() > 3 {
+        format!(" and {} more", others.len() - 3)
+    } else {
+        String::new()
+    };
+    tracing::warn!(
+        "catalog: {}{more} {} the same recording as {first:?}; scheduled as one track, under \
+         {first:?} (remove the copies to silence this)",
+        shown.join(", "),
+        if others.len() == 1 { "is" } else { "are" },
+    );
 }
 
 /// Reads the schedule from the target (the authoritative state).
@@ -119,13 +148,179 @@ pub fn extend_schedule(
     now: DateTime<Utc>,
     ahead: SampleCount,
 ) -> Result<usize> {
+    extend_schedule_to(station, schedule, tracks, now, ahead, None)
+}
+
+/// [`extend_schedule`], and at least to `at_least` (a schedule that was cut
+/// is planned again as far as it reached before).
+fn extend_schedule_to(
+    station: &Station,
+    schedule: &mut Schedule,
+    tracks: &[Track],
+    now: DateTime<Utc>,
+    ahead: SampleCount,
+    at_least: Option<SampleIndex>,
+) -> Result<usize> {
     let now_s = station.epoch.sample_at(now)?;
     let back = SampleCount(behind(station)?.0 + SampleCount::from_secs(60)?.0);
     let start = station.grid.chunk_floor(now_s.saturating_sub(back));
     // Render needs the horizon past the window by the crossfade and look-ahead.
     let margin = SampleCount(station.crossfade.0 + SampleCount::from_secs(10)?.0);
     let until = now_s.checked_add(ahead)?.checked_add(margin)?;
+    let until = at_least.map_or(until, |a| a.max(until));
     schedule.extend(tracks, station, start, until)
+}
+
+/// Where each recording of the analysed catalog is (see
+/// [`render::Sources`]); duplicates map to their first path.
+pub fn sources_of(report: &analyze::Report) -> render::Sources {
+    let mut sources = render::Sources::default();
+    for f in &report.tracks {
+        sources
+            .by_hash
+            .entry(f.hash.clone())
+            .or_insert_with(|| f.path.clone());
+        sources.by_path.insert(f.path.clone(), f.hash.clone());
+    }
+    sources
+}
+
+/// A schedule cut by [`replan_missing`] or a takedown: what must be
+/// planned, rendered and written again.
+#[derive(Debug, Clone)]
+pub struct Cut {
+    /// The programme sample from which the programme changed (a segment
+    /// boundary): nothing before it changes.
+    pub at: SampleIndex,
+    /// Index of the first schedule item removed or changed.
+    pub first_item: usize,
+    /// Segments from `at` to the last one that existed (exclusive): they
+    /// belong to the old plan and are rendered again.
+    pub redo: std::ops::Range<SegmentNumber>,
+    /// Where the old schedule reached: the new one is planned at least to
+    /// the end of that day, so every old day file is written again.
+    pub replan_until: SampleIndex,
+}
+
+/// The first segment not at the target: everything before it may have
+/// been heard (or buffered) and never changes; one past the last segment
+/// the target holds, or the schedule's start for a target with none.
+fn first_unpublished(
+    station: &Station,
+    schedule: &Schedule,
+    remote: &BTreeMap<String, ObjectInfo>,
+) -> SegmentNumber {
+    remote
+        .keys()
+        .filter(|k| layout::Kind::of(k) == layout::Kind::Segment)
+        .filter_map(|k| layout::segment_number(k))
+        .max()
+        .map(|n| SegmentNumber(n.0 + 1))
+        .unwrap_or_else(|| {
+            schedule
+                .start()
+                .map_or(SegmentNumber(0), |s| station.grid.segment_of(s))
+        })
+}
+
+/// Cuts `schedule` at segment `from` for the items `gone` selects (see
+/// [`Schedule::cut`]); `None` if none is affected.
+pub fn cut_schedule(
+    station: &Station,
+    schedule: &mut Schedule,
+    from: SegmentNumber,
+    remote: &BTreeMap<String, ObjectInfo>,
+    gone: &dyn Fn(&crate::schedule::Item) -> bool,
+) -> Result<Option<Cut>> {
+    let at = station.grid.segment_start(from)?;
+    let old_end = schedule.items.last().map(|it| it.start());
+    let Some(first_item) = schedule.cut(at, gone) else {
+        return Ok(None);
+    };
+    // The end of the old schedule's last day (day files must not be left
+    // holding items of the old plan).
+    let replan_until = match old_end {
+        Some(s) => {
+            let day = store::day_of(station.epoch, s)?;
+            let midnight = day
+                .succ_opt()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+                .ok_or_else(|| Error::Schedule(format!("day {day} has no next day")))?;
+            station.epoch.sample_at(midnight)?
+        }
+        None => at,
+    };
+    let last = first_unpublished(station, schedule, remote);
+    let local_last = last_local_segment(station).map_or(last, |n| SegmentNumber(n.0 + 1));
+    let redo = from..SegmentNumber(last.0.max(local_last.0).max(from.0));
+    Ok(Some(Cut {
+        at,
+        first_item,
+        redo,
+        replan_until,
+    }))
+}
+
+/// The highest segment number in the output folder (first rendition).
+fn last_local_segment(station: &Station) -> Option<SegmentNumber> {
+    let r = station.renditions.first()?;
+    let dir = station.output_dir.join(r.id());
+    std::fs::read_dir(&dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| layout::segment_file_number(&e.file_name().to_string_lossy()))
+        .max()
+}
+
+/// A scheduled item whose recording is nowhere in the catalog (not at its
+/// path, not elsewhere under its content hash) must not stop the station:
+/// the schedule is cut at the first segment not yet at the target and
+/// planned again from there, with a warning naming each such track. Items
+/// before the cut that are gone mix as silence (their segments exist; only
+/// the next chunk's priming reads them).
+fn replan_missing(
+    station: &Station,
+    schedule: &mut Schedule,
+    sources: &mut render::Sources,
+    remote: &BTreeMap<String, ObjectInfo>,
+) -> Result<Option<Cut>> {
+    let root = station.catalog_dir.clone();
+    let gone_now = |it: &crate::schedule::Item| sources.resolve(&root, it).is_none();
+    let from = first_unpublished(station, schedule, remote);
+    let at = station.grid.segment_start(from)?;
+    let mut named = std::collections::BTreeSet::new();
+    for it in schedule
+        .items
+        .iter()
+        .filter(|it| it.end() > at && gone_now(it))
+    {
+        if named.insert(it.hash.clone()) {
+            tracing::warn!(
+                "render: track {:?} (\"{}\" by {}, content {}) is scheduled from {} but its audio is \
+                 nowhere in the catalog; the programme is planned again from {} (`render --strict` \
+                 stops instead)",
+                it.track,
+                it.title,
+                it.artist,
+                it.hash,
+                store::fmt_sample(station.epoch, it.start()),
+                store::fmt_sample(station.epoch, at.max(it.start())),
+            );
+        }
+    }
+    let silent: Vec<u64> = schedule
+        .items
+        .iter()
+        .filter(|it| it.start() < at && gone_now(it))
+        .map(|it| it.start_sample)
+        .collect();
+    if named.is_empty() {
+        return Ok(None);
+    }
+    let cut = cut_schedule(station, schedule, from, remote, &gone_now)?;
+    sources.silent.extend(silent);
+    Ok(cut)
 }
 
 /// How much programme before "now" a run wants rendered: the MPD lets
@@ -173,10 +368,37 @@ pub fn render_window_skipping(
     at_target: Option<&BTreeMap<String, ObjectInfo>>,
     progress: &dyn Progress,
 ) -> Result<render::Summary> {
+    render_cut(
+        station,
+        schedule,
+        window,
+        at_target,
+        std::sync::Arc::new(render::Sources::default()),
+        None,
+        progress,
+    )
+}
+
+/// [`render_window_skipping`] with recordings found by content hash
+/// (`sources`) and, after a cut, its segments rendered again (the window
+/// reaches at least to the last of them).
+fn render_cut(
+    station: &Station,
+    schedule: &Schedule,
+    window: &Window,
+    at_target: Option<&BTreeMap<String, ObjectInfo>>,
+    sources: std::sync::Arc<render::Sources>,
+    redo: Option<std::ops::Range<SegmentNumber>>,
+    progress: &dyn Progress,
+) -> Result<render::Summary> {
     let catalog = station.catalog_dir.clone();
-    let make_audio =
-        move || -> Box<dyn render::mix::TrackAudio> { Box::new(CatalogAudio::new(&catalog)) };
-    let wanted = wanted_segments(station, window)?;
+    let make_audio = move || -> Box<dyn render::mix::TrackAudio> {
+        Box::new(CatalogAudio::with_sources(&catalog, sources.clone()))
+    };
+    let mut wanted = wanted_segments(station, window)?;
+    if let Some(r) = &redo {
+        wanted.end = wanted.end.max(r.end);
+    }
     let elsewhere = |key: &str| at_target.is_some_and(|l| l.contains_key(key));
     render::run_skipping(
         station,
@@ -185,6 +407,7 @@ pub fn render_window_skipping(
         &station.output_dir,
         wanted,
         window.force,
+        redo.map(|r| r.start),
         &elsewhere,
         progress,
     )
@@ -314,10 +537,29 @@ pub fn plan(
     })
 }
 
+/// How a render run treats a scheduled recording that is gone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Stop (as before content identity) instead of planning again the
+    /// time not yet rendered when a scheduled recording is nowhere in the
+    /// catalog.
+    pub strict: bool,
+}
+
 /// The whole job: analyze → schedule → render → station files → publish,
 /// under the station lock ([`crate::publish::lock`]): a second run of the same
 /// station stops at once with [`Error::Locked`].
 pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Result<JobSummary> {
+    run_with(station, window, RunOptions::default(), progress)
+}
+
+/// [`run`] with options.
+pub fn run_with(
+    station: &Station,
+    window: &Window,
+    options: RunOptions,
+    progress: &dyn Progress,
+) -> Result<JobSummary> {
     let Start {
         lock,
         target,
@@ -327,6 +569,19 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
     } = start(station, "render", progress)?;
     let published = schedule.items.len();
     adopt_pending_plan(station, &mut schedule);
+    // One listing of the target serves the cut (what may have been heard),
+    // render (what is there already), publish (what differs) and retention
+    // (what has aged out).
+    let remote = target.list("")?;
+    let mut sources = sources_of(&report);
+    let cut = if options.strict {
+        None
+    } else {
+        replan_missing(station, &mut schedule, &mut sources, &remote)?
+    };
+    let published = cut
+        .as_ref()
+        .map_or(published, |c| c.first_item.min(published));
     // Segments already there while neither the target nor this folder
     // knows a plan were rendered by a first run killed before it published
     // its plan: they are orphans of a plan that is lost (a new one starts
@@ -336,18 +591,24 @@ pub fn run(station: &Station, window: &Window, progress: &dyn Progress) -> Resul
         force: window.force || schedule.items.is_empty(),
         ..*window
     };
-    let items_added = extend_schedule(station, &mut schedule, &tracks, window.now, window.ahead)?;
+    let items_added = extend_schedule_to(
+        station,
+        &mut schedule,
+        &tracks,
+        window.now,
+        window.ahead,
+        cut.as_ref().map(|c| c.replan_until),
+    )?;
     let first_new = schedule.items.get(published).map(|it| it.start());
     write_pending_plan(station, &schedule)?;
-    // One listing of the target serves render (what is there already),
-    // publish (what differs) and retention (what has aged out).
-    let remote = target.list("")?;
     let separate = !publish::target_is_output(station);
-    let render = render_window_skipping(
+    let render = render_cut(
         station,
         &schedule,
         window,
         separate.then_some(&remote),
+        std::sync::Arc::new(sources),
+        cut.map(|c| c.redo),
         progress,
     )?;
     lock.check()?;

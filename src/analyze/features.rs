@@ -319,6 +319,20 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
     if let Some(declared) = info.declared_frames {
         let seconds = declared as f64 / rate;
         if seconds > MAX_TRACK_SECONDS as f64 + 1.0 {
+            // Uncompressed audio takes at least a byte per sample: a PCM
+            // header declaring more than the file holds is broken, not long.
+            let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
+            let least = declared.saturating_mul(info.source_channels.max(1) as u64);
+            if info.codec.starts_with("pcm") && least > size {
+                return Err(Error::audio(
+                    path,
+                    format!(
+                        "broken: its header declares {:.0} min of audio but the file holds only \
+                         {size} bytes; export it again",
+                        seconds / 60.0
+                    ),
+                ));
+            }
             return Err(too_long(path, seconds));
         }
     }
@@ -371,8 +385,8 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
     let info = dec.info().clone();
     f.source_rate = info.source_rate;
     f.source_channels = u32::try_from(info.source_channels).unwrap_or(u32::MAX);
-    f.tag_artist = info.artist.unwrap_or_default();
-    f.tag_title = info.title.unwrap_or_default();
+    f.tag_artist = crate::catalog::cut_text(&info.artist.unwrap_or_default());
+    f.tag_title = crate::catalog::cut_text(&info.title.unwrap_or_default());
     f.tag_album = info.album.unwrap_or_default();
     f.codec = info.codec;
     f.decoder_revision = crate::audio::DECODER_REVISION;

@@ -38,8 +38,7 @@ struct RawRow {
     enabled: Option<String>,
 }
 
-/// Longest artist/title/tags text kept from a row.
-const MAX_TEXT: usize = 300;
+use super::MAX_TEXT;
 
 /// Reads every `catalog.csv` under `root` (in folders that hold scanned
 /// files or at the root) and returns rows keyed by the catalog-relative path

@@ -17,7 +17,8 @@
 //! Errors: a bad row (unknown file, a path escaping the catalog, an absurd
 //! weight) is reported with its file and line and the row is ignored; the run
 //! goes on. Hidden files and folders (starting with `.`) are skipped, and so
-//! are symbolic links that lead out of the catalog.
+//! are symbolic links that lead out of the catalog and links to folders
+//! (see [`scan`]: no folder is scanned twice, depth is capped).
 
 mod csvfile;
 mod scan;
@@ -28,6 +29,16 @@ pub use csvfile::{read_catalog_csvs, CatalogRow};
 pub use scan::{scan, ScannedFile};
 
 use crate::error::Error;
+
+/// Longest text kept from outside (catalog.csv artist/title/tags, a file's
+/// title and artist tags), in characters: whatever comes from there is cut
+/// to this everywhere it goes (features.csv, schedule files, the page).
+pub const MAX_TEXT: usize = 300;
+
+/// `text` trimmed and cut to [`MAX_TEXT`] characters.
+pub fn cut_text(text: &str) -> String {
+    text.trim().chars().take(MAX_TEXT).collect()
+}
 
 /// One audio file of the catalog, with what catalog.csv says about it.
 #[derive(Debug, Clone, PartialEq)]

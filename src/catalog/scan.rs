@@ -20,15 +20,41 @@ pub struct ScannedFile {
     pub mtime_ns: u128,
 }
 
+/// Deepest folder nesting scanned below the catalog root.
+pub const MAX_DEPTH: usize = 32;
+
+/// A folder's identity on disk (device and inode where the platform has
+/// them, else its canonical path), so no folder is scanned twice.
+#[cfg(unix)]
+fn dir_id(meta: &fs::Metadata, _path: &Path) -> Option<(u64, u64, PathBuf)> {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.dev(), meta.ino(), PathBuf::new()))
+}
+
+#[cfg(not(unix))]
+fn dir_id(_meta: &fs::Metadata, path: &Path) -> Option<(u64, u64, PathBuf)> {
+    fs::canonicalize(path).ok().map(|p| (0, 0, p))
+}
+
 /// Finds every audio file under `root`, sorted by relative path. Unreadable
 /// folders and links out of the catalog are reported, not fatal; a missing
 /// root is fatal.
+///
+/// Links to folders are never followed: one inside the catalog leads to a
+/// folder that is scanned where it is (following it would list its tracks
+/// twice, or forever for a link to an ancestor), one outside is refused.
+/// No folder is visited twice (device and inode), and nesting deeper than
+/// [`MAX_DEPTH`] is reported and not scanned.
 pub fn scan(root: &Path) -> Result<(Vec<ScannedFile>, Vec<Error>)> {
     let canonical_root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
     let mut files = Vec::new();
     let mut problems = Vec::new();
-    let mut stack = vec![(root.to_path_buf(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
+    let mut visited = std::collections::HashSet::new();
+    if let Some(id) = fs::metadata(root).ok().and_then(|m| dir_id(&m, root)) {
+        visited.insert(id);
+    }
+    let mut stack = vec![(root.to_path_buf(), String::new(), 0usize)];
+    while let Some((dir, rel, depth)) = stack.pop() {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) => {
@@ -63,6 +89,16 @@ pub fn scan(root: &Path) -> Result<(Vec<ScannedFile>, Vec<Error>)> {
             };
             if file_type.is_symlink() {
                 match fs::canonicalize(&path) {
+                    Ok(target) if target.is_dir() => {
+                        let why = if target.starts_with(&canonical_root) {
+                            "a link to a folder inside the catalog; not followed (that folder is \
+                             scanned where it is)"
+                        } else {
+                            "symbolic link leads out of the catalog folder; refused"
+                        };
+                        problems.push(Error::audio(&path, why));
+                        continue;
+                    }
                     Ok(target) if target.starts_with(&canonical_root) => {}
                     Ok(_) => {
                         problems.push(Error::audio(
@@ -85,7 +121,26 @@ pub fn scan(root: &Path) -> Result<(Vec<ScannedFile>, Vec<Error>)> {
                 }
             };
             if meta.is_dir() {
-                stack.push((path, rel_path));
+                if depth + 1 > MAX_DEPTH {
+                    problems.push(Error::audio(
+                        &path,
+                        format!(
+                            "folders nested deeper than {MAX_DEPTH} levels; not scanned (move \
+                             its music higher up)"
+                        ),
+                    ));
+                    continue;
+                }
+                if let Some(id) = dir_id(&meta, &path) {
+                    if !visited.insert(id) {
+                        problems.push(Error::audio(
+                            &path,
+                            "the same folder as one already scanned; not scanned twice",
+                        ));
+                        continue;
+                    }
+                }
+                stack.push((path, rel_path, depth + 1));
                 continue;
             }
             let is_audio = Path::new(&name)

@@ -86,6 +86,11 @@ enum Command {
         /// Render segments again even if they already exist.
         #[arg(long)]
         force: bool,
+        /// Stop when a scheduled recording is nowhere in the catalog, instead
+        /// of planning the time not yet published again (with a warning
+        /// naming the track).
+        #[arg(long)]
+        strict: bool,
     },
     /// Copy the output folder to the publish target (publish.target or
     /// LOFIEVER_TARGET): audio first, then schedule, then MPD and page.
@@ -242,9 +247,20 @@ const CAPPED_LOG_TARGETS: &[&str] = &[
     "rustls",
 ];
 
+/// Crates whose log lines only repeat, unattributed, what lofiever says
+/// about the same file in its own line (symphonia logs "probe reach EOF at
+/// 64 bytes" for every file it cannot read): dropped, so each bad file
+/// gives one line, with its name.
+const DROPPED_LOG_TARGETS: &[&str] = &["symphonia"];
+
 fn init_logging() {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for target in DROPPED_LOG_TARGETS {
+        if let Ok(d) = format!("{target}=off").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     for target in CAPPED_LOG_TARGETS {
         if let Ok(d) = format!("{target}=info").parse() {
             filter = filter.add_directive(d);
@@ -345,14 +361,18 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             ));
         }
         Command::Explain(args) => schedule::run_explain(&cli.global, &args, &bars)?,
-        Command::Render { ahead, force } => {
+        Command::Render {
+            ahead,
+            force,
+            strict,
+        } => {
             let station = load_station(&cli.global)?;
             let window = Window {
                 now: now()?,
                 ahead: ahead.ahead()?,
                 force,
             };
-            let summary = job::run(&station, &window, &bars)?;
+            let summary = job::run_with(&station, &window, job::RunOptions { strict }, &bars)?;
             print_job_summary(&station, &summary, &say)?;
         }
         Command::Publish {

@@ -45,7 +45,7 @@ use md5::{Digest, Md5};
 use rayon::prelude::*;
 
 pub use dir::DirTarget;
-pub use s3::{public_read_policy, BucketSetup, S3Target};
+pub use s3::{public_read_policy, silent_store_budget, BucketSetup, S3Target};
 
 use crate::error::{Error, Result};
 use crate::progress::{Progress, Unit};

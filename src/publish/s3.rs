@@ -110,6 +110,33 @@ pub struct BucketSetup {
     pub public_read_policy: String,
 }
 
+/// How long a connection may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a store may stay silent after a request is sent (until the
+/// first byte of its answer). A store that accepts connections and never
+/// answers fails each attempt after this.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one attempt may take in all (a large listing page or upload
+/// on a slow link).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The longest a request may take before it is reported as failed when the
+/// store accepts connections but never answers: every attempt waits
+/// [`READ_TIMEOUT`], with the retry waits of [`Backoff::DEFAULT`] between
+/// them (6 × 5 s + at most 6.2 s ≈ 36 s).
+pub fn silent_store_budget() -> Duration {
+    let b = Backoff::DEFAULT;
+    let waits: Duration = (1..b.attempts)
+        .map(|r| {
+            b.base
+                .checked_mul(1u32 << (r - 1).min(20))
+                .unwrap_or(b.cap)
+                .min(b.cap)
+        })
+        .sum();
+    READ_TIMEOUT * b.attempts + waits
+}
+
 impl S3Target {
     /// Connects (lazily: nothing goes over the network until the first
     /// request) to `bucket` under `prefix` with the `[publish]` settings.
@@ -150,8 +177,9 @@ impl S3Target {
                 .retry_config(RetryConfig::disabled())
                 .timeout_config(
                     TimeoutConfig::builder()
-                        .connect_timeout(Duration::from_secs(5))
-                        .operation_attempt_timeout(Duration::from_secs(60))
+                        .connect_timeout(CONNECT_TIMEOUT)
+                        .read_timeout(READ_TIMEOUT)
+                        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
                         .build(),
                 );
             if let Some(e) = &cfg.endpoint {

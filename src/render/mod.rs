@@ -20,6 +20,9 @@
 //!
 //! Skip or stop: a scheduled track that is missing or unreadable stops the
 //! run with its name (rendering silence in its place would publish a gap).
+//! A moved file is found by its content hash ([`Sources`]); a recording gone
+//! for good is planned around by the job before rendering (`job`), and only
+//! items it marks [`Sources::silent`] (heard before the cut) mix as silence.
 
 pub mod encode;
 pub mod limiter;
@@ -33,7 +36,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-pub use source::CatalogAudio;
+pub use source::{CatalogAudio, Sources};
 
 use crate::error::{Error, Result};
 use crate::package::fmp4;
@@ -99,6 +102,7 @@ pub fn run(
         out_dir,
         wanted,
         force,
+        None,
         &nowhere_else,
         progress,
     )
@@ -107,7 +111,9 @@ pub fn run(
 /// [`run`], also skipping (unless `force`) segments whose key (e.g.
 /// `96k/12.m4s`) `elsewhere` reports present for every rendition — the
 /// segments already at the publish target (state lives in the target, see
-/// `docs/ARCHITECTURE.md`: they are not rendered again).
+/// `docs/ARCHITECTURE.md`: they are not rendered again). Segments from
+/// `redo_from` on are rendered again wherever they are: the schedule was cut
+/// there (a takedown, a recording gone), so they belong to an old plan.
 #[allow(clippy::too_many_arguments)]
 pub fn run_skipping(
     station: &Station,
@@ -116,6 +122,7 @@ pub fn run_skipping(
     out_dir: &Path,
     wanted: Range<SegmentNumber>,
     force: bool,
+    redo_from: Option<SegmentNumber>,
     elsewhere: &dyn Fn(&str) -> bool,
     progress: &dyn Progress,
 ) -> Result<Summary> {
@@ -154,6 +161,7 @@ pub fn run_skipping(
         for n in segs.start.0.max(window.start.0)..segs.end.0.min(window.end.0) {
             let n = SegmentNumber(n);
             let present = !force
+                && redo_from.is_none_or(|r| n < r)
                 && station.renditions.iter().all(|r| {
                     let key = layout::segment(&r.id(), n);
                     elsewhere(&key) || fmp4::segment_file_is_complete(&out_dir.join(&key))

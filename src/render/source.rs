@@ -7,8 +7,9 @@
 //! a request that goes backwards past the kept window reopens the file and
 //! decodes from the start, which yields the very same samples.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::mix::TrackAudio;
 use crate::analyze::track_path;
@@ -24,10 +25,45 @@ struct OpenTrack {
     ended: bool,
 }
 
+/// Where each recording is in the catalog now: a track is its audio (the
+/// content hash), not its path, so an item whose file was moved or renamed
+/// is decoded from where its content is now.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// Content hash → catalog-relative path (the first path in sorted
+    /// order when one recording has several).
+    pub by_hash: HashMap<String, String>,
+    /// Catalog-relative path → content hash.
+    pub by_path: HashMap<String, String>,
+    /// Starts of items whose recording is gone and whose audio is heard
+    /// only before the cut (already rendered): they mix as silence, so the
+    /// chunk after the cut can be primed without them.
+    pub silent: HashSet<u64>,
+}
+
+impl Sources {
+    /// The catalog-relative path to decode `item` from, `None` if its
+    /// recording is nowhere in the catalog: the path it was scheduled under
+    /// if that still holds the same audio, else wherever that audio is now,
+    /// else the scheduled path if a file is still there.
+    pub fn resolve(&self, root: &Path, item: &Item) -> Option<String> {
+        if self.by_path.get(&item.track) == Some(&item.hash) {
+            return Some(item.track.clone());
+        }
+        if let Some(rel) = self.by_hash.get(&item.hash) {
+            return Some(rel.clone());
+        }
+        track_path(root, &item.track)
+            .is_file()
+            .then(|| item.track.clone())
+    }
+}
+
 /// Decodes scheduled tracks from the catalog folder. Not `Sync`: each
 /// render worker owns one.
 pub struct CatalogAudio {
     root: PathBuf,
+    sources: Arc<Sources>,
     open: HashMap<u64, OpenTrack>,
     /// Buffers of closed tracks, reused for the next ones opened, so their
     /// memory is not handed back and faulted in afresh for every track.
@@ -37,8 +73,15 @@ pub struct CatalogAudio {
 impl CatalogAudio {
     /// Audio from the catalog at `root`.
     pub fn new(root: &Path) -> CatalogAudio {
+        CatalogAudio::with_sources(root, Arc::new(Sources::default()))
+    }
+
+    /// Audio from the catalog at `root`, finding moved recordings by their
+    /// content hash through `sources`.
+    pub fn with_sources(root: &Path, sources: Arc<Sources>) -> CatalogAudio {
         CatalogAudio {
             root: root.to_path_buf(),
+            sources,
             open: HashMap::new(),
             spare: Vec::new(),
         }
@@ -66,14 +109,15 @@ impl CatalogAudio {
     }
 
     fn open_item(&mut self, item: &Item) -> Result<OpenTrack> {
-        let path = track_path(&self.root, &item.track);
-        if !path.is_file() {
+        let Some(rel) = self.sources.resolve(&self.root, item) else {
             return Err(Error::Schedule(format!(
-                "track {:?} (\"{}\" by {}) is scheduled at sample {} but is no longer in the \
-                 catalog; put the file back (the schedule is append-only and never re-planned)",
-                item.track, item.title, item.artist, item.start_sample
+                "track {:?} (\"{}\" by {}, content {}) is scheduled at sample {} but its audio is \
+                 no longer in the catalog; put the file back, or run `lofiever render` without \
+                 --strict to re-plan the time not yet rendered",
+                item.track, item.title, item.artist, item.hash, item.start_sample
             )));
-        }
+        };
+        let path = track_path(&self.root, &rel);
         Ok(OpenTrack {
             dec: Decoder48::open(&path)?,
             buf: self.spare.pop().unwrap_or_default(),
@@ -86,6 +130,9 @@ impl CatalogAudio {
 impl TrackAudio for CatalogAudio {
     fn frames(&mut self, item: &Item, from: u64, frames: usize) -> Result<&[f32]> {
         let key = item.start_sample;
+        if self.sources.silent.contains(&key) && self.sources.resolve(&self.root, item).is_none() {
+            return Ok(&[]);
+        }
         let reopen = match self.open.get(&key) {
             Some(t) => from < t.buf_start,
             None => true,

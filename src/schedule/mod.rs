@@ -35,8 +35,9 @@
 //! Skip or stop: an empty catalog (or every track disabled), or a schedule
 //! file that cannot be read or does not join up, stops the run. A rule the
 //! catalog makes impossible is relaxed with a warning naming it; a scheduled
-//! track that vanished from the catalog is warned about here (planning goes
-//! on after it) and is an error when rendering reaches it.
+//! recording that vanished from the catalog is warned about here (planning
+//! goes on after it); `lofiever render` then cuts the schedule before it
+//! ([`Schedule::cut`]) and plans again (`render --strict` stops instead).
 
 pub mod cost;
 pub mod daypart;
@@ -167,6 +168,32 @@ impl Schedule {
             }
         }
         Ok(())
+    }
+
+    /// Takes the items `gone` selects out of the programme from sample `cut`
+    /// on, keeping everything heard before `cut` as it is: the item playing
+    /// at `cut`, if `gone`, is cut short there (a hard cut, no fade-out: a
+    /// fade would need its audio after the cut, or change audio before it);
+    /// otherwise the schedule is truncated before the first later `gone`
+    /// item (the items between stay). Returns the index of the first item
+    /// removed or changed, or `None` if nothing is affected. The caller
+    /// extends the schedule again from its new horizon.
+    pub fn cut(&mut self, cut: SampleIndex, gone: &dyn Fn(&Item) -> bool) -> Option<usize> {
+        let after = self.items.partition_point(|it| it.start() < cut);
+        if let Some(j) = after.checked_sub(1) {
+            let it = &self.items[j];
+            if it.end() > cut && it.next_start() > cut && gone(it) {
+                self.items.truncate(j + 1);
+                let it = &mut self.items[j];
+                it.length = (cut.0 - it.start_sample).max(1);
+                it.fade_out = 0;
+                it.fade_in = it.fade_in.min(it.length);
+                return Some(j);
+            }
+        }
+        let k = after + self.items[after..].iter().position(gone)?;
+        self.items.truncate(k);
+        Some(k)
     }
 
     /// Appends items until the horizon reaches `until`. An empty schedule

@@ -74,11 +74,17 @@ impl Track {
             Some((a, t)) => (a.trim().to_string(), t.trim().to_string()),
             None => (String::new(), stem.to_string()),
         };
+        // Tags are cut when analysed, but a features.csv written by an
+        // older lofiever may hold them whole.
         let pick = |csv: Option<&String>, tag: &str, file: String, fallback: &str| {
-            csv.cloned()
+            let text = csv
+                .cloned()
                 .or_else(|| (!tag.is_empty()).then(|| tag.to_string()))
                 .or_else(|| (!file.is_empty()).then_some(file))
-                .unwrap_or_else(|| fallback.to_string())
+                .unwrap_or_else(|| fallback.to_string());
+            text.chars()
+                .take(crate::catalog::MAX_TEXT)
+                .collect::<String>()
         };
         let (key, feature_problem) = parse_key(&f.key, &f.camelot);
         let positive = |v: f64| (v.is_finite() && v > 0.0).then_some(v);

@@ -177,6 +177,16 @@ pub fn segment_number(key: &str) -> Option<SegmentNumber> {
     digits.parse().ok().map(SegmentNumber)
 }
 
+/// The segment number of a segment file name inside a rendition's folder
+/// (`12.m4s`, see [`segment_file`]); `None` for any other name.
+pub fn segment_file_number(name: &str) -> Option<SegmentNumber> {
+    let digits = name.strip_suffix(SEGMENT_EXT)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().map(SegmentNumber)
+}
+
 /// The UTC day a schedule key names (`schedule/2026-11-24.json`); `None` for
 /// any other key.
 pub fn schedule_day_of(key: &str) -> Option<NaiveDate> {

@@ -564,10 +564,24 @@ fn parse_target(text: &str, root: &Path) -> std::result::Result<TargetSpec, Stri
             prefix: prefix.trim_matches('/').to_string(),
         });
     }
-    if text.contains("://") {
-        return Err(format!(
-            "{text:?}: only directories and s3://bucket/prefix targets are supported"
-        ));
+    // Anything that reads as a URL scheme (two or more letters, then ':')
+    // is one, and only s3:// is known: `s3:/radio/live` or `S3://x` is a
+    // typo, not a local folder named `s3:`. (One letter is a drive.)
+    let scheme = text.split_once(':').map(|(s, _)| s).filter(|s| {
+        s.len() >= 2
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if let Some(scheme) = scheme {
+        return Err(if scheme.eq_ignore_ascii_case("s3") {
+            format!("{text:?} is not an S3 target: write s3://bucket/prefix (two slashes, lowercase s3)")
+        } else {
+            format!(
+                "{text:?}: unknown scheme {scheme:?}; a target is s3://bucket/prefix or a directory \
+                 (write a folder whose name has a colon as ./{text})"
+            )
+        });
     }
     let p = Path::new(text);
     Ok(TargetSpec::Dir(if p.is_absolute() {

@@ -505,6 +505,27 @@ fn bad_files_are_reported_and_skipped() {
         "30",
         cat.join("silence.wav").to_str().expect("utf-8"),
     ]);
+    // A WAV whose header claims 4 GB of audio but that holds 1 s.
+    let liar = cat.join("liar.wav");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=f=440:r=44100",
+        "-t",
+        "1",
+        "-ac",
+        "2",
+        liar.to_str().expect("utf-8"),
+    ]);
+    let mut bytes = std::fs::read(&liar).expect("read wav");
+    let data = bytes
+        .windows(4)
+        .position(|w| w == b"data")
+        .expect("a data chunk");
+    bytes[data + 4..data + 8].copy_from_slice(&0xFFFF_0000u32.to_le_bytes());
+    bytes[4..8].copy_from_slice(&0xFFFF_FFF8u32.to_le_bytes());
+    std::fs::write(&liar, &bytes).expect("write wav");
 
     let report = analyze::run(cat, &Silent).expect("the run goes on");
     let reason = |path: &str| -> String {
@@ -534,6 +555,11 @@ fn bad_files_are_reported_and_skipped() {
         "{long}"
     );
     assert!(reason("silence.wav").contains("silence"));
+    let liar = reason("liar.wav");
+    assert!(
+        liar.starts_with("broken: its header declares") && !liar.contains("too long"),
+        "{liar}"
+    );
     assert_eq!(report.tracks.len(), 1, "only the good track is usable");
     assert_eq!(report.tracks[0].path, "good.wav");
 

@@ -13,12 +13,18 @@
 //! | | `segment_ms` not a multiple of 20 ms, 0, too long | here, `src/station/tests.rs` |
 //! | | bitrate out of 6–510 kb/s | here, `src/station/tests.rs` |
 //! | | bad `publish.target` | here, `src/station/tests.rs` |
-//! | audio | empty, truncated FLAC/WAV, random bytes, AC-3, too short/long, silent, header claiming > 2 h | `tests/it/analyze.rs` (`bad_files_are_reported_and_skipped`, `damaged_files_never_panic`), `tests/it/cli.rs` (`corrupt_and_unusable_files_…`: the run goes on) |
+//! | audio | empty, truncated FLAC/WAV, random bytes, AC-3, too short/long, silent, header claiming > 2 h, a WAV header claiming 4 GB over 1 s (called broken) | `tests/it/analyze.rs` (`bad_files_are_reported_and_skipped`, `damaged_files_never_panic`), `tests/it/cli.rs` (`corrupt_and_unusable_files_…`: the run goes on) |
 //! | catalog.csv | path traversal `../`, absolute path, `a/../../x` | here (end to end, by line), `tests/it/analyze.rs` (`paths_that_escape_the_catalog_are_refused`) |
 //! | | symbolic link out of the catalog (file and folder) | `tests/it/analyze.rs` (`paths_that_escape_the_catalog_are_refused`) |
 //! | | weight −1, 1e308, NaN; enabled = "maybe"; a 1 MB line | here |
 //! | | formula injection (`=`, `+`, `-`, `@`) in file names, tags and reasons → `features.csv`, `analyze-errors.csv` | here; `src/analyze/cache.rs` (round trip) |
 //! | titles | `<script>`, `&`, `"`, `'`, `</title>`, `\`, U+2028, emoji in the station name and track titles → MPD (XML), `station.json` and `schedule/*.json` (JSON), the page (text only) | here |
+//! | | `s3:/radio/live`, `S3://…`, `gs://…` (strict target parsing) | here (`broken_configs_…`) |
+//! | catalog folder | a link to a folder around the catalog (`bad/dirloop -> ..`), folders nested 40 deep | here (`a_folder_link_loop_…`) |
+//! | | the same recording under two paths (a copied folder) | here (`duplicate_recordings_…`) |
+//! | | a scheduled file deleted or moved | `tests/it/identity.rs` |
+//! | tags | a 100 KB title tag | here (`a_100_kb_tag_…`) |
+//! | S3 endpoint | accepts connections and never answers | here (`a_silent_endpoint_…`) |
 //! | lock | a lock file that is not lofiever's | `src/publish/lock.rs` |
 //!
 //! **CSV that spreadsheets open** (`features.csv`, `analyze-errors.csv`):
@@ -77,6 +83,18 @@ fn broken_configs_stop_with_one_line_naming_the_file_and_the_place() {
             &["stream.bitrates_kbps", "600"],
         ),
         ("[publish]\ntarget = \"s3://\"\n", &["publish.target"]),
+        (
+            "[publish]\ntarget = \"s3:/radio/live\"\n",
+            &["publish.target", "s3:/radio/live", "s3://bucket/prefix"],
+        ),
+        (
+            "[publish]\ntarget = \"S3://radio/live\"\n",
+            &["publish.target", "s3://bucket/prefix"],
+        ),
+        (
+            "[publish]\ntarget = \"gs://radio/live\"\n",
+            &["publish.target", "unknown scheme \"gs\""],
+        ),
     ];
     for (toml, wants) in cases {
         let st = TempStation::new(toml);
@@ -399,5 +417,180 @@ fn xml_title(xml: &str) -> String {
             Event::Eof => panic!("no <Title> in the MPD"),
             _ => {}
         }
+    }
+}
+
+/// Lines of a command's stderr that are not blank.
+fn lines(o: &std::process::Output) -> Vec<String> {
+    stderr(o)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_folder_link_loop_and_deep_nesting_give_one_line_each_and_no_phantom_tracks() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    let n = st.add_tracks(&short_specs(3)).len();
+    let bad = st.root().join("catalog/bad");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    std::os::unix::fs::symlink("..", bad.join("dirloop")).expect("symlink");
+    let mut deep = st.root().join("catalog/deep");
+    for i in 0..40 {
+        deep = deep.join(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).expect("mkdir deep");
+    let started = std::time::Instant::now();
+    let o = st.run(&["analyze"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(&format!("analyze: {n} tracks usable")),
+        "{out}"
+    );
+    // (Progress lines aside.)
+    let l: Vec<String> = lines(&o)
+        .into_iter()
+        .filter(|x| x.starts_with("warning") || x.starts_with("error"))
+        .collect();
+    assert_eq!(l.len(), 2, "one line per problem: {l:#?}");
+    assert!(
+        l.iter()
+            .any(|x| x.contains("bad/dirloop") && x.contains("not followed")),
+        "{l:#?}"
+    );
+    assert!(
+        l.iter().any(|x| x.contains("nested deeper than 32")),
+        "{l:#?}"
+    );
+    assert!(l.iter().all(|x| x.len() < 300), "{l:#?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn duplicate_recordings_are_one_track_reported_once() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    let paths = st.add_tracks(&short_specs(4));
+    let copy = st.root().join("catalog/copy");
+    std::fs::create_dir_all(&copy).expect("mkdir");
+    for p in &paths {
+        std::fs::copy(p, copy.join(p.file_name().expect("name"))).expect("copy");
+    }
+    let o = st.run(&["schedule", "--minutes", "30"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dup: Vec<String> = lines(&o)
+        .into_iter()
+        .filter(|l| l.contains("same recording"))
+        .collect();
+    assert_eq!(dup.len(), paths.len(), "one line per recording: {dup:#?}");
+    let items = st.schedule().items;
+    assert!(items.len() > 20, "{} items", items.len());
+    // Each recording is scheduled under one path only.
+    let mut paths_of: std::collections::HashMap<&str, std::collections::BTreeSet<&str>> =
+        std::collections::HashMap::new();
+    for it in &items {
+        paths_of.entry(&it.hash).or_default().insert(&it.track);
+    }
+    assert!(
+        paths_of.values().all(|p| p.len() == 1),
+        "a recording under two paths: {paths_of:?}"
+    );
+    for w in items.windows(2) {
+        assert_ne!(w[0].hash, w[1].hash, "the same recording back to back");
+    }
+}
+
+#[test]
+fn a_100_kb_tag_is_cut_to_300_characters_everywhere() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    let paths = st.add_tracks(&short_specs(3));
+    let long = "x".repeat(100_000);
+    let tagged = st.root().join("catalog/test/tagged.flac");
+    ffmpeg(&[
+        "-i",
+        paths[0].to_str().expect("utf-8"),
+        "-metadata",
+        &format!("title={long}"),
+        tagged.to_str().expect("utf-8"),
+    ]);
+    std::fs::remove_file(&paths[0]).expect("rm");
+    let o = st.run(&["schedule", "--minutes", "10"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let features = std::fs::read_to_string(st.root().join("catalog/features.csv")).expect("csv");
+    let longest = features.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 1000, "features.csv has a {longest}-byte line");
+    assert!(
+        features.contains(&"x".repeat(300)),
+        "the tag is not kept at all"
+    );
+    let items = st.schedule().items;
+    let tagged_items: Vec<_> = items
+        .iter()
+        .filter(|it| it.track.ends_with("tagged.flac"))
+        .collect();
+    assert!(
+        !tagged_items.is_empty(),
+        "the tagged track was never planned"
+    );
+    for it in tagged_items {
+        assert_eq!(it.title.chars().count(), 300, "title of {}", it.track);
+    }
+    for e in std::fs::read_dir(st.root().join("out/schedule")).expect("schedule") {
+        let len = std::fs::metadata(e.expect("entry").path())
+            .expect("meta")
+            .len();
+        assert!(len < 64_000, "a schedule file of {len} bytes");
+    }
+}
+
+#[test]
+fn a_silent_endpoint_fails_render_and_status_within_the_documented_budget() {
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // Accepts every connection and never answers.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let st = TempStation::new(&format!(
+        "{TEST_STATION_TOML}\n[publish]\ntarget = \"s3://silent-radio/live\"\n\
+         endpoint = \"http://127.0.0.1:{port}\"\nregion = \"us-east-1\"\npath_style = true\n"
+    ));
+    st.add_tracks(&short_specs(2));
+    let budget = lofiever::publish::silent_store_budget();
+    for cmd in [&["status"][..], &["render", "--minutes", "1"]] {
+        let started = std::time::Instant::now();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
+            .args(cmd)
+            .current_dir(st.root())
+            .env_remove("LOFIEVER_TARGET")
+            .env("AWS_ACCESS_KEY_ID", "silent")
+            .env("AWS_SECRET_ACCESS_KEY", "silent-secret")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run lofiever");
+        let took = started.elapsed();
+        assert!(
+            !o.status.success(),
+            "{cmd:?} succeeded against a silent store"
+        );
+        // The budget plus start-up (and, for render, analysing 2 tracks).
+        assert!(
+            took < budget + std::time::Duration::from_secs(15),
+            "{cmd:?} took {took:?}, budget {budget:?}: {}",
+            stderr(&o)
+        );
+        let mut l = lines(&o);
+        l.extend(stdout(&o).lines().map(str::to_string));
+        assert!(
+            l.iter()
+                .any(|x| x.contains("127.0.0.1") || x.contains("s3://silent-radio")),
+            "{cmd:?}: {l:#?}"
+        );
+        eprintln!("{cmd:?}: {took:?} (budget {budget:?}): {l:?}");
     }
 }

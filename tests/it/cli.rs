@@ -116,11 +116,20 @@ fn a_scheduled_track_that_vanished_is_named() {
     }
     // Keep one other track so the catalog is not empty.
     st.add_tracks(&short_specs(3)[2..]);
-    let out = st.run(&["render", "--minutes", "3"]);
+    // --strict stops, naming the track.
+    let out = st.run(&["render", "--minutes", "3", "--strict"]);
     let err = stderr(&out);
     assert!(!out.status.success());
     assert!(
         err.contains("is no longer in the catalog") && err.contains("track \"test/0"),
+        "{err}"
+    );
+    // Without it, the time is planned again, with one warning per track.
+    let out = st.run(&["render", "--minutes", "3"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("render: track \"test/0") && err.contains("planned again"),
         "{err}"
     );
 }

@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod engines;
 mod hls;
+mod identity;
 mod listeners;
 mod ops;
 mod publish;

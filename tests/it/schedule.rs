@@ -357,7 +357,8 @@ fn a_scheduled_track_removed_from_the_catalog_is_named_and_never_replanned() {
         .find(|n| n.contains(&gone))
         .unwrap_or_else(|| panic!("the vanished track is not named: {:?}", ext.notices));
     assert!(
-        notice.contains("no longer in the catalog") && notice.contains("never re-planned"),
+        notice.contains("no longer in the catalog")
+            && notice.contains("plans the time not yet published again"),
         "{notice}"
     );
     assert!(

@@ -39,7 +39,7 @@ impl State {
         let mut last = vec![None; n];
         let mut artist_last = vec![None; model.artist_ids.len()];
         for it in history {
-            if let Some(&i) = model.index.get(it.track.as_str()) {
+            if let Some(i) = model.playable_of(it) {
                 last[i] = Some(it.start_sample);
             }
             if let Some(&a) = artist_key(&it.artist).and_then(|a| model.artist_ids.get(&a)) {
@@ -54,9 +54,8 @@ impl State {
             .iter()
             .filter_map(|it| {
                 model
-                    .index
-                    .get(it.track.as_str())
-                    .map(|&i| (it.start_sample, it.next_start().0, i))
+                    .playable_of(it)
+                    .map(|i| (it.start_sample, it.next_start().0, i))
             })
             .collect();
         let due = last
@@ -82,9 +81,7 @@ impl State {
             origin,
             buckets,
             release,
-            prev: history
-                .last()
-                .and_then(|it| model.index.get(it.track.as_str()).copied()),
+            prev: history.last().and_then(|it| model.playable_of(it)),
             horizon,
             recent,
         }

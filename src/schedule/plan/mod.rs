@@ -164,22 +164,29 @@ pub fn extend(
     Ok(Extension { added, notices })
 }
 
-/// Notices for scheduled items still to play whose track is no longer in
-/// the catalog (they cannot be re-planned; rendering them fails).
+/// Notices for scheduled items still to play whose recording is no longer
+/// in the catalog, under its path or any other (a moved file is found by
+/// its content hash). The planner never re-plans them; `lofiever render`
+/// cuts the schedule before them (see `job`), `render --strict` stops.
 fn vanished(
     items: &[Item],
     model: &Model<'_>,
     start: SampleIndex,
     station: &Station,
 ) -> Result<Vec<String>> {
+    let hashes: std::collections::HashSet<&str> =
+        model.all.values().map(|t| t.hash.as_str()).collect();
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for it in items.iter().filter(|it| it.end() > start) {
-        if !model.all.contains_key(it.track.as_str()) && seen.insert(it.track.as_str()) {
+        if !model.all.contains_key(it.track.as_str())
+            && !hashes.contains(it.hash.as_str())
+            && seen.insert(it.track.as_str())
+        {
             out.push(format!(
                 "track {:?} ({:?} by {}) is scheduled at {} but is no longer in the catalog; \
-                 scheduled time is never re-planned, so restore the file (or rendering that \
-                 time fails)",
+                 `lofiever render` plans the time not yet published again (restore the file \
+                 to keep it)",
                 it.track,
                 it.title,
                 it.artist,

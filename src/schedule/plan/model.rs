@@ -126,6 +126,8 @@ pub struct Model<'a> {
     pub all: HashMap<&'a str, &'a Track>,
     /// Position in `tracks` by id.
     pub index: HashMap<&'a str, usize>,
+    /// Position in `tracks` by content hash (the first id of a recording).
+    pub by_hash: HashMap<&'a str, usize>,
     /// The learned moods.
     pub moods: Moods,
     /// The rotation rules in force.
@@ -263,6 +265,15 @@ pub(super) fn key_of(slot: usize) -> Option<Key> {
 }
 
 impl<'a> Model<'a> {
+    /// The playable track a scheduled item plays: by its id, else by its
+    /// recording (a file moved or renamed since, or a duplicate path).
+    pub fn playable_of(&self, item: &crate::schedule::Item) -> Option<usize> {
+        self.index
+            .get(item.track.as_str())
+            .or_else(|| self.by_hash.get(item.hash.as_str()))
+            .copied()
+    }
+
     /// Builds the model for `tracks` (all of them; disabled ones are only
     /// used to recognise scheduled items).
     pub fn new(tracks: &'a [Track], station: &'a Station) -> Result<Model<'a>> {
@@ -363,6 +374,10 @@ impl<'a> Model<'a> {
             .enumerate()
             .map(|(i, t)| (t.id.as_str(), i))
             .collect();
+        let mut by_hash = HashMap::new();
+        for (i, t) in playable.iter().enumerate() {
+            by_hash.entry(t.hash.as_str()).or_insert(i);
+        }
         let minutes = (0..1440u32)
             .map(|m| {
                 let t = daypart::target_at(&cfg.day_parts, m * 60);
@@ -385,6 +400,7 @@ impl<'a> Model<'a> {
             tracks: playable,
             all,
             index,
+            by_hash,
             moods,
             rules,
             notices,

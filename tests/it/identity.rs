@@ -1,0 +1,194 @@
+//! A track is its audio (the content hash), not its path: a scheduled file
+//! that moves is rendered from where it is now, byte for byte the same, and
+//! one that is gone for good is planned around from the first segment not
+//! yet published, so the station never goes off air.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use lofiever::job::{self, Window};
+use lofiever::progress::Silent;
+use lofiever::schedule::Schedule;
+use lofiever::time::SampleCount;
+use serde_json::Value;
+
+use crate::util::{short_specs, stderr, stdout, TempStation, TEST_STATION_TOML};
+
+/// Every file under `dir` (relative path → bytes), dot-files excepted.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("read dir") {
+            let e = e.expect("entry");
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let key = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if e.path().is_dir() {
+                walk(&e.path(), &key, out);
+            } else {
+                out.insert(key, std::fs::read(e.path()).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, "", &mut out);
+    out
+}
+
+fn segments(t: &BTreeMap<String, Vec<u8>>) -> BTreeMap<&String, &Vec<u8>> {
+    t.iter().filter(|(k, _)| k.ends_with(".m4s")).collect()
+}
+
+fn render(st: &TempStation, now: DateTime<Utc>, minutes: u64) -> job::JobSummary {
+    let window = Window {
+        now,
+        ahead: SampleCount::from_secs(minutes * 60).expect("small"),
+        force: false,
+    };
+    job::run(&st.station(), &window, &Silent).expect("render")
+}
+
+fn runway(st: &TempStation, at: DateTime<Utc>) -> u64 {
+    let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let o = st.run(&["status", "--json", "--at", &at]);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("status --json ({e}): {}{}", stdout(&o), stderr(&o)));
+    v["runway_seconds"].as_u64().expect("runway_seconds")
+}
+
+/// A station rendered 3 minutes ahead of `now` and planned 10 minutes
+/// ahead, with the item to take away: the first one that starts after
+/// what is rendered and whose recording plays nowhere before it.
+fn planned_station(now: DateTime<Utc>) -> (TempStation, Schedule, usize) {
+    let st = TempStation::new(TEST_STATION_TOML);
+    st.add_tracks(&short_specs(6));
+    render(&st, now, 3);
+    job::plan(
+        &st.station(),
+        now,
+        SampleCount::from_secs(10 * 60).expect("small"),
+        &Silent,
+    )
+    .expect("plan");
+    let schedule = st.schedule();
+    let s = st.station();
+    let rendered_end = tree(&st.root().join("out"))
+        .keys()
+        .filter_map(|k| lofiever::station::layout::segment_number(k))
+        .max()
+        .expect("segments rendered");
+    let cut = s
+        .grid
+        .segment_start(lofiever::time::SegmentNumber(rendered_end.0 + 1))
+        .expect("in range");
+    let items = &schedule.items;
+    let i = (0..items.len())
+        .find(|&i| {
+            items[i].start() > cut
+                && !items[..i]
+                    .iter()
+                    .any(|it| it.end() > cut && it.hash == items[i].hash)
+        })
+        .expect("an item after what is rendered");
+    (st, schedule, i)
+}
+
+#[test]
+fn a_scheduled_file_that_is_gone_is_planned_around_and_the_runway_never_drops() {
+    let now = Utc::now() - Duration::seconds(5);
+    let (st, before, i) = planned_station(now);
+    let gone = before.items[i].clone();
+    let out = st.root().join("out");
+    let files_before = tree(&out);
+    let runway_before = runway(&st, now + Duration::seconds(60));
+    std::fs::remove_file(st.root().join("catalog").join(&gone.track)).expect("rm");
+
+    // The next run, a minute later: it succeeds instead of stopping.
+    let later = now + Duration::seconds(60);
+    let summary = render(&st, later, 5);
+    assert!(summary.render.written > 0, "{summary:?}");
+    let after = st.schedule();
+    // Nothing published before the cut changed, and the gone recording
+    // never plays from there on.
+    assert_eq!(after.items[..i], before.items[..i], "items before the cut");
+    assert!(
+        after.items[i..].iter().all(|it| it.hash != gone.hash),
+        "the gone recording is still scheduled after the cut"
+    );
+    assert!(
+        after.horizon() >= before.horizon(),
+        "the gap was not planned"
+    );
+    let files_after = tree(&out);
+    for (k, v) in segments(&files_before) {
+        assert_eq!(files_after.get(k), Some(v), "{k} changed");
+    }
+    // The runway never dropped: it reaches further than before.
+    let runway_after = runway(&st, now + Duration::seconds(60));
+    assert!(
+        runway_after >= runway_before,
+        "runway {runway_before} s → {runway_after} s"
+    );
+    let from = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let until = (later + Duration::seconds(4 * 60)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let v = st.run(&["verify", "--from", &from, "--until", &until]);
+    assert!(v.status.success(), "verify: {}{}", stdout(&v), stderr(&v));
+}
+
+#[test]
+fn render_strict_stops_at_a_gone_recording_and_names_it() {
+    let now = Utc::now() - Duration::seconds(5);
+    let (st, before, i) = planned_station(now);
+    let gone = before.items[i].clone();
+    std::fs::remove_file(st.root().join("catalog").join(&gone.track)).expect("rm");
+    let later = (now + Duration::seconds(60)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
+        .args(["render", "--minutes", "5", "--strict"])
+        .current_dir(st.root())
+        .env_remove("LOFIEVER_TARGET")
+        .env("LOFIEVER_NOW", &later)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run lofiever");
+    assert!(!o.status.success(), "render --strict went on");
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{:?}", gone.track)) && err.contains("no longer in the catalog"),
+        "{err}"
+    );
+    assert_eq!(st.schedule(), before, "--strict changed the schedule");
+}
+
+#[test]
+fn a_moved_file_keeps_the_plan_and_gives_the_same_audio() {
+    let now = Utc::now() - Duration::seconds(5);
+    let (a, before_a, _) = planned_station(now);
+    let (b, before_b, i) = planned_station(now);
+    assert_eq!(before_a, before_b, "two identical stations plan alike");
+    let moved = &before_b.items[i].track;
+    let to = b.root().join("catalog/elsewhere");
+    std::fs::create_dir_all(&to).expect("mkdir");
+    let name = moved.rsplit('/').next().expect("file name");
+    std::fs::rename(b.root().join("catalog").join(moved), to.join(name)).expect("move");
+
+    let later = now + Duration::seconds(60);
+    render(&a, later, 5);
+    render(&b, later, 5);
+    assert_eq!(a.schedule(), b.schedule(), "the plan changed");
+    let (ta, tb) = (tree(&a.root().join("out")), tree(&b.root().join("out")));
+    let (sa, sb) = (segments(&ta), segments(&tb));
+    assert_eq!(
+        sa.keys().collect::<Vec<_>>(),
+        sb.keys().collect::<Vec<_>>(),
+        "the same segments"
+    );
+    for (k, v) in &sa {
+        assert!(sb.get(k) == Some(v), "{k} differs");
+    }
+}
