@@ -16,5 +16,7 @@ mod ops;
 mod publish;
 mod render;
 mod schedule;
+mod shard;
+mod sharding_engines;
 mod stream;
 mod util;
