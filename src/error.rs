@@ -73,6 +73,16 @@ pub enum Error {
         /// Who holds it since when, and how to recover.
         message: String,
     },
+    /// A sharded render's plan journal is missing, of another plan, made
+    /// with another configuration, or incomplete (see `job::shard`); stops
+    /// the run before it writes anything.
+    #[error("{place}: {message}")]
+    Plan {
+        /// The journal object, e.g. `s3://radio/live/.lofiever-journal.json`.
+        place: String,
+        /// What is wrong and what to run.
+        message: String,
+    },
     /// Publishing to the target failed.
     #[error("publish to {target}: {message}")]
     Publish {

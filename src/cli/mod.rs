@@ -80,17 +80,45 @@ enum Command {
     /// This is the nightly job. It renders only the segments that are
     /// missing, so re-running it is cheap and safe, and a killed run is
     /// simply finished by the next one.
+    ///
+    /// Sharded (many machines): `lofiever plan`, then `render --shard I/N`
+    /// for I = 1..N anywhere and at once, then `render --finish`.
     Render {
         #[command(flatten)]
         ahead: AheadArgs,
         /// Render segments again even if they already exist.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["shard", "finish"])]
         force: bool,
         /// Stop when a scheduled recording is nowhere in the catalog, instead
         /// of planning the time not yet published again (with a warning
         /// naming the track).
         #[arg(long)]
         strict: bool,
+        /// Render and publish only shard I of N of the plan at the target
+        /// (made by `lofiever plan`): a contiguous share of its missing
+        /// segments, the same whoever asks. Shards of one plan may run at
+        /// once on any machines; a shard never plans.
+        #[arg(long, value_name = "I/N", conflicts_with_all = ["finish", "days", "hours", "minutes"])]
+        shard: Option<String>,
+        /// After every shard: check the plan's audio is all at the target,
+        /// then publish schedule, MPD and page, and close the plan.
+        #[arg(long, conflicts_with_all = ["days", "hours", "minutes"])]
+        finish: bool,
+        /// With --shard or --finish: stop (changing nothing) unless the
+        /// target's plan is this one (the id `lofiever plan` printed).
+        #[arg(long, value_name = "ID", env = "LOFIEVER_PLAN")]
+        plan: Option<String>,
+    },
+    /// Plan a sharded render: analyse, extend the schedule and publish the
+    /// plan journal the shards read (`render --shard I/N`, then `render
+    /// --finish`). Publishes no schedule, MPD or page.
+    Plan {
+        #[command(flatten)]
+        ahead: AheadArgs,
+        /// Print only the plan id (for scripts: pass it to the shards as
+        /// --plan).
+        #[arg(long)]
+        print_id: bool,
     },
     /// Copy the output folder to the publish target (publish.target or
     /// LOFIEVER_TARGET): audio first, then schedule, then MPD and page.
@@ -361,10 +389,77 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             ));
         }
         Command::Explain(args) => schedule::run_explain(&cli.global, &args, &bars)?,
+        Command::Plan { ahead, print_id } => {
+            let station = load_station(&cli.global)?;
+            let window = Window {
+                now: now()?,
+                ahead: ahead.ahead()?,
+                force: false,
+            };
+            let p = job::shard::plan(&station, &window, &bars)?;
+            if print_id {
+                println!("{}", p.journal.id);
+            } else {
+                if p.orphans_deleted > 0 {
+                    say(format!(
+                        "plan: deleted {} segments of a lost plan (no schedule at the target)",
+                        p.orphans_deleted
+                    ));
+                }
+                say(format!(
+                    "plan {}: {} items added; {} segments in {} chunks to render. Next: \
+                     `lofiever render --shard I/N --plan {}` for I = 1..N, then `lofiever \
+                     render --finish`",
+                    p.journal.id,
+                    p.items_added,
+                    p.journal.segments(),
+                    p.journal.chunks.len(),
+                    p.journal.id
+                ));
+            }
+        }
+        Command::Render {
+            shard: Some(shard),
+            plan,
+            ..
+        } => {
+            let shard = job::shard::Shard::parse(&shard).map_err(anyhow::Error::msg)?;
+            let station = load_station(&cli.global)?;
+            let s = job::shard::render_shard(&station, shard, plan.as_deref(), &bars)?;
+            say(format!(
+                "shard {shard} of plan {}: {} chunks, {} segments rendered, {} already at the \
+                 target; {} objects published",
+                s.plan, s.chunks, s.render.written, s.already, s.upload.uploaded
+            ));
+        }
+        Command::Render {
+            finish: true, plan, ..
+        } => {
+            let station = load_station(&cli.global)?;
+            let s = job::shard::finish(&station, plan.as_deref(), &bars)?;
+            say(format!("finish: plan {} complete", s.plan));
+            if let Some(u) = &s.publish.upload {
+                say(publish_line(u, &target_description(&station)));
+            }
+            print_retention(
+                &station,
+                &s.publish.retention,
+                &target_description(&station),
+                false,
+                &say,
+            )?;
+            if let Some(until) = s.rendered_until {
+                say(format!(
+                    "runway: rendered until {}",
+                    lofiever::schedule::store::fmt_instant(station.epoch.instant_of(until)?)
+                ));
+            }
+        }
         Command::Render {
             ahead,
             force,
             strict,
+            ..
         } => {
             let station = load_station(&cli.global)?;
             let window = Window {

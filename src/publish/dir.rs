@@ -29,6 +29,26 @@ impl DirTarget {
         }
     }
 
+    /// Holds an exclusive advisory lock (`flock`) on `<key>.cas` until
+    /// dropped: the compare-and-swap of the conditional writes.
+    fn cas_guard(&self, key: &str) -> Result<std::fs::File> {
+        let p = self.path_of(key)?;
+        let mut name = p.file_name().unwrap_or_default().to_os_string();
+        name.push(".cas");
+        let guard = p.with_file_name(name);
+        if let Some(dir) = guard.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&guard)
+            .map_err(|e| Error::io(&guard, e))?;
+        f.lock().map_err(|e| Error::io(&guard, e))?;
+        Ok(f)
+    }
+
     fn path_of(&self, key: &str) -> Result<PathBuf> {
         let mut p = self.root.clone();
         for part in key.split('/') {
@@ -104,10 +124,11 @@ impl Target for DirTarget {
         Ok(created.then(|| super::md5_hex(object.bytes)))
     }
 
-    /// Compare, then replace: not atomic against another writer (a folder
-    /// has no compare-and-swap), which the lock protocol tolerates: only the
-    /// holder replaces its own lock.
+    /// Compare, then replace, under an advisory lock on a sibling dot-file
+    /// (`<key>.cas`), so that lofiever processes sharing the folder see an
+    /// atomic compare-and-swap (several shard writers join one lock).
     fn put_if_version(&self, object: &PutObject<'_>, version: &str) -> Result<Option<String>> {
+        let _guard = self.cas_guard(object.key)?;
         match self.get_versioned(object.key)? {
             Some((_, v)) if v == version => {
                 self.put(object)?;
@@ -118,6 +139,7 @@ impl Target for DirTarget {
     }
 
     fn delete_if_version(&self, key: &str, version: &str) -> Result<bool> {
+        let _guard = self.cas_guard(key)?;
         match self.get_versioned(key)? {
             Some((_, v)) if v == version => Ok(self.delete(&[key.to_string()])? == 1),
             _ => Ok(false),

@@ -92,6 +92,72 @@ pub struct LockInfo {
     pub expires: DateTime<Utc>,
     /// A random token: whose lock this is.
     pub token: String,
+    /// A shared lock's plan id: shard writers of this plan (`lofiever
+    /// render --shard`) share the lock; empty for an exclusive lock.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plan: String,
+    /// The processes sharing a shared lock.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holders: Vec<Holder>,
+}
+
+/// One process holding a shared lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// The holder's command, e.g. `render --shard 2/4`.
+    pub command: String,
+    /// Its process id.
+    pub pid: u32,
+    /// Its host name.
+    pub host: String,
+    /// Its kernel boot id (Linux).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub boot_id: String,
+    /// Its process start time (Linux clock ticks since boot).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub proc_start: String,
+    /// Its random token.
+    pub token: String,
+}
+
+impl Holder {
+    fn for_this_process(command: &str) -> Holder {
+        let pid = std::process::id();
+        Holder {
+            command: command.to_string(),
+            pid,
+            host: host_name(),
+            boot_id: boot_id(),
+            proc_start: proc_start(pid).unwrap_or_default(),
+            token: new_token(),
+        }
+    }
+
+    /// Why this holder is surely gone (see [`process_gone`]).
+    fn gone(&self) -> Option<String> {
+        process_gone(&self.host, &self.boot_id, self.pid, &self.proc_start)
+    }
+}
+
+/// Why the process `pid` on `host` surely no longer runs, or `None` if it
+/// may (another machine: only expiry tells).
+fn process_gone(host: &str, boot: &str, pid: u32, started: &str) -> Option<String> {
+    if host != host_name() {
+        return None;
+    }
+    let here = boot_id();
+    if !boot.is_empty() && !here.is_empty() && boot != here {
+        return Some("this machine has restarted since it was taken".into());
+    }
+    if !fsutil::process_alive(pid) {
+        return Some(format!("process {pid} is gone"));
+    }
+    match proc_start(pid) {
+        Some(s) if !started.is_empty() && s != started => {
+            Some(format!("process id {pid} now belongs to another process"))
+        }
+        _ => None,
+    }
 }
 
 impl LockInfo {
@@ -108,6 +174,8 @@ impl LockInfo {
             started: now,
             expires: now + chrono_duration(ttl),
             token: new_token(),
+            plan: String::new(),
+            holders: Vec::new(),
         }
     }
 
@@ -117,27 +185,42 @@ impl LockInfo {
         if now > self.expires {
             return Some(format!("it expired at {}", fmt(self.expires)));
         }
-        if self.host != host_name() {
-            return None; // another machine: only expiry tells
+        if self.plan.is_empty() {
+            return process_gone(&self.host, &self.boot_id, self.pid, &self.proc_start);
         }
-        let here = boot_id();
-        if !self.boot_id.is_empty() && !here.is_empty() && self.boot_id != here {
-            return Some("this machine has restarted since it was taken".into());
+        // Shared: stale once every writer is gone.
+        let mut why = Vec::new();
+        for h in &self.holders {
+            why.push(h.gone()?);
         }
-        if !fsutil::process_alive(self.pid) {
-            return Some(format!("process {} is gone", self.pid));
-        }
-        match proc_start(self.pid) {
-            Some(s) if !self.proc_start.is_empty() && s != self.proc_start => Some(format!(
-                "process id {} now belongs to another process",
-                self.pid
-            )),
-            _ => None,
-        }
+        Some(if why.is_empty() {
+            "no shard writer holds it".into()
+        } else {
+            format!("all its shard writers are gone ({})", why.join("; "))
+        })
     }
 
     /// "pid N on host H since T (`lofiever render`, expires E)".
     pub fn holder(&self) -> String {
+        if !self.plan.is_empty() {
+            let who: Vec<String> = self
+                .holders
+                .iter()
+                .map(|h| {
+                    format!(
+                        "pid {} on host {} (`lofiever {}`)",
+                        h.pid, h.host, h.command
+                    )
+                })
+                .collect();
+            return format!(
+                "the shard writers of plan {} since {} ({}; expires {} unless renewed)",
+                self.plan,
+                fmt(self.started),
+                who.join(", "),
+                fmt(self.expires)
+            );
+        }
         format!(
             "pid {} on host {} since {} (`lofiever {}`, expires {} unless renewed)",
             self.pid,
@@ -168,6 +251,8 @@ struct Held {
     place: String,
     info: LockInfo,
     version: String,
+    /// This process's token in a shared lock's holders (`None`: exclusive).
+    mine: Option<String>,
 }
 
 impl std::fmt::Debug for Held {
@@ -183,6 +268,9 @@ impl Held {
     /// Renews the lock for `ttl` more; `Err` with a message if it is no
     /// longer ours.
     fn renew(&mut self, ttl: Duration) -> std::result::Result<(), String> {
+        if let Some(mine) = self.mine.clone() {
+            return self.renew_shared(&mine, ttl);
+        }
         let mut info = self.info.clone();
         info.expires = Utc::now() + chrono_duration(ttl);
         let body = to_json(&info);
@@ -211,8 +299,116 @@ impl Held {
     }
 }
 
+impl Held {
+    /// Whether `info` is still the shared lock this process joined.
+    fn still_ours(&self, info: &LockInfo, mine: &str) -> bool {
+        info.plan == self.info.plan && info.holders.iter().any(|h| h.token == mine)
+    }
+
+    /// Renews a shared lock: any writer's renewal keeps it for all. Others
+    /// change it too, so each try reads the current version first.
+    fn renew_shared(&mut self, mine: &str, ttl: Duration) -> std::result::Result<(), String> {
+        let lost = || {
+            format!(
+                "the shared lock {} no longer lists this shard writer (it was taken over \
+                 while this run held it)",
+                self.place
+            )
+        };
+        for _ in 0..CAS_TRIES {
+            let (bytes, version) = match self.store.get_versioned(LOCK_NAME) {
+                Ok(Some(got)) => got,
+                Ok(None) => return Err(lost()),
+                Err(e) => {
+                    tracing::warn!("cannot renew the lock {}: {e}", self.place);
+                    return Ok(());
+                }
+            };
+            let Ok(mut info) = parse(&bytes) else {
+                return Err(lost());
+            };
+            if !self.still_ours(&info, mine) {
+                return Err(lost());
+            }
+            info.expires = Utc::now() + chrono_duration(ttl);
+            match self
+                .store
+                .put_if_version(&PutObject::new(LOCK_NAME, &to_json(&info)), &version)
+            {
+                Ok(Some(v)) => {
+                    self.version = v;
+                    return Ok(());
+                }
+                Ok(None) => cas_pause(),
+                Err(e) => {
+                    tracing::warn!("cannot renew the lock {}: {e}", self.place);
+                    return Ok(());
+                }
+            }
+        }
+        Ok(()) // contended: the others renewed it meanwhile
+    }
+
+    /// Leaves a shared lock; the last writer out deletes it.
+    fn leave_shared(&mut self, mine: &str) -> Result<()> {
+        for _ in 0..CAS_TRIES {
+            let Some((bytes, version)) = self.store.get_versioned(LOCK_NAME)? else {
+                return Ok(());
+            };
+            let Ok(mut info) = parse(&bytes) else {
+                return Ok(());
+            };
+            if !self.still_ours(&info, mine) {
+                tracing::warn!(
+                    "the lock {} was no longer this run's when it ended; left alone",
+                    self.place
+                );
+                return Ok(());
+            }
+            info.holders.retain(|h| h.token != mine);
+            let done = if info.holders.is_empty() {
+                self.store.delete_if_version(LOCK_NAME, &version)?
+            } else {
+                self.store
+                    .put_if_version(&PutObject::new(LOCK_NAME, &to_json(&info)), &version)?
+                    .is_some()
+            };
+            if done {
+                return Ok(());
+            }
+            cas_pause();
+        }
+        Err(Error::Locked {
+            place: self.place.clone(),
+            message: "the shared lock kept changing while this writer left it".into(),
+        })
+    }
+}
+
+/// Compare-and-swap attempts on a shared lock before giving up.
+const CAS_TRIES: usize = 200;
+
+/// A short random pause between compare-and-swap attempts.
+fn cas_pause() {
+    let ms = 5 + super::retry::jitter_seed() % 40;
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
+        if let Some(mine) = self.mine.clone() {
+            if let Err(e) = self.leave_shared(&mine) {
+                tracing::warn!(
+                    "cannot leave the shared lock {} ({e}); it is taken over once its writers \
+                     are gone or it expires",
+                    self.place
+                );
+            }
+            if let Ok(mut here) = held_here().lock() {
+                here.remove(&self.place);
+            }
+            return;
+        }
         match self.store.delete_if_version(LOCK_NAME, &self.version) {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
@@ -268,9 +464,37 @@ impl StationLock {
         command: &str,
         ttl: Duration,
     ) -> Result<StationLock> {
+        Self::acquire_mode(station, command, None, ttl)
+    }
+
+    /// Takes the station's locks shared with the other shard writers of
+    /// `plan` (`lofiever render --shard`): any number of them may hold it at
+    /// once, while an exclusive run, or a writer of another plan, is
+    /// stopped with [`Error::Locked`] (and stops them).
+    pub fn acquire_shared(station: &Station, command: &str, plan: &str) -> Result<StationLock> {
+        Self::acquire_mode(station, command, Some(plan), DEFAULT_TTL)
+    }
+
+    /// [`StationLock::acquire_shared`] with a lock lifetime of `ttl`.
+    pub fn acquire_shared_with_ttl(
+        station: &Station,
+        command: &str,
+        plan: &str,
+        ttl: Duration,
+    ) -> Result<StationLock> {
+        Self::acquire_mode(station, command, Some(plan), ttl)
+    }
+
+    fn acquire_mode(
+        station: &Station,
+        command: &str,
+        plan: Option<&str>,
+        ttl: Duration,
+    ) -> Result<StationLock> {
         let mut held: Vec<Held> = Vec::new();
         let out = &station.output_dir;
-        if let Some(h) = acquire_at(Box::new(DirTarget::new(out)), command, ttl, Duration::ZERO)? {
+        let mode = Mode { command, plan, ttl };
+        if let Some(h) = acquire_at(Box::new(DirTarget::new(out)), &mode, Duration::ZERO)? {
             held.push(h);
         }
         // Only now does the output folder surely exist, so that a target
@@ -278,16 +502,14 @@ impl StationLock {
         let mut dirs = vec![out.clone()];
         match &station.target {
             TargetSpec::Dir(p) if !super::target_is_output(station) => {
-                if let Some(h) =
-                    acquire_at(Box::new(DirTarget::new(p)), command, ttl, Duration::ZERO)?
-                {
+                if let Some(h) = acquire_at(Box::new(DirTarget::new(p)), &mode, Duration::ZERO)? {
                     held.push(h);
                 }
                 dirs.push(p.clone());
             }
             TargetSpec::Dir(_) => {}
             TargetSpec::S3 { .. } => {
-                if let Some(h) = acquire_at(super::open(station)?, command, ttl, SETTLE)? {
+                if let Some(h) = acquire_at(super::open(station)?, &mode, SETTLE)? {
                     held.push(h);
                 }
             }
@@ -362,13 +584,16 @@ impl Drop for StationLock {
     }
 }
 
-/// Takes the lock at `store`; `None` if this process holds it already.
-fn acquire_at(
-    store: Box<dyn Target>,
-    command: &str,
+/// How a lock is taken: for which command, exclusive or shared by the
+/// writers of a plan, for how long.
+struct Mode<'a> {
+    command: &'a str,
+    plan: Option<&'a str>,
     ttl: Duration,
-    settle: Duration,
-) -> Result<Option<Held>> {
+}
+
+/// Takes the lock at `store`; `None` if this process holds it already.
+fn acquire_at(store: Box<dyn Target>, mode: &Mode<'_>, settle: Duration) -> Result<Option<Held>> {
     let place = store_place(store.as_ref());
     {
         let mut here = held_here().lock().map_err(|_| Error::Locked {
@@ -379,7 +604,10 @@ fn acquire_at(
             return Ok(None);
         }
     }
-    let result = take(store, &place, command, ttl, settle);
+    let result = match mode.plan {
+        None => take(store, &place, mode.command, mode.ttl, settle),
+        Some(plan) => take_shared(store, &place, mode.command, plan, mode.ttl),
+    };
     if result.is_err() {
         if let Ok(mut here) = held_here().lock() {
             here.remove(&place);
@@ -409,6 +637,7 @@ fn take(
                     place: place.to_string(),
                     info: me,
                     version,
+                    mine: None,
                 });
             }
             match info.stale_reason(Utc::now()) {
@@ -444,6 +673,7 @@ fn take(
                     place: place.to_string(),
                     info: me,
                     version,
+                    mine: None,
                 });
             }
             None => continue,
@@ -453,6 +683,76 @@ fn take(
         place: place.to_string(),
         message: "the lock kept changing while this run tried to take it (several runs \
                   starting at once?); run again"
+            .into(),
+    })
+}
+
+/// Joins the shared lock of `plan`'s writers at `store`, creating it if
+/// there is none; a live lock of anything else stops this run.
+fn take_shared(
+    store: Box<dyn Target>,
+    place: &str,
+    command: &str,
+    plan: &str,
+    ttl: Duration,
+) -> Result<Held> {
+    let me = Holder::for_this_process(command);
+    for _ in 0..CAS_TRIES {
+        let now = Utc::now();
+        match read_lock(store.as_ref())? {
+            None => {
+                let mut doc = LockInfo::for_this_process(command, ttl);
+                doc.token = me.token.clone();
+                doc.plan = plan.to_string();
+                doc.holders = vec![me.clone()];
+                if let Some(version) =
+                    store.put_if_absent(&PutObject::new(LOCK_NAME, &to_json(&doc)))?
+                {
+                    return Ok(Held {
+                        store,
+                        place: place.to_string(),
+                        info: doc,
+                        version,
+                        mine: Some(me.token),
+                    });
+                }
+            }
+            Some((bytes, version)) => {
+                let mut info = parse(&bytes).map_err(|e| unreadable(place, &e))?;
+                if info.plan != plan {
+                    match info.stale_reason(now) {
+                        None => return Err(locked(place, &info)),
+                        Some(why) => {
+                            tracing::warn!(
+                                "taking over the stale lock {place}: {why} ({})",
+                                info.holder()
+                            );
+                            store.delete_if_version(LOCK_NAME, &version)?;
+                            continue;
+                        }
+                    }
+                }
+                info.holders.retain(|h| h.gone().is_none());
+                info.holders.push(me.clone());
+                info.expires = now + chrono_duration(ttl);
+                if let Some(version) =
+                    store.put_if_version(&PutObject::new(LOCK_NAME, &to_json(&info)), &version)?
+                {
+                    return Ok(Held {
+                        store,
+                        place: place.to_string(),
+                        info,
+                        version,
+                        mine: Some(me.token),
+                    });
+                }
+            }
+        }
+        cas_pause();
+    }
+    Err(Error::Locked {
+        place: place.to_string(),
+        message: "the lock kept changing while this shard writer tried to join it; run again"
             .into(),
     })
 }
@@ -567,6 +867,14 @@ fn new_token() -> String {
 mod tests {
     use super::*;
 
+    fn excl(command: &str) -> Mode<'_> {
+        Mode {
+            command,
+            plan: None,
+            ttl: DEFAULT_TTL,
+        }
+    }
+
     fn dir_store(p: &Path) -> Box<dyn Target> {
         Box::new(DirTarget::new(p))
     }
@@ -587,6 +895,8 @@ mod tests {
             started: now - chrono::Duration::seconds(60),
             expires: now + chrono::Duration::seconds(expires_in),
             token: "someone-else".into(),
+            plan: String::new(),
+            holders: Vec::new(),
         }
     }
 
@@ -594,7 +904,7 @@ mod tests {
     fn a_live_lock_stops_a_second_taker_with_the_holder_named() {
         let dir = tempfile::tempdir().expect("tmp");
         write_lock(dir.path(), &foreign("elsewhere-01", 600));
-        let err = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+        let err = acquire_at(dir_store(dir.path()), &excl("render"), Duration::ZERO)
             .expect_err("locked")
             .to_string();
         assert!(
@@ -629,7 +939,7 @@ mod tests {
             assert!(stale.stale_reason(Utc::now()).is_some(), "{stale:?}");
             let dir = tempfile::tempdir().expect("tmp");
             write_lock(dir.path(), &stale);
-            let held = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+            let held = acquire_at(dir_store(dir.path()), &excl("render"), Duration::ZERO)
                 .expect("stale lock taken over")
                 .expect("not held before");
             let now: LockInfo =
@@ -680,7 +990,7 @@ mod tests {
     #[test]
     fn a_lock_taken_over_meanwhile_is_reported_and_not_deleted() {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut held = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+        let mut held = acquire_at(dir_store(dir.path()), &excl("render"), Duration::ZERO)
             .expect("lock")
             .expect("new");
         write_lock(dir.path(), &foreign("elsewhere-01", 600));
@@ -694,10 +1004,87 @@ mod tests {
     }
 
     #[test]
+    fn shard_writers_of_one_plan_share_the_lock_and_another_plan_is_stopped() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let place = dir.path().join(LOCK_NAME).display().to_string();
+        let join = |plan: &str| {
+            take_shared(
+                dir_store(dir.path()),
+                &place,
+                "render --shard 1/2",
+                plan,
+                DEFAULT_TTL,
+            )
+        };
+        let a = join("plan-one").expect("first writer");
+        let b = join("plan-one").expect("second writer of the same plan");
+        let read = || -> LockInfo {
+            parse(&std::fs::read(dir.path().join(LOCK_NAME)).expect("read")).expect("json")
+        };
+        assert_eq!(read().holders.len(), 2);
+        let err = join("plan-two").expect_err("another plan").to_string();
+        assert!(err.contains("shard writers of plan plan-one"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        let err = take(
+            dir_store(dir.path()),
+            &place,
+            "render",
+            DEFAULT_TTL,
+            Duration::ZERO,
+        )
+        .expect_err("an exclusive run")
+        .to_string();
+        assert!(
+            err.contains("locked by the shard writers of plan plan-one"),
+            "{err}"
+        );
+        drop(a);
+        assert_eq!(read().holders.len(), 1, "the other writer still holds it");
+        drop(b);
+        assert!(
+            !dir.path().join(LOCK_NAME).exists(),
+            "the last one out deletes it"
+        );
+
+        // An exclusive lock stops shard writers.
+        let x = take(
+            dir_store(dir.path()),
+            &place,
+            "render",
+            DEFAULT_TTL,
+            Duration::ZERO,
+        )
+        .expect("exclusive");
+        assert!(join("plan-one").is_err());
+        drop(x);
+
+        // Writers that died are pruned; when all are gone another plan
+        // takes the lock over.
+        let mut dead = foreign(&host_name(), 600);
+        dead.plan = "plan-one".into();
+        dead.holders = vec![Holder {
+            command: "render --shard 2/2".into(),
+            pid: 4_999_999,
+            host: host_name(),
+            boot_id: String::new(),
+            proc_start: String::new(),
+            token: "dead".into(),
+        }];
+        write_lock(dir.path(), &dead);
+        let c = join("plan-one").expect("joins, pruning the dead writer");
+        assert_eq!(read().holders.len(), 1);
+        drop(c);
+        write_lock(dir.path(), &dead);
+        let d = join("plan-two").expect("a plan whose writers are all gone is taken over");
+        assert_eq!(read().plan, "plan-two");
+        drop(d);
+    }
+
+    #[test]
     fn garbage_in_the_lock_file_is_named() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join(LOCK_NAME), b"not json").expect("write");
-        let err = acquire_at(dir_store(dir.path()), "render", DEFAULT_TTL, Duration::ZERO)
+        let err = acquire_at(dir_store(dir.path()), &excl("render"), Duration::ZERO)
             .expect_err("unreadable")
             .to_string();
         assert!(err.contains("is not a lofiever lock"), "{err}");

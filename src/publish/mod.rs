@@ -385,6 +385,24 @@ pub fn run_with_listing(
         return Ok(summary);
     }
 
+    upload_in_groups(out_dir, target, &changes, options.concurrency, progress)?;
+    summary.retries = target.retries();
+    progress.finish(&format!(
+        "{} objects published, {} already there",
+        summary.uploaded, summary.skipped
+    ));
+    Ok(summary)
+}
+
+/// Uploads `changes` (in publish order) group by group: a group starts only
+/// when the one before is complete.
+fn upload_in_groups(
+    out_dir: &Path,
+    target: &dyn Target,
+    changes: &[Change],
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> Result<()> {
     progress.start("publishing", changes.len() as u64, Unit::Items);
     let mut start = 0;
     while start < changes.len() {
@@ -394,19 +412,51 @@ pub fn run_with_listing(
             .take_while(|c| group(Kind::of(&c.key)) == first)
             .count();
         let batch = &changes[start..start + len];
-        let outcome = upload_all(out_dir, target, batch, options.concurrency, progress);
+        let outcome = upload_all(out_dir, target, batch, concurrency, progress);
         if !outcome.missing.is_empty() {
             progress.finish("publish stopped");
             return Err(incomplete(target, &outcome, &changes[start + len..]));
         }
         start += len;
     }
-    summary.retries = target.retries();
-    progress.finish(&format!(
-        "{} objects published, {} already there",
-        summary.uploaded, summary.skipped
-    ));
-    Ok(summary)
+    Ok(())
+}
+
+/// Uploads exactly the files `keys` of `out_dir` (a shard's segments), in
+/// publish order, whatever the target holds; the rest of the folder is left
+/// alone. A missing file is an error naming it.
+pub fn upload_keys(
+    out_dir: &Path,
+    target: &dyn Target,
+    keys: &[String],
+    concurrency: usize,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let mut changes = Vec::with_capacity(keys.len());
+    for key in keys {
+        let path = out_dir.join(key);
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        changes.push(Change {
+            key: key.clone(),
+            size: meta.len(),
+            new: true,
+        });
+    }
+    changes.sort_by_key(|c| publish_order(&c.key));
+    let summary = Summary {
+        uploaded: changes.len() as u64,
+        bytes: changes.iter().map(|c| c.size).sum(),
+        ..Default::default()
+    };
+    if changes.is_empty() {
+        return Ok(summary);
+    }
+    upload_in_groups(out_dir, target, &changes, concurrency, progress)?;
+    progress.finish(&format!("{} objects published", summary.uploaded));
+    Ok(Summary {
+        retries: target.retries(),
+        ..summary
+    })
 }
 
 /// What happened to one group of uploads.

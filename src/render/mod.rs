@@ -126,6 +126,46 @@ pub fn run_skipping(
     elsewhere: &dyn Fn(&str) -> bool,
     progress: &dyn Progress,
 ) -> Result<Summary> {
+    let redone = |key: &str| {
+        redo_from.is_some_and(|r| layout::segment_number(key).is_some_and(|n| n >= r))
+    };
+    let present = |key: &str| {
+        !redone(key) && (elsewhere(key) || fmp4::segment_file_is_complete(&out_dir.join(key)))
+    };
+    let work = missing_work(station, schedule, wanted, force, &present)?;
+    render_work(station, schedule, make_audio, out_dir, &work, progress)
+}
+
+/// The chunks of a window with segments to render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Work {
+    /// The segments the window covers, after clamping to the schedule.
+    pub window: Range<SegmentNumber>,
+    /// Chunks with missing segments, ascending, each with its missing
+    /// segments (ascending).
+    pub jobs: Vec<(ChunkIndex, Vec<SegmentNumber>)>,
+    /// Segments of the window already present.
+    pub skipped: u64,
+}
+
+impl Work {
+    /// Segments to render (each counted once for all renditions).
+    pub fn segments(&self) -> u64 {
+        self.jobs.iter().map(|(_, m)| m.len() as u64).sum()
+    }
+}
+
+/// Which segments of `wanted` (clamped to what the schedule makes final)
+/// must be rendered: those `present` (asked per key, e.g. `96k/12.m4s`)
+/// does not report for every rendition, or all when `force`. Renders
+/// nothing.
+pub fn missing_work(
+    station: &Station,
+    schedule: &Schedule,
+    wanted: Range<SegmentNumber>,
+    force: bool,
+    present: &dyn Fn(&str) -> bool,
+) -> Result<Work> {
     let grid = station.grid;
     let lookahead = encoder_lookahead(station)?;
     let first = schedule
@@ -134,13 +174,60 @@ pub fn run_skipping(
     let until = renderable_until(station, schedule, lookahead);
     let window =
         SegmentNumber(wanted.start.0.max(first.0))..SegmentNumber(wanted.end.0.min(until.0));
+    let mut work = Work {
+        window: window.clone(),
+        ..Default::default()
+    };
+    if window.start >= window.end {
+        return Ok(work);
+    }
+    let first_chunk = grid.chunk_of(window.start);
+    let last_chunk = grid.chunk_of(SegmentNumber(window.end.0 - 1));
+    for k in first_chunk.0..=last_chunk.0 {
+        let k = ChunkIndex(k);
+        let segs = grid.chunk_segment_range(k)?;
+        let mut missing = Vec::new();
+        for n in segs.start.0.max(window.start.0)..segs.end.0.min(window.end.0) {
+            let n = SegmentNumber(n);
+            let here = !force
+                && station
+                    .renditions
+                    .iter()
+                    .all(|r| present(&layout::segment(&r.id(), n)));
+            if here {
+                work.skipped += 1;
+            } else {
+                missing.push(n);
+            }
+        }
+        if !missing.is_empty() {
+            work.jobs.push((k, missing));
+        }
+    }
+    Ok(work)
+}
+
+/// Renders `work` (from [`missing_work`]) into `out_dir`: the init segments,
+/// then every missing segment of every rendition.
+pub fn render_work(
+    station: &Station,
+    schedule: &Schedule,
+    make_audio: &(dyn Fn() -> Box<dyn mix::TrackAudio> + Sync),
+    out_dir: &Path,
+    work: &Work,
+    progress: &dyn Progress,
+) -> Result<Summary> {
+    let grid = station.grid;
+    let window = work.window.clone();
     let mut summary = Summary {
         window: Some(window.clone()),
+        skipped: work.skipped,
         ..Default::default()
     };
     if window.start >= window.end {
         return Ok(summary);
     }
+    let lookahead = encoder_lookahead(station)?;
 
     for r in &station.renditions {
         let init = fmp4::init_segment(r.bitrate).map_err(|e| Error::Render {
@@ -149,36 +236,10 @@ pub fn run_skipping(
         })?;
         crate::fsutil::write_atomic(&out_dir.join(layout::init(&r.id())), &init)?;
     }
-
-    // Which segments of each chunk are missing.
-    let first_chunk = grid.chunk_of(window.start);
-    let last_chunk = grid.chunk_of(SegmentNumber(window.end.0 - 1));
-    let mut jobs: Vec<(ChunkIndex, Vec<SegmentNumber>)> = Vec::new();
-    for k in first_chunk.0..=last_chunk.0 {
-        let k = ChunkIndex(k);
-        let segs = grid.chunk_segment_range(k)?;
-        let mut missing = Vec::new();
-        for n in segs.start.0.max(window.start.0)..segs.end.0.min(window.end.0) {
-            let n = SegmentNumber(n);
-            let present = !force
-                && redo_from.is_none_or(|r| n < r)
-                && station.renditions.iter().all(|r| {
-                    let key = layout::segment(&r.id(), n);
-                    elsewhere(&key) || fmp4::segment_file_is_complete(&out_dir.join(&key))
-                });
-            if present {
-                summary.skipped += 1;
-            } else {
-                missing.push(n);
-            }
-        }
-        if !missing.is_empty() {
-            jobs.push((k, missing));
-        }
-    }
+    let jobs = &work.jobs;
 
     let seg_seconds = grid.segment_duration().0 / u64::from(crate::time::SAMPLE_RATE);
-    let total: u64 = jobs.iter().map(|(_, m)| m.len() as u64).sum::<u64>() * seg_seconds.max(1);
+    let total: u64 = work.segments() * seg_seconds.max(1);
     progress.start("rendering programme", total, Unit::ProgrammeSeconds);
     let written = AtomicU64::new(0);
     // Contiguous stretches of chunks per worker, with work stealing: each

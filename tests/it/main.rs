@@ -17,5 +17,7 @@ mod ops;
 mod publish;
 mod render;
 mod schedule;
+mod shard;
+mod sharding_engines;
 mod stream;
 mod util;

@@ -207,9 +207,9 @@ pub(crate) fn shared_weed() -> &'static Weed {
 
 /// An object as the test sees it at the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Listed {
-    size: u64,
-    etag: String,
+pub(crate) struct Listed {
+    pub(crate) size: u64,
+    pub(crate) etag: String,
     last_modified: String,
 }
 
@@ -268,7 +268,7 @@ impl Probe {
     }
 
     /// Every object under `prefix`, keys relative to it.
-    fn list(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Listed> {
+    pub(crate) fn list(&self, bucket: &str, prefix: &str) -> BTreeMap<String, Listed> {
         self.rt.block_on(async {
             let mut out = BTreeMap::new();
             let mut token: Option<String> = None;
@@ -524,6 +524,19 @@ fn lofiever_in(root: &Path, creds: Option<(&str, &str)>, args: &[&str]) -> Outpu
 
 /// [`lofiever_in`] with a `RUST_LOG` level.
 fn run_lofiever(root: &Path, creds: Option<(&str, &str)>, log: &str, args: &[&str]) -> Output {
+    lofiever_command(root, creds, log, args)
+        .output()
+        .expect("run lofiever")
+}
+
+/// The binary in `root` with the given AWS credentials (or none) and
+/// nothing else of the caller's AWS set-up, not started yet.
+pub(crate) fn lofiever_command(
+    root: &Path,
+    creds: Option<(&str, &str)>,
+    log: &str,
+    args: &[&str],
+) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lofiever"));
     cmd.args(args).current_dir(root).env("RUST_LOG", log);
     for (k, _) in std::env::vars_os() {
@@ -540,7 +553,7 @@ fn run_lofiever(root: &Path, creds: Option<(&str, &str)>, log: &str, args: &[&st
         cmd.env("AWS_ACCESS_KEY_ID", k)
             .env("AWS_SECRET_ACCESS_KEY", s);
     }
-    cmd.output().expect("run lofiever")
+    cmd
 }
 
 fn lofiever(st: &TempStation, args: &[&str]) -> Output {

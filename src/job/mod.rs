@@ -2,6 +2,9 @@
 //! the schedule from the state in the target, render the missing segments,
 //! then write schedule, MPD and page — in publish order — and publish.
 //!
+//! [`shard`] splits the render over machines: `plan`, `render --shard I/N`,
+//! `render --finish`.
+//!
 //! Each stage is also callable alone ([`analyze_and_tracks`],
 //! [`extend_schedule`], [`render_window`], [`write_station_files`]), and
 //! [`plan`] is the schedule stage on its own (`lofiever schedule`); the CLI
@@ -12,6 +15,8 @@
 //! folder) it is listed once, so segments already there are neither rendered
 //! nor uploaded again — a fresh machine with only the repository and
 //! credentials continues the station where it is.
+
+pub mod shard;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -520,11 +525,13 @@ pub fn plan(
     // `_lock` (not `..`): the lock is held until the schedule is written.
     let Start {
         lock: _lock,
+        target,
         tracks,
         mut schedule,
         ..
     } = start(station, "schedule", progress)?;
     let before = schedule.items.len();
+    shard::adopt_journal(target.as_ref(), &mut schedule)?;
     let items_added = extend_schedule(station, &mut schedule, &tracks, now, ahead)?;
     // From the first new day; with nothing new, every day (unchanged files
     // are not rewritten).
@@ -569,6 +576,9 @@ pub fn run_with(
     } = start(station, "render", progress)?;
     let published = schedule.items.len();
     adopt_pending_plan(station, &mut schedule);
+    // An unfinished sharded plan's schedule is continued too; this run
+    // completes what its shards left, so the journal goes at the end.
+    let journal = shard::adopt_journal(target.as_ref(), &mut schedule)?;
     // One listing of the target serves the cut (what may have been heard),
     // render (what is there already), publish (what differs) and retention
     // (what has aged out).
@@ -628,6 +638,9 @@ pub fn run_with(
         progress,
     )?;
     remove_pending_plan(station);
+    if journal {
+        target.delete(&[shard::JOURNAL.to_string()])?;
+    }
     let rendered_until = render
         .window
         .as_ref()
