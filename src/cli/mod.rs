@@ -120,6 +120,23 @@ enum Command {
         #[arg(long)]
         print_id: bool,
     },
+    /// Take a track out of the programme (a rights takedown, a bad master).
+    ///
+    /// Records the recording (by content hash) in catalog/takedowns.csv from
+    /// TIME on; the next `lofiever render` takes it out of the schedule from
+    /// there, plans the stretch again and replaces the segments after the
+    /// cut (audio first). Nothing before the cut changes, and the track is
+    /// never scheduled again while it is listed.
+    Remove {
+        /// The track: its path relative to the catalog folder, or its
+        /// content hash (features.csv).
+        track: String,
+        /// From when: RFC 3339, a UTC date-time, or now+1h. Default: now +
+        /// the players' latency + one segment + 5 minutes, the earliest
+        /// moment no listener can hold yet.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+    },
     /// Copy the output folder to the publish target (publish.target or
     /// LOFIEVER_TARGET): audio first, then schedule, then MPD and page.
     ///
@@ -469,6 +486,19 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let summary = job::run_with(&station, &window, job::RunOptions { strict }, &bars)?;
             print_job_summary(&station, &summary, &say)?;
+        }
+        Command::Remove { track, from } => {
+            let station = load_station(&cli.global)?;
+            let now = now()?;
+            let from = from.map(|t| ops::time_arg("--from", &t, now)).transpose()?;
+            let d = job::remove(&station, &track, from, now, &bars)?;
+            say(format!(
+                "remove: {:?} (content {}) is taken out from {}; run `lofiever render` to \
+                 publish the change",
+                d.path,
+                d.hash,
+                lofiever::schedule::store::fmt_instant(d.from)
+            ));
         }
         Command::Publish {
             dry_run,

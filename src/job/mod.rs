@@ -544,6 +544,165 @@ pub fn plan(
     })
 }
 
+/// The takedown list, in the catalog folder: one row per recording taken
+/// out of the programme (`hash,from,path`), written by `lofiever remove`.
+pub const TAKEDOWNS_FILE: &str = "takedowns.csv";
+
+/// How long after "now" a takedown takes effect by default, beyond the
+/// players' latency and one segment of buffer: players of a dynamic MPD
+/// fetch a segment only once it is complete, so nobody holds audio past
+/// now; the margin covers the run itself (rendering and uploading the first
+/// replaced chunks, audio first), hosts' clocks that run a little ahead,
+/// and a CDN edge that may serve a segment slightly early.
+pub const TAKEDOWN_MARGIN_SECS: i64 = 5 * 60;
+
+/// One recording taken out of the programme from `from` on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Takedown {
+    /// Content hash of the recording.
+    pub hash: String,
+    /// From when (RFC 3339, UTC) it no longer plays.
+    pub from: DateTime<Utc>,
+    /// The path it had when it was taken down (for people).
+    pub path: String,
+}
+
+/// Reads the takedown list (none if the file is missing); a bad row is an
+/// error naming the file and line.
+pub fn read_takedowns(catalog_dir: &Path) -> Result<Vec<Takedown>> {
+    let path = catalog_dir.join(TAKEDOWNS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let mut out = Vec::new();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    for (i, row) in reader.deserialize::<Takedown>().enumerate() {
+        out.push(row.map_err(|e| {
+            Error::Schedule(format!(
+                "{}: line {}: {e}; each row is hash,from,path with from in RFC 3339",
+                path.display(),
+                i + 2
+            ))
+        })?);
+    }
+    Ok(out)
+}
+
+/// The earliest moment a takedown may start at `now`: the players' latency,
+/// one segment of buffer and [`TAKEDOWN_MARGIN_SECS`] ahead.
+pub fn earliest_takedown(station: &Station, now: DateTime<Utc>) -> DateTime<Utc> {
+    let latency = i64::try_from(station.target_latency_ms).unwrap_or(i64::MAX / 2);
+    let segment_ms = i64::try_from(station.grid.segment_duration().0 / 48).unwrap_or(0);
+    now + chrono::Duration::milliseconds(latency.saturating_add(segment_ms))
+        + chrono::Duration::seconds(TAKEDOWN_MARGIN_SECS)
+}
+
+/// `lofiever remove PATH|HASH [--from TIME]`: adds the recording to the
+/// takedown list, from `from` (default [`earliest_takedown`]); the next
+/// render takes it out of the schedule from there and replaces the
+/// segments after it. `what` is a catalog path, a content hash, or the
+/// path of a scheduled item whose file is already gone.
+pub fn remove(
+    station: &Station,
+    what: &str,
+    from: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    progress: &dyn Progress,
+) -> Result<Takedown> {
+    let earliest = earliest_takedown(station, now);
+    let from = from.unwrap_or(earliest);
+    if from < earliest {
+        return Err(Error::Schedule(format!(
+            "remove: --from {} is too soon: listeners may already hold that audio; the \
+             earliest is {}",
+            store::fmt_instant(from),
+            store::fmt_instant(earliest)
+        )));
+    }
+    let report = analyze::run(&station.catalog_dir, progress)?;
+    let schedule = load_schedule(publish::open(station)?.as_ref())?;
+    let found = report
+        .tracks
+        .iter()
+        .find(|f| f.path == what || f.hash == what)
+        .map(|f| (f.hash.clone(), f.path.clone()))
+        .or_else(|| {
+            schedule
+                .items
+                .iter()
+                .rev()
+                .find(|it| it.track == what || it.hash == what)
+                .map(|it| (it.hash.clone(), it.track.clone()))
+        });
+    let Some((hash, path)) = found else {
+        return Err(Error::Schedule(format!(
+            "remove: {what:?} is neither a track of the catalog nor a scheduled one (give a \
+             path relative to the catalog folder, or a content hash from features.csv)"
+        )));
+    };
+    let file = station.catalog_dir.join(TAKEDOWNS_FILE);
+    let mut list = read_takedowns(&station.catalog_dir)?;
+    let takedown = Takedown { hash, from, path };
+    list.retain(|d| d.hash != takedown.hash);
+    list.push(takedown.clone());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for d in &list {
+        w.serialize(d)
+            .map_err(|e| Error::Schedule(format!("{}: {e}", file.display())))?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::Schedule(format!("{}: {e}", file.display())))?;
+    crate::fsutil::write_atomic(&file, &bytes)?;
+    Ok(takedown)
+}
+
+/// Applies the takedown list to `schedule`: each recording is cut from
+/// its `from` (at the earliest [`earliest_takedown`] of this run, rounded
+/// up to a segment boundary). Returns the merged cut, if any.
+fn apply_takedowns(
+    station: &Station,
+    schedule: &mut Schedule,
+    takedowns: &[Takedown],
+    now: DateTime<Utc>,
+    remote: &BTreeMap<String, ObjectInfo>,
+) -> Result<Option<Cut>> {
+    let earliest = earliest_takedown(station, now);
+    let mut merged: Option<Cut> = None;
+    let mut sorted: Vec<&Takedown> = takedowns.iter().collect();
+    sorted.sort_by_key(|d| d.from);
+    for d in sorted {
+        let at = station.epoch.sample_at(d.from.max(earliest))?;
+        let mut seg = station.grid.segment_of(at);
+        if station.grid.segment_start(seg)? < at {
+            seg = SegmentNumber(seg.0 + 1);
+        }
+        if let Some(c) = cut_schedule(station, schedule, seg, remote, &|it| it.hash == d.hash)? {
+            tracing::info!(
+                "render: {:?} taken out of the programme from {}",
+                d.path,
+                store::fmt_sample(station.epoch, c.at)
+            );
+            merged = Some(merge_cuts(merged, c));
+        }
+    }
+    Ok(merged)
+}
+
+fn merge_cuts(a: Option<Cut>, b: Cut) -> Cut {
+    match a {
+        None => b,
+        Some(a) => Cut {
+            at: a.at.min(b.at),
+            first_item: a.first_item.min(b.first_item),
+            redo: a.redo.start.min(b.redo.start)..a.redo.end.max(b.redo.end),
+            replan_until: a.replan_until.max(b.replan_until),
+        },
+    }
+}
+
 /// How a render run treats a scheduled recording that is gone.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -571,7 +730,7 @@ pub fn run_with(
         lock,
         target,
         report,
-        tracks,
+        mut tracks,
         mut schedule,
     } = start(station, "render", progress)?;
     let published = schedule.items.len();
@@ -583,12 +742,15 @@ pub fn run_with(
     // render (what is there already), publish (what differs) and retention
     // (what has aged out).
     let remote = target.list("")?;
+    let takedowns = read_takedowns(&station.catalog_dir)?;
+    tracks.retain(|t| !takedowns.iter().any(|d| d.hash == t.hash));
+    let mut cut = apply_takedowns(station, &mut schedule, &takedowns, window.now, &remote)?;
     let mut sources = sources_of(&report);
-    let cut = if options.strict {
-        None
-    } else {
-        replan_missing(station, &mut schedule, &mut sources, &remote)?
-    };
+    if !options.strict {
+        if let Some(c) = replan_missing(station, &mut schedule, &mut sources, &remote)? {
+            cut = Some(merge_cuts(cut, c));
+        }
+    }
     let published = cut
         .as_ref()
         .map_or(published, |c| c.first_item.min(published));

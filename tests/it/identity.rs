@@ -192,3 +192,87 @@ fn a_moved_file_keeps_the_plan_and_gives_the_same_audio() {
         assert!(sb.get(k) == Some(v), "{k} differs");
     }
 }
+
+#[test]
+fn remove_takes_a_track_out_from_the_cut_and_changes_nothing_before_it() {
+    let now = Utc::now() - Duration::seconds(5);
+    let st = TempStation::new(TEST_STATION_TOML);
+    st.add_tracks(&short_specs(6));
+    render(&st, now, 40);
+    let out = st.root().join("out");
+    let before_files = tree(&out);
+    let before = st.schedule();
+    let s = st.station();
+    let thirty = s
+        .epoch
+        .sample_at(now + Duration::minutes(30))
+        .expect("after the epoch");
+    let victim = before
+        .playing_at(thirty)
+        .expect("an item 30 min ahead")
+        .clone();
+
+    let pinned = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
+        .args(["remove", &victim.track])
+        .current_dir(st.root())
+        .env_remove("LOFIEVER_TARGET")
+        .env("LOFIEVER_NOW", &pinned)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run lofiever");
+    assert!(o.status.success(), "remove: {}", stderr(&o));
+    assert!(stdout(&o).contains("taken out from"), "{}", stdout(&o));
+    // Nothing is published by `remove` itself.
+    assert_eq!(tree(&out), before_files, "remove changed the target");
+
+    render(&st, now, 40);
+    let cut_time = job::earliest_takedown(&s, now);
+    let cut = s.epoch.sample_at(cut_time).expect("after the epoch");
+    let cut_segment = s.grid.segment_of(cut).0 + 1;
+    let after_files = tree(&out);
+    let mut changed = 0;
+    for (k, v) in segments(&before_files) {
+        let n = lofiever::station::layout::segment_number(k)
+            .expect("a segment")
+            .0;
+        let now_bytes = after_files.get(k).unwrap_or_else(|| panic!("{k} is gone"));
+        if n < cut_segment {
+            assert_eq!(now_bytes, v, "{k} before the cut changed");
+        } else if now_bytes != v {
+            changed += 1;
+        }
+    }
+    assert!(changed > 0, "no segment after the cut was replaced");
+    let after = st.schedule();
+    let cut_at = s
+        .grid
+        .segment_start(lofiever::time::SegmentNumber(cut_segment))
+        .expect("range");
+    assert!(
+        after
+            .items
+            .iter()
+            .filter(|it| it.end() > cut_at)
+            .all(|it| it.hash != victim.hash),
+        "the removed track still plays after the cut"
+    );
+    let n = after.items.partition_point(|it| it.start() < cut_at);
+    assert_eq!(
+        after.items[..n],
+        before.items[..n],
+        "the plan before the cut changed"
+    );
+    assert!(after.horizon() >= before.horizon());
+    eprintln!(
+        "remove: cut at segment {cut_segment}; {changed} of {} segments after it replaced",
+        segments(&before_files)
+            .keys()
+            .filter(|k| lofiever::station::layout::segment_number(k).expect("seg").0 >= cut_segment)
+            .count()
+    );
+    let from = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let until = (now + Duration::minutes(39)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let v = st.run(&["verify", "--from", &from, "--until", &until]);
+    assert!(v.status.success(), "verify: {}{}", stdout(&v), stderr(&v));
+}
