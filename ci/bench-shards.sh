@@ -90,7 +90,7 @@ for N in 1 2 4; do
   timed "$times" "$WORK/plan-$N" render --finish
   WALL[$N]=$(since "$T0")
   CPU[$N]=$(cpu_of "$times")
-  # Byte-identical to the unsharded target (the lock's .cas dot-file aside).
+  # Byte-identical to the unsharded target (dot-files: none expected, ignored).
   diff -r -x '.*' "$WORK/site-unsharded" "$site" >/dev/null \
     || die "N = $N: the target differs from the unsharded one"
 done

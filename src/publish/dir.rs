@@ -29,23 +29,15 @@ impl DirTarget {
         }
     }
 
-    /// Holds an exclusive advisory lock (`flock`) on `<key>.cas` until
-    /// dropped: the compare-and-swap of the conditional writes.
+    /// Holds an exclusive advisory lock (`flock`) on the folder holding
+    /// `key` until dropped: the compare-and-swap of the conditional writes.
+    /// (The folder itself, so that no lock file is left behind.)
     fn cas_guard(&self, key: &str) -> Result<std::fs::File> {
         let p = self.path_of(key)?;
-        let mut name = p.file_name().unwrap_or_default().to_os_string();
-        name.push(".cas");
-        let guard = p.with_file_name(name);
-        if let Some(dir) = guard.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&guard)
-            .map_err(|e| Error::io(&guard, e))?;
-        f.lock().map_err(|e| Error::io(&guard, e))?;
+        let dir = p.parent().unwrap_or(&self.root).to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let f = std::fs::File::open(&dir).map_err(|e| Error::io(&dir, e))?;
+        f.lock().map_err(|e| Error::io(&dir, e))?;
         Ok(f)
     }
 
@@ -124,8 +116,7 @@ impl Target for DirTarget {
         Ok(created.then(|| super::md5_hex(object.bytes)))
     }
 
-    /// Compare, then replace, under an advisory lock on a sibling dot-file
-    /// (`<key>.cas`), so that lofiever processes sharing the folder see an
+    /// Compare, then replace, under an advisory lock on the folder, so that lofiever processes sharing the folder see an
     /// atomic compare-and-swap (several shard writers join one lock).
     fn put_if_version(&self, object: &PutObject<'_>, version: &str) -> Result<Option<String>> {
         let _guard = self.cas_guard(object.key)?;
