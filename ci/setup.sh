@@ -58,7 +58,8 @@ debian_packages() {
   local wanted=(cmake ffmpeg chromium libxml2-utils asc-music nginx-light
     firefox-esr webkit2gtk-driver xvfb pulseaudio
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-    gstreamer1.0-libav gstreamer1.0-pulseaudio)
+    gstreamer1.0-libav gstreamer1.0-pulseaudio
+    fluid-soundfont-gm)  # the GM SoundFont of the labelled corpus (tests/corpus)
   # Node.js and npm ship with the machine image; install Debian's only if absent.
   command -v node >/dev/null 2>&1 || wanted+=(nodejs)
   command -v npm >/dev/null 2>&1 || wanted+=(npm)

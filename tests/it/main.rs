@@ -9,6 +9,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod crash;
+mod curation;
 mod engines;
 mod hls;
 mod identity;
