@@ -295,21 +295,39 @@ impl std::fmt::Display for Shard {
 }
 
 /// The journal's chunks of `shard`: a contiguous run holding about a `1/N`
-/// of the plan's segments (chunk `j` goes to the shard in whose share its
-/// first segment falls), from the journal alone.
+/// of the plan's segments, from the journal alone. Share `i` ends at the
+/// chunk boundary nearest to `i/N` of the segments (so no share is off by
+/// more than a chunk), and while there are at least `N` chunks no share is
+/// empty.
 pub fn share(journal: &Journal, shard: Shard) -> Vec<ChunkWork> {
-    let total = journal.segments();
-    let n = u64::from(shard.count);
-    let mut before = 0u64;
-    let mut out = Vec::new();
-    for c in &journal.chunks {
-        let owner = (before * n).checked_div(total).unwrap_or(0);
-        if owner == u64::from(shard.index - 1) {
-            out.push(c.clone());
-        }
-        before += c.1.iter().map(|(a, b)| b - a).sum::<u64>();
+    let chunks = &journal.chunks;
+    let m = chunks.len();
+    let n = shard.count as usize;
+    let total = u128::from(journal.segments());
+    // cum[j]: segments in the chunks before j.
+    let mut cum = Vec::with_capacity(m + 1);
+    cum.push(0u128);
+    for c in chunks {
+        let size = c.1.iter().map(|(a, b)| b - a).sum::<u64>();
+        cum.push(cum[cum.len() - 1] + u128::from(size));
     }
-    out
+    let mut bounds = vec![0usize];
+    for i in 1..n {
+        let want = i as u128 * total;
+        let prev = bounds[i - 1];
+        let (lo, hi) = if n <= m {
+            (prev + 1, m - (n - i))
+        } else {
+            (prev, m)
+        };
+        let nearest = (lo..=hi)
+            .min_by_key(|&j| (cum[j] * n as u128).abs_diff(want))
+            .unwrap_or(lo);
+        bounds.push(nearest);
+    }
+    bounds.push(m);
+    let i = shard.index as usize;
+    chunks[bounds[i - 1]..bounds[i]].to_vec()
 }
 
 /// What one shard did.

@@ -126,9 +126,8 @@ pub fn run_skipping(
     elsewhere: &dyn Fn(&str) -> bool,
     progress: &dyn Progress,
 ) -> Result<Summary> {
-    let redone = |key: &str| {
-        redo_from.is_some_and(|r| layout::segment_number(key).is_some_and(|n| n >= r))
-    };
+    let redone =
+        |key: &str| redo_from.is_some_and(|r| layout::segment_number(key).is_some_and(|n| n >= r));
     let present = |key: &str| {
         !redone(key) && (elsewhere(key) || fmp4::segment_file_is_complete(&out_dir.join(key)))
     };
