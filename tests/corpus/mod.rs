@@ -991,6 +991,27 @@ pub struct Outcome {
     pub key: String,
 }
 
+impl Outcome {
+    /// One line for a person tuning the analyzer: the piece, its labels,
+    /// what was estimated and how sure.
+    pub fn line(&self) -> String {
+        let o = self;
+        format!(
+            "{:5} {:10} label {:9} {:>7} | est {:9} conf {:.2} score {:.1} | {:7.2} conf {:.2} {:?}",
+            o.piece.seed,
+            o.piece.style.name(),
+            o.piece.key_name(),
+            o.piece.tempo.map_or("-".into(), |t| format!("{t:.1}")),
+            o.key,
+            o.key_confidence,
+            o.key_score,
+            o.tempo_bpm,
+            o.tempo_confidence,
+            o.tempo
+        )
+    }
+}
+
 /// Compares analysed features with the labels.
 pub fn outcome(piece: &Piece, f: &lofiever::analyze::Features) -> Outcome {
     let key_score = f

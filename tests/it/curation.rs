@@ -44,19 +44,7 @@ fn tuning_figures() {
         .map(|(p, f)| corpus::outcome(p, f))
         .collect();
     for o in &outcomes {
-        println!(
-            "{:5} {:10} label {:9} {:>7} | est {:9} conf {:.2} score {:.1} | {:7.2} conf {:.2} {:?}",
-            o.piece.seed,
-            o.piece.style.name(),
-            o.piece.key_name(),
-            o.piece.tempo.map_or("-".into(), |t| format!("{t:.1}")),
-            o.key,
-            o.key_confidence,
-            o.key_score,
-            o.tempo_bpm,
-            o.tempo_confidence,
-            o.tempo
-        );
+        println!("{}", o.line());
     }
     println!("{:?}", corpus::figures(&outcomes));
     println!("{}", corpus::reliability(&outcomes));
