@@ -73,25 +73,14 @@ const SETTLE: Duration = Duration::from_millis(500);
 /// What a lock says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
-    /// The command holding it, e.g. `render`.
-    pub command: String,
-    /// The holder's process id.
-    pub pid: u32,
-    /// The holder's host name.
-    pub host: String,
-    /// The holder's kernel boot id (Linux), to tell a reboot.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub boot_id: String,
-    /// The holder's process start time (Linux clock ticks since boot), to
-    /// tell a reused pid.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub proc_start: String,
+    /// The process that took it (for a shared lock: the first shard
+    /// writer); its fields sit at the top level of the lock's JSON.
+    #[serde(flatten)]
+    pub by: Holder,
     /// When the lock was taken.
     pub started: DateTime<Utc>,
     /// When the lock expires unless renewed.
     pub expires: DateTime<Utc>,
-    /// A random token: whose lock this is.
-    pub token: String,
     /// A shared lock's plan id: shard writers of this plan (`lofiever
     /// render --shard`) share the lock; empty for an exclusive lock.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -101,7 +90,8 @@ pub struct LockInfo {
     pub holders: Vec<Holder>,
 }
 
-/// One process holding a shared lock.
+/// A process holding a lock: who took an exclusive one, or one of the
+/// processes sharing a shared one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     /// The holder's command, e.g. `render --shard 2/4`.
@@ -116,7 +106,7 @@ pub struct Holder {
     /// Its process start time (Linux clock ticks since boot).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub proc_start: String,
-    /// Its random token.
+    /// Its random token: whose lock this is.
     pub token: String,
 }
 
@@ -164,16 +154,10 @@ impl LockInfo {
     /// A lock for this process running `command`, valid for `ttl`.
     pub fn for_this_process(command: &str, ttl: Duration) -> LockInfo {
         let now = Utc::now();
-        let pid = std::process::id();
         LockInfo {
-            command: command.to_string(),
-            pid,
-            host: host_name(),
-            boot_id: boot_id(),
-            proc_start: proc_start(pid).unwrap_or_default(),
+            by: Holder::for_this_process(command),
             started: now,
             expires: now + chrono_duration(ttl),
-            token: new_token(),
             plan: String::new(),
             holders: Vec::new(),
         }
@@ -186,7 +170,7 @@ impl LockInfo {
             return Some(format!("it expired at {}", fmt(self.expires)));
         }
         if self.plan.is_empty() {
-            return process_gone(&self.host, &self.boot_id, self.pid, &self.proc_start);
+            return self.by.gone();
         }
         // Shared: stale once every writer is gone.
         let mut why = Vec::new();
@@ -223,10 +207,10 @@ impl LockInfo {
         }
         format!(
             "pid {} on host {} since {} (`lofiever {}`, expires {} unless renewed)",
-            self.pid,
-            self.host,
+            self.by.pid,
+            self.by.host,
             fmt(self.started),
-            self.command,
+            self.by.command,
             fmt(self.expires)
         )
     }
@@ -630,7 +614,7 @@ fn take(
         // keeps a live lock from being overwritten.
         if let Some((bytes, version)) = read_lock(store.as_ref())? {
             let info = parse(&bytes).map_err(|e| unreadable(place, &e))?;
-            if info.token == me.token {
+            if info.by.token == me.by.token {
                 // Our own write, answered late (a retried request).
                 return Ok(Held {
                     store,
@@ -665,7 +649,7 @@ fn take(
         match read_lock(store.as_ref())? {
             Some((bytes, version)) => {
                 let info = parse(&bytes).map_err(|e| unreadable(place, &e))?;
-                if info.token != me.token {
+                if info.by.token != me.by.token {
                     return Err(locked(place, &info));
                 }
                 return Ok(Held {
@@ -702,7 +686,7 @@ fn take_shared(
         match read_lock(store.as_ref())? {
             None => {
                 let mut doc = LockInfo::for_this_process(command, ttl);
-                doc.token = me.token.clone();
+                doc.by = me.clone();
                 doc.plan = plan.to_string();
                 doc.holders = vec![me.clone()];
                 if let Some(version) =
@@ -887,14 +871,16 @@ mod tests {
     fn foreign(host: &str, expires_in: i64) -> LockInfo {
         let now = Utc::now();
         LockInfo {
-            command: "render".into(),
-            pid: 1,
-            host: host.into(),
-            boot_id: String::new(),
-            proc_start: String::new(),
+            by: Holder {
+                command: "render".into(),
+                pid: 1,
+                host: host.into(),
+                boot_id: String::new(),
+                proc_start: String::new(),
+                token: "someone-else".into(),
+            },
             started: now - chrono::Duration::seconds(60),
             expires: now + chrono::Duration::seconds(expires_in),
-            token: "someone-else".into(),
             plan: String::new(),
             holders: Vec::new(),
         }
@@ -926,14 +912,16 @@ mod tests {
     fn expired_and_dead_locks_are_taken_over_and_released() {
         for stale in [
             foreign("elsewhere-01", -5),
-            LockInfo {
-                pid: 4_999_999, // above any pid_max: not running
-                ..foreign(&host_name(), 600)
+            {
+                let mut l = foreign(&host_name(), 600);
+                l.by.pid = 4_999_999; // above any pid_max: not running
+                l
             },
-            LockInfo {
-                boot_id: "an-earlier-boot".into(),
-                pid: std::process::id(),
-                ..foreign(&host_name(), 600)
+            {
+                let mut l = foreign(&host_name(), 600);
+                l.by.boot_id = "an-earlier-boot".into();
+                l.by.pid = std::process::id();
+                l
             },
         ] {
             assert!(stale.stale_reason(Utc::now()).is_some(), "{stale:?}");
@@ -944,8 +932,8 @@ mod tests {
                 .expect("not held before");
             let now: LockInfo =
                 parse(&std::fs::read(dir.path().join(LOCK_NAME)).expect("read")).expect("parse");
-            assert_eq!(now.pid, std::process::id());
-            assert_eq!(now.token, held.info.token);
+            assert_eq!(now.by.pid, std::process::id());
+            assert_eq!(now.by.token, held.info.by.token);
             drop(held);
             assert!(!dir.path().join(LOCK_NAME).exists(), "released");
         }
