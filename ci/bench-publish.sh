@@ -41,14 +41,9 @@ if ! command -v aws >/dev/null 2>&1; then
   command -v aws >/dev/null 2>&1 || die "aws is not on PATH after pip install awscli"
 fi
 
-if [ -n "${LOFIEVER_BIN:-}" ]; then
-  LOFIEVER="$LOFIEVER_BIN"
-else
-  log "cargo build --release"
-  (cd "$ROOT" && cargo build --release --quiet)
-  LOFIEVER="${CARGO_TARGET_DIR:-$ROOT/target}/release/lofiever"
-fi
-[ -x "$LOFIEVER" ] || die "$LOFIEVER is not an executable"
+# shellcheck source=ci/lofiever-bin.sh
+. "$ROOT/ci/lofiever-bin.sh"
+lofiever_bin release
 
 WORK="$(mktemp -d /tmp/lofiever-bench.XXXXXX)"
 WEED_PID=""

@@ -23,14 +23,9 @@ NOW=2026-03-01T12:00:00Z
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
-if [ -n "${LOFIEVER_BIN:-}" ]; then
-  LOFIEVER="$LOFIEVER_BIN"
-else
-  log "cargo build --release"
-  (cd "$ROOT" && cargo build --release --quiet)
-  LOFIEVER="${CARGO_TARGET_DIR:-$ROOT/target}/release/lofiever"
-fi
-[ -x "$LOFIEVER" ] || die "$LOFIEVER is not an executable"
+# shellcheck source=ci/lofiever-bin.sh
+. "$ROOT/ci/lofiever-bin.sh"
+lofiever_bin release
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian package time)"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/lofiever-bench-shards.XXXXXX")"

@@ -38,15 +38,9 @@ die() { printf 'bench-sync: error: %s\n' "$*" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || die "Chromium is missing: run bash ci/setup.sh"
 [ -d "$BROWSER/node_modules/playwright-core" ] || die "tests/browser/node_modules is missing: run bash ci/setup.sh"
 
-if [ -n "${LOFIEVER_BIN:-}" ]; then
-  LOFIEVER="$LOFIEVER_BIN"
-else
-  log "cargo build"
-  (cd "$ROOT" && cargo build --locked --quiet)
-  LOFIEVER="${CARGO_TARGET_DIR:-$ROOT/target}/debug/lofiever"
-fi
-[ -x "$LOFIEVER" ] || die "$LOFIEVER is not an executable"
-LOFIEVER="$(realpath "$LOFIEVER")"
+# shellcheck source=ci/lofiever-bin.sh
+. "$ROOT/ci/lofiever-bin.sh"
+lofiever_bin dev
 
 WORK="$(mktemp -d /tmp/lofiever-bench-sync.XXXXXX)"
 PREVIEW_PID=""
