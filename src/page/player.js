@@ -82,6 +82,15 @@
   const MAX_RESEEKS = 3;
   /** Start-up, resume, a jump: a latency error beyond this is removed with one seek. */
   const SETTLE_S = 0.1;
+  /**
+   * Before the first sound, a clock correction larger than this (the measurement
+   * came in after the start-up stopped waiting for it) attaches the stream again:
+   * the player chose its start point from a clock that far off, possibly a time
+   * with no segments at all.
+   */
+  const RETUNE_MS = 2000;
+  /** At most this many such re-attaches (a clock that keeps jumping is not followed). */
+  const MAX_RETUNES = 2;
   /** The playhead has not moved for this long while it should: it is stuck. */
   const STUCK_MS = 400;
   /**
@@ -168,6 +177,10 @@
     reseeks: 0,
     /** How many seek outcomes learnSeekLead has learned from. */
     seeksLearned: 0,
+    /** The clock offset (deviceOffsetMs) the engine was attached with, ms. */
+    attachedOffsetMs: null,
+    /** Re-attaches after a large clock correction before the first sound. */
+    retunes: 0,
     /** Things the listener should know that are not problems (a player fallback). */
     notes: [],
     shownKey: null,
@@ -574,9 +587,13 @@
       player,
       version: player.getVersion(),
       attach() {
-        player.initialize(audio, station.mpdUrl, true);
-        // initialize() has reset dash.js's clock offset; the stream's start point is
-        // chosen only once the MPD is in, so this offset is the one it starts from.
+        // Again (a large clock correction before the first sound): the same player
+        // takes the stream anew and chooses a new start point.
+        if (player.isReady()) player.attachSource(station.mpdUrl);
+        else player.initialize(audio, station.mpdUrl, true);
+        // Both have reset dash.js's clock offset; the stream's start point is chosen
+        // only once the MPD is in, so this offset is the one it starts from.
+        givenOffset = null;
         this.setClockOffset(deviceOffsetMs());
       },
       /**
@@ -1165,7 +1182,7 @@
       state.settlePending = true;
       // The start point comes from the station clock: give its first measurement
       // (about a second after the page loaded, usually long done) a moment.
-      stationClock.ready(50, CLOCK_WAIT_MS).then(() => state.engine.attach()).catch((e) => {
+      stationClock.ready(50, CLOCK_WAIT_MS).then(() => attachEngine()).catch((e) => {
         state.attached = false;
         state.wantPlaying = false;
         setButton('paused');
@@ -1626,7 +1643,28 @@
    * measurement moved or the device clock was stepped (both change deviceOffsetMs).
    */
   function applyClock() {
-    if (state.engine && state.attached) state.engine.setClockOffset(deviceOffsetMs());
+    if (!state.engine || !state.attached) return;
+    const offsetMs = deviceOffsetMs();
+    if (!state.everPlayed && state.attachedOffsetMs !== null && state.retunes < MAX_RETUNES
+        && Math.abs(offsetMs - state.attachedOffsetMs) > RETUNE_MS) {
+      state.retunes += 1;
+      state.events.push({ at: Date.now(), what: 'retune', fromMs: Math.round(state.attachedOffsetMs), toMs: Math.round(offsetMs) });
+      console.warn(`lofiever: the station clock moved by ${Math.round(offsetMs - state.attachedOffsetMs)} ms before the first sound; starting the stream again from the corrected clock.`);
+      attachEngine().catch((e) => reportError(state.engine.name, undefined, String(e && e.message ? e.message : e)));
+      return;
+    }
+    state.engine.setClockOffset(offsetMs);
+  }
+
+  /**
+   * Gives the engine the stream, starting from the station clock as now measured
+   * (again, after a large correction: see applyClock).
+   */
+  async function attachEngine() {
+    state.attachedOffsetMs = null;
+    const offsetMs = deviceOffsetMs();
+    await state.engine.attach();
+    state.attachedOffsetMs = offsetMs;
   }
 
   function tick() {

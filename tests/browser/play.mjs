@@ -27,7 +27,7 @@
 
 import { BROWSERS, launch } from './engines.mjs';
 
-const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--hold-clock-ms MS] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -42,6 +42,7 @@ function parseArgs(argv) {
     noNativeHls: false,
     metadata: false,
     mediaKeys: false,
+    holdClockMs: 0,
     browser: 'chromium',
     chromium: null,
   };
@@ -64,6 +65,7 @@ function parseArgs(argv) {
       case 'no-native-hls': opts.noNativeHls = true; break;
       case 'metadata': opts.metadata = true; break;
       case 'media-keys': opts.mediaKeys = true; break;
+      case 'hold-clock-ms': opts.holdClockMs = Number(value()); break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -72,6 +74,7 @@ function parseArgs(argv) {
   for (const k of ['seconds', 'timeout', 'width', 'height']) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new UsageError(`--${k} must be a positive number`);
   }
+  if (!Number.isFinite(opts.holdClockMs) || opts.holdClockMs < 0) throw new UsageError('--hold-clock-ms must be a number of ms, 0 or more');
   if (!['block', 'allow'].includes(opts.external)) throw new UsageError('--external must be block or allow');
   if (!BROWSERS.includes(opts.browser)) throw new UsageError(`--browser must be one of ${BROWSERS.join(', ')}`);
   return opts;
@@ -84,6 +87,22 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** A browser without Media Source Extensions (older iPhones, some TVs). */
 const NO_MSE = () => {
   for (const name of ['MediaSource', 'ManagedMediaSource', 'WebKitMediaSource']) delete window[name];
+};
+
+// A slow first answer to the page's clock requests (lofiever-clock=...): they
+// are sent only `ms` after the listener pressed play, so start-up stops waiting
+// for the clock (about a second) and attaches on the device clock; the page must
+// correct itself once the measurement is in.
+const HOLD_CLOCK = (ms) => {
+  const fetch = window.fetch;
+  let release;
+  const released = new Promise((ok) => { release = ok; });
+  document.addEventListener('click', () => setTimeout(release, ms), { capture: true, once: true });
+  window.fetch = function (input, init) {
+    const url = typeof input === 'string' ? input : (input && input.url) || '';
+    if (!url.includes('lofiever-clock=')) return fetch.call(this, input, init);
+    return released.then(() => fetch.call(this, input, init));
+  };
 };
 
 // Records every Media Session metadata the page sets (what a lock screen or
@@ -142,6 +161,7 @@ async function run(opts) {
     await page.addInitScript(MEDIA_SESSION_LOG);
     if (opts.noMse) await page.addInitScript(NO_MSE);
     if (opts.noNativeHls) await page.addInitScript(NO_NATIVE_HLS);
+    if (opts.holdClockMs > 0) await page.addInitScript(HOLD_CLOCK, opts.holdClockMs);
 
     page.onConsole(({ type, text }) => {
       if (type !== 'error') return;

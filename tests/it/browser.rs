@@ -494,6 +494,65 @@ fn the_page_follows_the_programme_across_utc_midnight() {
     );
 }
 
+/// A device clock hours off (the midnight station's host runs ahead of this
+/// machine) and a first clock answer that comes only after start-up stopped
+/// waiting for it: the page starts the player on the device clock, where no
+/// segment exists, and once the measurement is in it starts the stream again
+/// from the corrected clock, and plays at the station's moment.
+#[test]
+fn a_late_clock_measurement_restarts_the_stream_at_the_stations_moment() {
+    let _one = exclusive();
+    let (station, midnight) = midnight_station();
+    // The host's clock runs `ahead` of this machine's from here on.
+    let ahead = *midnight + chrono::Duration::seconds(30) - Utc::now();
+    let (server, url) = serve_at(&station.root().join("out"), Some(Utc::now() + ahead));
+    let report = node(
+        "play.mjs",
+        &[
+            "--url",
+            &url,
+            "--seconds",
+            "4",
+            "--timeout",
+            "60",
+            "--hold-clock-ms",
+            "2500",
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    assert!(f(&report["advanced_s"]) >= 4.0, "did not play: {report:#}");
+    // Started on the device clock, the player asked for segments of a time
+    // the station has not rendered (404s, as on a device that far off with a
+    // slow network); nothing else may have gone wrong.
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        errors.iter().all(|e| {
+            let e = e.as_str().unwrap_or("");
+            e.starts_with("HTTP 404 ") && e.contains(".m4s")
+        }),
+        "errors other than the device clock's missing segments: {report:#}"
+    );
+    let events = report["page_events"].as_array().cloned().unwrap_or_default();
+    let retune = events
+        .iter()
+        .find(|e| e["what"] == "retune")
+        .unwrap_or_else(|| panic!("the page never started again on the measured clock: {report:#}"));
+    let moved_ms = f(&retune["toMs"]) - f(&retune["fromMs"]);
+    assert!(
+        moved_ms.abs() > 60_000.0,
+        "the clock correction should be the host's hours, not {moved_ms} ms: {report:#}"
+    );
+    // play.mjs measures the latency against this machine's clock; the
+    // station's moment is the host's.
+    let target = station.station().target_latency_ms as f64;
+    let latency = f(&report["latency_ms"]) + ahead.num_milliseconds() as f64;
+    assert!(
+        (latency - target).abs() <= 500.0,
+        "plays {latency} ms behind the host's clock, the target is {target} ms: {report:#}"
+    );
+}
+
 /// HLS over the same segments: hls.js (over Media Source) plays the day's
 /// playlists at the station's moment and shows what the schedule says.
 /// (The browser's own HLS, which Safari uses without Media Source, cannot be
