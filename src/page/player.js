@@ -177,6 +177,11 @@
     reseeks: 0,
     /** How many seek outcomes learnSeekLead has learned from. */
     seeksLearned: 0,
+    /**
+     * The outcome pending (learnPending) is that of the start-up, which needed no
+     * seek: learned from only if the engine lost time once audio flowed.
+     */
+    judgingStart: false,
     /** The clock offset (deviceOffsetMs) the engine was attached with, ms. */
     attachedOffsetMs: null,
     /** Re-attaches after a large clock correction before the first sound. */
@@ -956,7 +961,10 @@
     const errS = sorted[sorted.length >> 1];
     if (state.learnPending && state.errWindow.length >= ERR_WINDOW && Date.now() - state.lastJumpAt >= LEARN_AFTER_MS) {
       state.learnPending = false;
-      learnSeekLead(errS);
+      // A start that needed no seek teaches the lead only if it lost time.
+      const learn = !state.judgingStart || Math.abs(errS) > SETTLE_S;
+      state.judgingStart = false;
+      if (learn) learnSeekLead(errS);
       if (!engine.ownsLatency) {
         // A player that holds the latency itself (dash.js's catch-up) would take
         // what the seek lost at its gentle rate: 1.5 s at 1.04x is 40 s (Firefox
@@ -1138,6 +1146,7 @@
     if (state.events.length > 200) state.events.shift();
     state.settlePending = true;
     state.learnPending = true;
+    state.judgingStart = false;
     state.lastJumpAt = Date.now();
     state.errWindow.length = 0;
     audio.currentTime = target + state.seekLeadS;
@@ -1234,7 +1243,13 @@
         // of the page's own, the playhead is meant to be ahead by the learned lead
         // for now; holdLatency judges the outcome once audio has flowed a second.
         state.settlePending = false;
-        if (!state.learnPending) jumpToLive(SETTLE_S, 'settle');
+        if (state.learnPending || jumpToLive(SETTLE_S, 'settle')) return;
+        // At the live point already: the outcome is judged all the same, as after a
+        // seek (Firefox may start its audio output and then stall it for a second).
+        state.learnPending = true;
+        state.judgingStart = true;
+        state.lastJumpAt = Date.now();
+        state.errWindow.length = 0;
       }
     };
     audio.addEventListener('playing', () => {
