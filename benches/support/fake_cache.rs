@@ -35,6 +35,7 @@ pub fn fake_cached_catalog(catalog: &std::path::Path, n: usize) -> usize {
             key: "A minor".into(),
             camelot: "8A".into(),
             fade_out_start: 48_000 * 175,
+            analyzer_revision: lofiever::analyze::ANALYZER_REVISION,
             ..Default::default()
         });
     }

@@ -95,6 +95,11 @@ pub struct Features {
     /// recorded). Rows whose decoding has changed since are measured again.
     #[serde(default)]
     pub decoder_revision: u32,
+    /// The analyzer revision the row was measured with
+    /// ([`super::ANALYZER_REVISION`]; 0 for rows from before it was
+    /// recorded). Rows from an older analyzer are measured again.
+    #[serde(default)]
+    pub analyzer_revision: u32,
 }
 
 /// Length of one level block, in 48 kHz frames (100 ms).
@@ -390,5 +395,6 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
     f.tag_album = info.album.unwrap_or_default();
     f.codec = info.codec;
     f.decoder_revision = crate::audio::DECODER_REVISION;
+    f.analyzer_revision = super::ANALYZER_REVISION;
     Ok(f)
 }

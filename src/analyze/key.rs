@@ -1,9 +1,13 @@
 //! Key and mode from a chroma vector (pure functions).
 //!
-//! Krumhansl–Schmuckler: the track's chroma (energy per pitch class) is
-//! correlated with the Krumhansl–Kessler major and minor key profiles
-//! rotated to each of the 12 tonics; the best of the 24 correlations names
-//! the key.
+//! Krumhansl–Schmuckler: the track's chroma (per pitch class) is
+//! correlated with major and minor key profiles rotated to each of the 12
+//! tonics; the best of the 24 correlations names the key. The profiles are
+//! the mean of the Krumhansl–Kessler probe-tone ratings and the
+//! Albrecht–Shanahan corpus profiles, each z-scored (correlation does not
+//! see scale or offset): on the labelled corpus's tuning seeds the mean
+//! scores 0.819, Krumhansl–Kessler alone 0.747, Albrecht–Shanahan alone
+//! 0.810 but with two keys of the synthetic ground truth a fourth off.
 //!
 //! *Confidence* (0..1) is the winning correlation (how much the chroma looks
 //! like any key at all) times a margin term: 1 when the runner-up is at
@@ -12,13 +16,15 @@
 
 use crate::music::{Key, Mode};
 
-/// Krumhansl–Kessler probe-tone ratings for a major key, tonic first.
+/// Major key profile (see the module docs), tonic first.
 const MAJOR_PROFILE: [f64; 12] = [
-    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+    2.1302, -0.9934, 0.177, -0.9538, 0.7006, 0.3091, -0.8142, 1.5166, -0.9107, 0.0488, -0.9567,
+    -0.2535,
 ];
-/// Krumhansl–Kessler probe-tone ratings for a minor key, tonic first.
+/// Minor key profile (see the module docs), tonic first.
 const MINOR_PROFILE: [f64; 12] = [
-    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+    2.11, -0.9956, 0.0666, 1.0073, -0.9376, 0.0638, -1.0134, 1.3832, -0.0336, -0.8772, -0.3178,
+    -0.4556,
 ];
 
 /// Margin between the best and second-best correlation that counts as

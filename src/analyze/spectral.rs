@@ -47,8 +47,10 @@ const ONSET_GAMMA: f32 = 1000.0;
 const CHROMA_N: usize = 8192;
 /// Chroma STFT hop, at [`LOW_RATE`].
 const CHROMA_HOP: usize = 4096;
-/// Lowest note in the chroma (MIDI; 48 = C3).
-pub const CHROMA_LOW_MIDI: f64 = 48.0;
+/// Lowest note in the chroma (MIDI; 28 = E1, a bass's lowest string: the
+/// bass dwells on the tonic; down from C3, the key score on the labelled
+/// corpus's tuning seeds rose from 0.795 to 0.810).
+pub const CHROMA_LOW_MIDI: f64 = 28.0;
 /// Highest note in the chroma (MIDI; 83 = B5).
 pub const CHROMA_HIGH_MIDI: f64 = 83.0;
 
@@ -78,11 +80,39 @@ pub struct Series {
     /// Onset strength per frame at [`ONSET_FPS`]; frame `j` covers 48 kHz
     /// samples from about `j · 512` (see [`onset_frame_start`]).
     pub onset: Vec<f32>,
-    /// Chroma energy per pitch class (`0 = C`).
+    /// Chroma per pitch class (`0 = C`): the sum over frames of each frame's
+    /// magnitudes, scaled to its strongest class (so that every frame with
+    /// notes counts alike, loud or quiet).
     pub chroma: [f64; 12],
     /// Timbre means.
     pub timbre: Timbre,
 }
+
+/// Adds one frame's pitch-class magnitudes to `sum`, scaled so that its
+/// strongest class counts 1 (a frame without notes adds nothing).
+/// Magnitudes rather than power, and every frame alike: otherwise a few loud
+/// notes decide the key (measured on the labelled corpus, tuning seeds: key
+/// score 0.65 with summed power, 0.71 with magnitudes, 0.75 also scaled).
+fn add_frame(
+    sum: &mut [f64; 12],
+    bins: &[realfft::num_complex::Complex<f32>],
+    map: &[(usize, f32)],
+) {
+    let mut frame = [0f64; 12];
+    for (c, &(pc, w)) in bins.iter().zip(map) {
+        frame[pc] += f64::from(c.norm() * w);
+    }
+    let peak = frame.iter().copied().fold(0.0, f64::max);
+    if peak > FRAME_FLOOR {
+        for (s, f) in sum.iter_mut().zip(frame) {
+            *s += f / peak;
+        }
+    }
+}
+
+/// A chroma frame whose strongest class is under this magnitude holds no
+/// notes (digital silence, a fade's last frames).
+const FRAME_FLOOR: f64 = 1e-3;
 
 /// The 48 kHz sample at which onset frame `j` starts (approximately: the
 /// anti-alias filter delays by half its length).
@@ -383,9 +413,7 @@ impl Frontend {
             let frame = &self.low[self.chroma_pos..self.chroma_pos + CHROMA_N];
             self.chroma_fft.run(frame);
             let bins = &self.chroma_fft.output[self.chroma_first_bin..];
-            for (c, &(pc, w)) in bins.iter().zip(&self.chroma_map) {
-                self.out.chroma[pc] += f64::from(c.norm_sqr() * w);
-            }
+            add_frame(&mut self.out.chroma, bins, &self.chroma_map);
             self.chroma_pos += CHROMA_HOP;
         }
     }

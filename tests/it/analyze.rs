@@ -387,15 +387,20 @@ fn aac_rows_measured_before_the_edit_list_fix_are_measured_again() {
     convert(&wav, &cat.join("b.flac"), &[]);
     let first = analyze::run(&cat, &Silent).expect("run");
     assert_eq!((first.analysed, first.tracks.len()), (2, 2));
-    // Rows as an older lofiever wrote them: decoder revision 0.
+    // Rows as an older lofiever wrote them: decoder revision 0 (the
+    // analyzer's revision is today's).
     let csv = cat.join("features.csv");
     let text = std::fs::read_to_string(&csv).expect("features.csv");
     let header = text.lines().next().expect("header");
-    assert!(header.ends_with(",decoder_revision"), "{header}");
+    assert!(
+        header.ends_with(",decoder_revision,analyzer_revision"),
+        "{header}"
+    );
+    let now = format!(",1,{}", analyze::ANALYZER_REVISION);
     let old: String = text
         .lines()
-        .map(|l| match l.strip_suffix(",1") {
-            Some(row) => format!("{row},0\n"),
+        .map(|l| match l.strip_suffix(now.as_str()) {
+            Some(row) => format!("{row},0,{}\n", analyze::ANALYZER_REVISION),
             None => format!("{l}\n"),
         })
         .collect();
@@ -409,6 +414,40 @@ fn aac_rows_measured_before_the_edit_list_fix_are_measured_again() {
         .find(|t| t.codec == "aac")
         .expect("aac row");
     assert_eq!(aac.decoder_revision, lofiever::audio::DECODER_REVISION);
+}
+
+/// A row measured by an earlier analyzer (revision 0: before key detection
+/// changed) is measured again, whatever its codec; today's rows are kept.
+#[test]
+fn rows_from_an_earlier_analyzer_are_measured_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cat = dir.path().join("catalog");
+    std::fs::create_dir_all(&cat).expect("mkdir");
+    let wav = dir.path().join("source.wav");
+    write_spec(&short_spec(48_000), &wav);
+    convert(&wav, &cat.join("a.flac"), &[]);
+    convert(&wav, &cat.join("b.ogg"), &["-c:a", "libvorbis"]);
+    let first = analyze::run(&cat, &Silent).expect("run");
+    assert_eq!((first.analysed, first.tracks.len()), (2, 2));
+    let csv = cat.join("features.csv");
+    let text = std::fs::read_to_string(&csv).expect("features.csv");
+    let now = format!(",{}", analyze::ANALYZER_REVISION);
+    // The FLAC row as an older lofiever wrote it.
+    let old: String = text
+        .lines()
+        .map(|l| match l.strip_suffix(now.as_str()) {
+            Some(row) if l.starts_with("a.flac,") => format!("{row},0\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(old, text, "no row of a.flac in {text}");
+    std::fs::write(&csv, old).expect("write");
+    let again = analyze::run(&cat, &Silent).expect("run");
+    assert_eq!((again.analysed, again.cached), (1, 1), "{again:?}");
+    assert!(again
+        .tracks
+        .iter()
+        .all(|t| t.analyzer_revision == analyze::ANALYZER_REVISION));
 }
 
 #[test]
