@@ -903,6 +903,9 @@
       const startAt = Math.max(0, livePositionS() - startS);
       state.settlePending = true;
       if (kind === 'native') {
+        // The element is preload="none" (nothing is fetched before play is
+        // pressed); the page needs the playlist's metadata before it can seek.
+        audio.preload = 'auto';
         audio.src = url;
         await new Promise((ok) => audio.addEventListener('loadedmetadata', ok, { once: true }));
         // Where the day's first segment sits on the element's timeline: 0 in

@@ -514,8 +514,10 @@ class WebKitBrowser extends Browser {
     try {
       // One driver per page: its own session, browser process and profile.
       const port = await freePort();
+      // WebKitGTK plays HLS by itself (as Safari does) only when asked to: its
+      // GStreamer backend leaves hlsdemux out unless WEBKIT_GST_ENABLE_HLS_SUPPORT=1.
       const driverProc = start(this.opts.driverPath || DEFAULT_PATHS.webkitDriver, [`--port=${port}`], {
-        env: { ...process.env, ...this.pulse, DISPLAY: this.display },
+        env: { ...process.env, ...this.pulse, DISPLAY: this.display, WEBKIT_GST_ENABLE_HLS_SUPPORT: '1' },
       });
       res.add(() => driverProc.stop());
       await until('WebKitWebDriver to listen', 10000, async () => {
