@@ -9,6 +9,7 @@
 //        [--sample-ms 500] [--pause INDEX:AT:FOR]  e.g. --pause 4:5:30
 //        [--delete-dir OUT --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout 240]
 //        [--clock-offsets 0,-700,400,...] [--delay-ms MIN:MAX] [--cached-age S]
+//        [--host-offset-ms N]
 //
 // --players: one entry per listener, BROWSER:PLAYER or PLAYER (Chromium), with
 // BROWSER chromium, firefox or webkit and PLAYER dashjs, shaka, hlsjs or native (HLS). Each browser
@@ -32,6 +33,9 @@
 // --cached-age S     every answer looks like a cache's: `Age: S` and a Date S seconds
 //                    old (what a CDN that caches everything sends). Not with Firefox
 //                    listeners (puppeteer cannot rewrite answers there).
+// --host-offset-ms N the host's clock runs N ms ahead of this machine's (a preview
+//                    served at another moment, e.g. `lofiever preview --at`):
+//                    latencies are measured against the host's clock.
 //
 // --pause I:AT:FOR   listener I presses pause AT s into the measurement and play FOR s
 //                    later; reported: how long until its latency is back within the
@@ -48,7 +52,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BROWSERS, SUPPORTS, launch } from './engines.mjs';
 
-const USAGE = 'usage: listeners.mjs --url URL [--players [BROWSER:]PLAYER,...] (BROWSER chromium|firefox|webkit, default chromium; PLAYER dashjs|shaka) [--stagger S] [--warmup S] [--seconds S] [--sample-ms MS] [--pause I:AT:FOR] [--delete-dir DIR --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout S] [--chromium PATH] [--clock-offsets MS,...] [--delay-ms MIN:MAX] [--cached-age S (not with firefox)]';
+const USAGE = 'usage: listeners.mjs --url URL [--players [BROWSER:]PLAYER,...] (BROWSER chromium|firefox|webkit, default chromium; PLAYER dashjs|shaka|hlsjs|native) [--stagger S] [--warmup S] [--seconds S] [--sample-ms MS] [--pause I:AT:FOR] [--delete-dir DIR --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout S] [--chromium PATH] [--clock-offsets MS,...] [--delay-ms MIN:MAX] [--cached-age S (not with firefox)] [--host-offset-ms N]';
 const TOLERANCE_MS = 30;
 
 class UsageError extends Error {}
@@ -57,7 +61,7 @@ function parseArgs(argv) {
   const o = {
     url: null, players: ['dashjs', 'shaka', 'dashjs', 'shaka'], stagger: 3, warmup: 10, seconds: 60,
     sampleMs: 500, pause: null, deleteDir: null, deleteAt: null, screenshots: null, trace: null, timeout: 240,
-    chromium: null, clockOffsets: [], delay: null, cachedAge: null,
+    chromium: null, clockOffsets: [], delay: null, cachedAge: null, hostOffsetMs: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -89,6 +93,7 @@ function parseArgs(argv) {
         break;
       }
       case 'cached-age': o.cachedAge = Number(value()); break;
+      case 'host-offset-ms': o.hostOffsetMs = Number(value()); break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -100,6 +105,7 @@ function parseArgs(argv) {
   if ((o.deleteDir === null) !== (o.deleteAt === null)) throw new UsageError('--delete-dir and --delete-at go together');
   if (o.clockOffsets.some((x) => !Number.isFinite(x))) throw new UsageError('--clock-offsets: numbers (ms), comma separated');
   if (o.delay && !(o.delay.lo >= 0 && o.delay.hi >= o.delay.lo)) throw new UsageError('--delay-ms MIN:MAX');
+  if (!Number.isFinite(o.hostOffsetMs)) throw new UsageError('--host-offset-ms: a number of ms');
   if (o.cachedAge !== null && !(o.cachedAge > 0)) throw new UsageError('--cached-age: seconds > 0');
   const cannot = (what) => o.listeners.map((l) => l.browser).filter((b) => !SUPPORTS[b][what]);
   if (o.cachedAge !== null && cannot('rewriteResponses').length) throw new UsageError(`--cached-age: not with ${cannot('rewriteResponses')[0]} listeners`);
@@ -374,12 +380,12 @@ async function run(opts) {
       // One line per round: wall-clock ms, then per listener latency - target in ms
       // (empty while not playing), for plotting and debugging.
       const lines = rounds.map((r) => [r.at, ...r.samples.map((s) => (s && !s.error && s.t > 0
-        ? `${Math.round((s.wall - (epochMs + s.t * 1000) - targetMs) * 10) / 10}${s.paused ? 'P' : ''}${s.seeking ? 'S' : ''}${s.ready < 3 ? 'W' + s.ready : ''}${s.rate !== 1 ? '@' + s.rate : ''}` : ''))].join(' '));
+        ? `${Math.round((s.wall + opts.hostOffsetMs - (epochMs + s.t * 1000) - targetMs) * 10) / 10}${s.paused ? 'P' : ''}${s.seeking ? 'S' : ''}${s.ready < 3 ? 'W' + s.ready : ''}${s.rate !== 1 ? '@' + s.rate : ''}` : ''))].join(' '));
       fs.writeFileSync(opts.trace, lines.join('\n') + '\n');
     }
 
     // ---- figures
-    const latencyOf = (s) => (s && !s.error && !s.paused && !s.seeking && s.ready >= 3 && s.t > 0 ? s.wall - (epochMs + s.t * 1000) : null);
+    const latencyOf = (s) => (s && !s.error && !s.paused && !s.seeking && s.ready >= 3 && s.t > 0 ? s.wall + opts.hostOffsetMs - (epochMs + s.t * 1000) : null);
     const measured = rounds.filter((r) => r.at >= startWall);
     // When is the paused listener back? First sample after resume within TOLERANCE_MS of
     // the median of the others, staying so for 2 s.

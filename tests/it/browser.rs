@@ -129,7 +129,7 @@ pub(crate) fn serve(out: &Path) -> (Arc<Preview>, String) {
 }
 
 /// [`serve`], with the preview's clock set to `at` ([`Preview::at`]).
-fn serve_at(out: &Path, at: Option<chrono::DateTime<Utc>>) -> (Arc<Preview>, String) {
+pub(crate) fn serve_at(out: &Path, at: Option<chrono::DateTime<Utc>>) -> (Arc<Preview>, String) {
     let modules = browser_dir().join("node_modules");
     let dashjs = modules.join("dashjs/dist/modern/umd");
     let shaka = modules.join("shaka-player/dist");
@@ -392,7 +392,7 @@ fn a_browser_without_media_source_extensions_is_told_what_to_do() {
 /// A station rendered around the coming UTC midnight (a minute before it
 /// to three after, with the ten-minute seek-back before that): schedule
 /// files for both days, and the HLS playlists of the day that ends.
-fn midnight_station() -> &'static (TempStation, chrono::DateTime<Utc>) {
+pub(crate) fn midnight_station() -> &'static (TempStation, chrono::DateTime<Utc>) {
     static CELL: OnceLock<(TempStation, chrono::DateTime<Utc>)> = OnceLock::new();
     CELL.get_or_init(|| {
         let station = TempStation::new(SYNC_STATION_TOML);
@@ -533,11 +533,16 @@ fn a_late_clock_measurement_restarts_the_stream_at_the_stations_moment() {
         }),
         "errors other than the device clock's missing segments: {report:#}"
     );
-    let events = report["page_events"].as_array().cloned().unwrap_or_default();
+    let events = report["page_events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let retune = events
         .iter()
         .find(|e| e["what"] == "retune")
-        .unwrap_or_else(|| panic!("the page never started again on the measured clock: {report:#}"));
+        .unwrap_or_else(|| {
+            panic!("the page never started again on the measured clock: {report:#}")
+        });
     let moved_ms = f(&retune["toMs"]) - f(&retune["fromMs"]);
     assert!(
         moved_ms.abs() > 60_000.0,
@@ -826,7 +831,7 @@ fn the_page_clock_never_claims_less_error_than_it_has() {
 
 /// The sync checks shared by the listener tests: skew, each listener's true
 /// latency, no stalls, no errors.
-fn assert_listeners_in_sync(report: &serde_json::Value, what: &str) {
+pub(crate) fn assert_listeners_in_sync(report: &serde_json::Value, what: &str) {
     let skew = &report["skew_ms"];
     eprintln!(
         "{what}: skew ms (p50/p95/max): all {}/{}/{}, dash.js {}/{}/{}, Shaka {}/{}/{}",
