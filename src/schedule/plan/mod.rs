@@ -164,6 +164,97 @@ pub fn extend(
     Ok(Extension { added, notices })
 }
 
+/// What [`rejoin`] did with the old plan's items after a cut.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rejoin {
+    /// Old items after the cut.
+    pub old: usize,
+    /// Of those, kept in their old order.
+    pub kept: usize,
+    /// Dropped: no longer playable (taken down, gone, disabled), or still
+    /// breaking a rule after an item planned afresh in front of it.
+    pub dropped: usize,
+    /// Items planned afresh in front of an old one whose new join broke a
+    /// rotation rule.
+    pub planned: usize,
+}
+
+/// After a cut ([`Schedule::cut`]), joins the old plan's later items
+/// (`old[schedule.items.len()..]`) back on in their old order, re-timed
+/// ([`Item::retimed`]), so a takedown changes what plays as little as
+/// possible. An item whose track is no longer playable is dropped. Where
+/// an item's new join breaks a rotation rule (repeat window, artist
+/// separation) that its old place kept, one item is planned afresh in
+/// front of it (the planner's pick for that slot); if the join still
+/// breaks the rule, the old item is dropped. The caller then extends the
+/// schedule as usual, which plans afresh beyond the old plan's end. An
+/// empty schedule is left empty (the planner starts it).
+pub fn rejoin(
+    schedule: &mut Schedule,
+    old: &[Item],
+    tracks: &[Track],
+    station: &Station,
+) -> Result<Rejoin> {
+    let n0 = schedule.items.len();
+    let rest = old.get(n0..).unwrap_or_default();
+    let mut out = Rejoin {
+        old: rest.len(),
+        ..Rejoin::default()
+    };
+    let Some(origin) = schedule.start() else {
+        return Ok(out);
+    };
+    if rest.is_empty() || !tracks.iter().any(|t| t.enabled) {
+        out.dropped = rest.len();
+        return Ok(out);
+    }
+    let model = Model::new(tracks, station)?;
+    let mut state = State::from_history(&model, &schedule.items, origin.0);
+    // The rotation state the old plan had at each old item, to tell a rule
+    // the new join breaks from one the old plan had relaxed there already.
+    let mut then = State::from_history(&model, &old[..n0], origin.0);
+    for it in rest {
+        if let Some(c) = model.playable_of(it) {
+            let was = model.breaks(&then, c);
+            let fits = |s: &State| {
+                // A rule broken here that the old place kept breaks the join.
+                let now = model.breaks(s, c);
+                (was.repeat || !now.repeat) && (was.artist || !now.artist)
+            };
+            if !fits(&state) {
+                let n = schedule.items.len();
+                let pick = model
+                    .plan_hour(&state, n)?
+                    .pick_at(n, state.horizon)
+                    .ok_or_else(|| {
+                        Error::Schedule("the hour plan does not start at the horizon".into())
+                    })?;
+                let item = make_item(
+                    schedule.items.last(),
+                    model.tracks[pick.track],
+                    SampleIndex(state.horizon),
+                    station,
+                );
+                state.commit(&model, pick.track, &item);
+                schedule.items.push(item);
+                out.planned += 1;
+            }
+            if fits(&state) {
+                let item = it.retimed(schedule.items.last());
+                state.commit(&model, c, &item);
+                schedule.items.push(item);
+                out.kept += 1;
+            } else {
+                out.dropped += 1;
+            }
+        } else {
+            out.dropped += 1;
+        }
+        then.record(&model, it);
+    }
+    Ok(out)
+}
+
 /// Notices for scheduled items still to play whose recording is no longer
 /// in the catalog, under its path or any other (a moved file is found by
 /// its content hash). The planner never re-plans them; `lofiever render`
