@@ -25,7 +25,7 @@
 //! | | a scheduled file deleted or moved | `tests/it/identity.rs` |
 //! | tags | a 100 KB title tag | here (`a_100_kb_tag_…`) |
 //! | S3 endpoint | accepts connections and never answers | here (`a_silent_endpoint_…`) |
-//! | AWS credentials | none at all, config files named but not there: one line naming the command | here (`no_credentials_at_all_…`); wrong ones: `tests/it/publish.rs` |
+//! | AWS credentials | none at all, config files named but not there: one line, `status: s3://…` / `verify: s3://…` | here (`no_credentials_at_all_…`); wrong ones: `tests/it/publish.rs` |
 //! | lock | a lock file that is not lofiever's | `src/publish/lock.rs` |
 //!
 //! **CSV that spreadsheets open** (`features.csv`, `analyze-errors.csv`):
@@ -620,6 +620,12 @@ fn no_credentials_at_all_give_one_line_naming_the_command() {
             .collect();
         assert_eq!(about.len(), 1, "{cmd}: one line about credentials: {l:#?}");
         assert_eq!(l.len(), 1, "{cmd}: one line in all: {l:#?}");
+        // The line names the command, not publishing (which it is not).
+        assert!(
+            l[0].starts_with(&format!("error: {cmd}: s3://no-credentials/radio: ")),
+            "{cmd}: {}",
+            l[0]
+        );
         assert!(
             l[0].contains("no AWS credentials found")
                 && l[0].contains(&format!("AWS_CONFIG_FILE names {}", missing.display())),
