@@ -287,3 +287,112 @@ fn vanished(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::schedule::rules::artist_key;
+    use crate::schedule::synthetic;
+
+    /// An old plan in which removing the second item brings an artist back
+    /// sooner than the separation allows: the join is planned afresh, and
+    /// every other item is kept in its order.
+    #[test]
+    fn rejoin_keeps_the_old_order_and_plans_afresh_only_where_a_join_breaks_a_rule() {
+        let station = Station::from_toml("", "test.toml", Path::new("."), chrono::Utc::now())
+            .expect("valid config");
+        let tracks: Vec<Track> = synthetic::features(60, 5)
+            .iter()
+            .map(|f| Track::new(f, None))
+            .collect();
+        let separation = station.schedule.rotation.artist_separation.0;
+        let artist = |t: &Track| artist_key(&t.artist).expect("a known artist");
+        let advance = |t: &Track| {
+            let it = make_item(None, t, SampleIndex(0), &station);
+            it.next_start().0
+        };
+        // first: artist a; the victim: the longest track of another artist;
+        // fillers of other artists, each once, until an a track may play
+        // again; then that second a track, then two more fillers.
+        let first = &tracks[0];
+        let a = artist(first);
+        let victim = tracks
+            .iter()
+            .filter(|t| artist(t) != a)
+            .max_by_key(|t| advance(t))
+            .expect("a victim");
+        let again = tracks
+            .iter()
+            .find(|t| artist(t) == a && t.id != first.id)
+            .expect("a second track by the first artist");
+        let mut old: Vec<Item> = Vec::new();
+        let push = |t: &Track, old: &mut Vec<Item>| {
+            let start = old.last().map_or(SampleIndex(0), |p| p.next_start());
+            old.push(make_item(old.last(), t, start, &station));
+        };
+        push(first, &mut old);
+        push(victim, &mut old);
+        let mut used = vec![a.clone(), artist(victim)];
+        let mut fillers = tracks.iter().filter(|t| {
+            let k = artist(t);
+            !used.contains(&k) && {
+                used.push(k);
+                true
+            }
+        });
+        while old.last().map_or(0, |p| p.next_start().0) < separation {
+            push(fillers.next().expect("enough artists"), &mut old);
+        }
+        push(again, &mut old);
+        for _ in 0..2 {
+            push(fillers.next().expect("enough artists"), &mut old);
+        }
+        let again_at = old.len() - 3;
+        assert!(old[again_at].start_sample - old[0].start_sample >= separation);
+        assert!(
+            old[again_at].start_sample - advance(victim) < separation,
+            "without the victim the second a track comes too soon"
+        );
+
+        let without: Vec<Track> = tracks
+            .iter()
+            .filter(|t| t.id != victim.id)
+            .cloned()
+            .collect();
+        let mut schedule = Schedule {
+            items: old[..1].to_vec(),
+        };
+        let r = rejoin(&mut schedule, &old, &without, &station).expect("rejoin");
+        schedule.validate().expect("the items join up");
+        assert_eq!(schedule.items[0], old[0], "the item before the cut");
+        assert_eq!(r.old, old.len() - 1);
+        assert_eq!(r.kept + r.dropped, r.old);
+        assert_eq!(schedule.items.len(), 1 + r.kept + r.planned);
+        assert_eq!(r.planned, 1, "{r:?}");
+        // Only the victim and at most the item whose join broke are gone;
+        // the kept ones are in their old order.
+        assert!(r.dropped <= 2, "{r:?}");
+        let now: Vec<&str> = schedule.items.iter().map(|it| it.hash.as_str()).collect();
+        let (mut pos, mut in_order) = (0, 0);
+        for it in &old[1..] {
+            if let Some(p) = now[pos..].iter().position(|h| *h == it.hash) {
+                pos += p + 1;
+                in_order += 1;
+            }
+        }
+        assert!(in_order >= r.kept, "{in_order} old items in order, {r:?}");
+        // Wherever the second a track now plays, it keeps the separation.
+        for it in &schedule.items[1..] {
+            if artist_key(&it.artist).as_deref() == Some(a.as_str()) {
+                assert!(
+                    it.start_sample - schedule.items[0].start_sample >= separation,
+                    "{} starts {} samples after the first a track",
+                    it.track,
+                    it.start_sample
+                );
+            }
+        }
+    }
+}
