@@ -91,6 +91,17 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A command other than publishing (`status`, `verify`) failed reading
+    /// the target: the publish module's error, named after the command.
+    #[error("{command}: {target}: {message}")]
+    Target {
+        /// The command, e.g. `status`.
+        command: &'static str,
+        /// The target (directory or bucket URL).
+        target: String,
+        /// What went wrong.
+        message: String,
+    },
     /// An access log cannot be read at all (its lines that cannot be read
     /// are counted, not errors).
     #[error("{log}: {message}")]
@@ -103,6 +114,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// This error as `command`'s: a [`Error::Publish`] (worded "publish to
+    /// …", right for `render` and `publish`) names `command` instead, so a
+    /// `status` or `verify` that cannot read the target does not seem to
+    /// publish. Any other error is returned as it is.
+    pub fn in_command(self, command: &'static str) -> Error {
+        match self {
+            Error::Publish { target, message } => Error::Target {
+                command,
+                target,
+                message,
+            },
+            e => e,
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {

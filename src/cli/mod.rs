@@ -298,6 +298,15 @@ const CAPPED_LOG_TARGETS: &[&str] = &[
 /// gives one line, with its name.
 const DROPPED_LOG_TARGETS: &[&str] = &["symphonia"];
 
+/// Log targets whose warnings only lead up to an error lofiever reports
+/// in its own line: with no credentials anywhere, the AWS SDK warns about
+/// each place it looked (instance metadata, in about 900 characters; a
+/// config file named by `AWS_CONFIG_FILE` that is not there) before
+/// lofiever says, in one line naming the command and the target, that none
+/// were found, which named config file cannot be read, and where to put
+/// credentials. Errors only (these come after the caps above, and win).
+const ERRORS_ONLY_LOG_TARGETS: &[&str] = &["aws_config", "aws_runtime::env_config::source"];
+
 fn init_logging() {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -308,6 +317,11 @@ fn init_logging() {
     }
     for target in CAPPED_LOG_TARGETS {
         if let Ok(d) = format!("{target}=info").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    for target in ERRORS_ONLY_LOG_TARGETS {
+        if let Ok(d) = format!("{target}=error").parse() {
             filter = filter.add_directive(d);
         }
     }

@@ -218,7 +218,12 @@ pub fn status(station: &Station, args: &StatusArgs, quiet: bool) -> anyhow::Resu
         print!("{}", status_text(&report));
     }
     if let Some(e) = &deciding.error {
-        eprintln!("error: cannot list {}: {e}", deciding.location);
+        if report.target.is_some() {
+            // The target's errors name the command and the target.
+            eprintln!("error: {e}");
+        } else {
+            eprintln!("error: cannot list {}: {e}", deciding.location);
+        }
         return Ok(ExitCode::FAILURE);
     }
     if let Some(min) = short {
@@ -405,8 +410,9 @@ pub fn verify(station: &Station, args: &VerifyArgs, quiet: bool) -> anyhow::Resu
         let dir = lofiever::publish::DirTarget::new(&station.output_dir);
         verify::run(station, &dir, &options)?
     } else {
-        let target = lofiever::publish::open(station)?;
-        verify::run(station, target.as_ref(), &options)?
+        let target = lofiever::publish::open(station).map_err(|e| e.in_command("verify"))?;
+        let named = lofiever::publish::ForCommand::new(target.as_ref(), "verify");
+        verify::run(station, &named, &options)?
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

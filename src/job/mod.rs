@@ -744,12 +744,24 @@ pub fn run_with(
     let remote = target.list("")?;
     let takedowns = read_takedowns(&station.catalog_dir)?;
     tracks.retain(|t| !takedowns.iter().any(|d| d.hash == t.hash));
+    let planned = schedule.items.clone();
     let mut cut = apply_takedowns(station, &mut schedule, &takedowns, window.now, &remote)?;
     let mut sources = sources_of(&report);
     if !options.strict {
         if let Some(c) = replan_missing(station, &mut schedule, &mut sources, &remote)? {
             cut = Some(merge_cuts(cut, c));
         }
+    }
+    if cut.is_some() {
+        let r = schedule.rejoin(&planned, &tracks, station)?;
+        tracing::info!(
+            "render: {} of the {} items planned after the cut kept in their order, {} dropped, \
+             {} planned afresh where a join broke a rotation rule",
+            r.kept,
+            r.old,
+            r.dropped,
+            r.planned
+        );
     }
     let published = cut
         .as_ref()

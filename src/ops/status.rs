@@ -205,8 +205,12 @@ pub fn run(station: &Station, now: DateTime<Utc>) -> Result<Report> {
     let target = if publish::target_is_output(station) {
         None
     } else {
-        let t = publish::open(station)?;
-        Some(place(station, t.as_ref(), &clock))
+        let t = publish::open(station).map_err(|e| e.in_command("status"))?;
+        Some(place(
+            station,
+            &publish::ForCommand::new(t.as_ref(), "status"),
+            &clock,
+        ))
     };
     let runway_seconds = target.as_ref().unwrap_or(&output).runway_seconds;
     Ok(Report {

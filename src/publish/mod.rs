@@ -29,6 +29,7 @@
 //! run at the first request. Retention failures stop the run too (after the
 //! upload, which has then completed).
 
+mod command;
 mod dir;
 pub mod lock;
 pub mod retention;
@@ -44,6 +45,7 @@ use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 use rayon::prelude::*;
 
+pub use command::ForCommand;
 pub use dir::DirTarget;
 pub use s3::{public_read_policy, silent_store_budget, BucketSetup, S3Target};
 

@@ -414,12 +414,12 @@ impl Inner {
         let endpoint = &self.endpoint;
         let bucket = &self.bucket;
         if !matches!(err, SdkError::ServiceError(_)) && is_credentials_problem(err) {
-            return fatal(
+            return fatal(format!(
                 "no AWS credentials found (looked in the environment, the AWS config and \
-                 credentials files, web identity, container and instance metadata); set \
-                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
-                    .into(),
-            );
+                 credentials files, web identity, container and instance metadata{}); set \
+                 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+                unreadable_config_files()
+            ));
         }
         match err {
             SdkError::TimeoutError(_) => retry(format!("no answer from {endpoint} in time")),
@@ -925,6 +925,24 @@ fn base64(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The AWS config files the environment names that cannot be read, as
+/// "; AWS_CONFIG_FILE names /x, which cannot be read: …" (empty if none):
+/// the SDK's own warnings about them are not shown (see the CLI's logging
+/// set-up), so the credentials error says it.
+fn unreadable_config_files() -> String {
+    ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"]
+        .iter()
+        .filter_map(|var| {
+            let path = std::path::PathBuf::from(std::env::var_os(var)?);
+            let e = std::fs::File::open(&path).err()?;
+            Some(format!(
+                "; {var} names {}, which cannot be read: {e}",
+                path.display()
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ pub mod track;
 
 use serde::{Deserialize, Serialize};
 
-pub use plan::Extension;
+pub use plan::{Extension, Rejoin};
 pub use track::Track;
 
 use crate::error::{Error, Result};
@@ -98,6 +98,18 @@ impl Item {
     /// Where the next item starts: the beginning of this item's fade-out.
     pub fn next_start(&self) -> SampleIndex {
         SampleIndex(self.end().0 - self.fade_out.min(self.length))
+    }
+
+    /// This item moved to follow `prev` (at its own start without one):
+    /// it starts where `prev` hands over, with the fade-in the planner
+    /// gives that join ([`make_item`]); the rest (cue, length, gain,
+    /// fade-out) stays as frozen when it was planned.
+    pub fn retimed(&self, prev: Option<&Item>) -> Item {
+        Item {
+            start_sample: prev.map_or(self.start_sample, |p| p.next_start().0),
+            fade_in: fade_in_after(prev, self.length),
+            ..self.clone()
+        }
     }
 }
 
@@ -177,6 +189,7 @@ impl Schedule {
     /// otherwise the schedule is truncated before the first later `gone`
     /// item (the items between stay). Returns the index of the first item
     /// removed or changed, or `None` if nothing is affected. The caller
+    /// joins the old plan's later items back on ([`Schedule::rejoin`]) and
     /// extends the schedule again from its new horizon.
     pub fn cut(&mut self, cut: SampleIndex, gone: &dyn Fn(&Item) -> bool) -> Option<usize> {
         let after = self.items.partition_point(|it| it.start() < cut);
@@ -194,6 +207,13 @@ impl Schedule {
         let k = after + self.items[after..].iter().position(gone)?;
         self.items.truncate(k);
         Some(k)
+    }
+
+    /// After a cut, joins `old`'s items after this schedule's end back on
+    /// in their old order, planning afresh only where a join breaks a
+    /// rotation rule (see [`plan::rejoin`]).
+    pub fn rejoin(&mut self, old: &[Item], tracks: &[Track], station: &Station) -> Result<Rejoin> {
+        plan::rejoin(self, old, tracks, station)
     }
 
     /// Appends items until the horizon reaches `until`. An empty schedule
@@ -237,7 +257,7 @@ pub(crate) fn make_item(
     let length = track.cue_out.saturating_sub(track.cue_in).max(1);
     let crossfade = station.crossfade.0;
     let fade_out = crossfade.min(length / 3);
-    let fade_in = prev.map_or(0, |p| p.fade_out.min(length / 3));
+    let fade_in = fade_in_after(prev, length);
     // Gain to the loudness target, rounded to 0.01 dB so the JSON round trip
     // is exact and the value reads well.
     let gain = ((station.loudness_target_lufs - track.loudness_lufs) * 100.0).round() / 100.0;
@@ -253,6 +273,12 @@ pub(crate) fn make_item(
         title: track.title.clone(),
         artist: track.artist.clone(),
     }
+}
+
+/// The fade-in of an item of `length` samples after `prev`: the previous
+/// item's fade-out (the crossfade), at most a third of the item.
+fn fade_in_after(prev: Option<&Item>, length: u64) -> u64 {
+    prev.map_or(0, |p| p.fade_out.min(length / 3))
 }
 
 /// Rounds `s` down to a multiple of `count`.

@@ -25,6 +25,7 @@
 //! | | a scheduled file deleted or moved | `tests/it/identity.rs` |
 //! | tags | a 100 KB title tag | here (`a_100_kb_tag_…`) |
 //! | S3 endpoint | accepts connections and never answers | here (`a_silent_endpoint_…`) |
+//! | AWS credentials | none at all, config files named but not there: one line, `status: s3://…` / `verify: s3://…` | here (`no_credentials_at_all_…`); wrong ones: `tests/it/publish.rs` |
 //! | lock | a lock file that is not lofiever's | `src/publish/lock.rs` |
 //!
 //! **CSV that spreadsheets open** (`features.csv`, `analyze-errors.csv`):
@@ -592,5 +593,45 @@ fn a_silent_endpoint_fails_render_and_status_within_the_documented_budget() {
             "{cmd:?}: {l:#?}"
         );
         eprintln!("{cmd:?}: {took:?} (budget {budget:?}): {l:?}");
+    }
+}
+
+#[test]
+fn no_credentials_at_all_give_one_line_naming_the_command() {
+    let weed = crate::publish::shared_weed();
+    let st = TempStation::new(&crate::publish::s3_station_toml(
+        &weed.endpoint(),
+        "no-credentials",
+        "",
+    ));
+    // A new user's set-up: no keys, and config files named but not there.
+    let missing = st.root().join("no-such-aws-file");
+    for cmd in ["status", "verify"] {
+        let o = crate::publish::lofiever_command(st.root(), None, "warn", &[cmd])
+            .env("AWS_CONFIG_FILE", &missing)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
+            .output()
+            .expect("run lofiever");
+        assert!(!o.status.success(), "{cmd} succeeded without credentials");
+        let l = lines(&o);
+        let about: Vec<&String> = l
+            .iter()
+            .filter(|x| x.to_lowercase().contains("credentials"))
+            .collect();
+        assert_eq!(about.len(), 1, "{cmd}: one line about credentials: {l:#?}");
+        assert_eq!(l.len(), 1, "{cmd}: one line in all: {l:#?}");
+        // The line names the command, not publishing (which it is not).
+        assert!(
+            l[0].starts_with(&format!("error: {cmd}: s3://no-credentials/radio: ")),
+            "{cmd}: {}",
+            l[0]
+        );
+        assert!(
+            l[0].contains("no AWS credentials found")
+                && l[0].contains(&format!("AWS_CONFIG_FILE names {}", missing.display())),
+            "{cmd}: {}",
+            l[0]
+        );
+        eprintln!("{cmd}: {}", l[0]);
     }
 }

@@ -17,6 +17,9 @@
 //!   less error than it has (tests/browser/clock-sim.mjs, no browser);
 //! - a segment deleted ahead of the listeners is skipped: they play on and are
 //!   back in sync.
+//! - a track taken out with `lofiever remove` just ahead of the listeners:
+//!   one plays across the cut without a stall or a skip, keeping pace with
+//!   the clock, and hears the next track, never the removed one.
 //!
 //! The sync figures these tests hold are generous bounds (a loaded 2-core CI
 //! machine must not make them flaky); the figures themselves, measured the long
@@ -1004,4 +1007,150 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &dest).expect("copy");
         }
     }
+}
+
+/// A takedown ahead of the listeners (issue 16's acceptance): `remove`
+/// with a cut a few seconds before a track, `render` again, and a listener
+/// whose clock reaches the cut hears the programme go on across it: no
+/// stall, no skipped segment, the heard time keeping pace with the clock,
+/// and after the cut the next track of the old plan, never the removed one.
+#[test]
+fn chromium_plays_across_a_remove_cut_without_a_stall() {
+    use chrono::{Duration, SecondsFormat};
+    let _one = exclusive();
+    let station = TempStation::new(TEST_STATION_TOML);
+    station.add_tracks(&short_specs(6));
+    let s = station.station();
+    let now = Utc::now();
+    let render = || {
+        let window = Window {
+            now,
+            ahead: SampleCount::from_secs(12 * 60).expect("small"),
+            force: false,
+        };
+        job::run(&s, &window, &Silent).expect("render the station");
+    };
+    render();
+    let before = station.schedule();
+    // The victim: the first item starting 15 s after the earliest possible
+    // cut whose recording is not playing then; the cut 10 s before it.
+    let earliest = job::earliest_takedown(&s, now);
+    let sample = |t: chrono::DateTime<Utc>| s.epoch.sample_at(t).expect("after the epoch");
+    let instant = |i: lofiever::time::SampleIndex| s.epoch.instant_of(i).expect("an instant");
+    let from = sample(earliest + Duration::seconds(15));
+    let across = before.playing_at(from).map(|it| it.hash.clone());
+    let victim = before
+        .items
+        .iter()
+        .find(|it| it.start() >= from && Some(&it.hash) != across.as_ref())
+        .expect("an item after the earliest cut")
+        .clone();
+    let cut_from = instant(victim.start()) - Duration::seconds(10);
+    let o = Command::new(env!("CARGO_BIN_EXE_lofiever"))
+        .args([
+            "remove",
+            &victim.track,
+            "--from",
+            &cut_from.to_rfc3339_opts(SecondsFormat::Millis, true),
+        ])
+        .current_dir(station.root())
+        .env_remove("LOFIEVER_TARGET")
+        .env(
+            "LOFIEVER_NOW",
+            now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run lofiever");
+    assert!(
+        o.status.success(),
+        "remove: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    render();
+    let after = station.schedule();
+    let cut = s.grid.segment_of(sample(cut_from));
+    let cut_at = s.grid.segment_start(cut).expect("in range");
+    let cut_at = if cut_at < sample(cut_from) {
+        s.grid
+            .segment_start(lofiever::time::SegmentNumber(cut.0 + 1))
+            .expect("in range")
+    } else {
+        cut_at
+    };
+    let changes = victim.start();
+    let next = after
+        .playing_at(lofiever::time::SampleIndex(changes.0 + 5 * 48_000))
+        .expect("something plays after the cut")
+        .clone();
+    assert_ne!(next.hash, victim.hash, "the victim still plays");
+
+    // Listeners hear the clock − 6 s and need a few seconds to start: a
+    // clock at the cut has them start just before it, and 24 s of playback
+    // carry them past the change (10 s after the cut) well into the next
+    // track.
+    let clock = instant(cut_at);
+    let (server, url) = serve_at(&station.root().join("out"), Some(clock));
+    let served = Utc::now();
+    let report = node(
+        "play.mjs",
+        &["--url", &url, "--seconds", "24", "--timeout", "90"].map(String::from),
+    );
+    server.stop();
+    eprintln!(
+        "remove cut: {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert_eq!(report["ok"], true, "playback failed: {report:#}");
+    let events = report["page_events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["what"] == "skip" || (e["what"] == "jump" && e["why"] == "stall")),
+        "the page stalled or skipped: {events:#?}"
+    );
+    let ms = report["programme_time_ms"]
+        .as_i64()
+        .expect("programme_time_ms");
+    let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
+    // The heard time kept pace with the (preview's) clock: at the end it
+    // is still the clock − the 6 s latency, give or take 1.5 s.
+    let wall = report["wall_clock_ms"].as_i64().expect("wall_clock_ms");
+    let clock_then =
+        clock + (chrono::DateTime::from_timestamp_millis(wall).expect("valid") - served);
+    let lag = (clock_then - heard).num_milliseconds();
+    assert!(
+        (lag - 6000).abs() < 1500,
+        "heard {heard}, clock {clock_then}: {lag} ms behind, want 6000 ± 1500"
+    );
+    assert!(
+        heard >= instant(changes) + Duration::seconds(5),
+        "the page did not play past the change at {} (heard {heard}): {report:#}",
+        instant(changes)
+    );
+    let title = report["now_playing"]["title"].as_str().unwrap_or("");
+    assert_now_playing_matches_schedule(&station, title, ms);
+    let playing = after
+        .playing_at(sample(heard))
+        .expect("an item at the heard time");
+    assert_ne!(playing.hash, victim.hash, "the removed track plays");
+    assert_ne!(title, victim.title, "the page shows the removed track");
+    let shown: Vec<&str> = report["media_session"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|x| x["title"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !shown.contains(&victim.title.as_str()),
+        "the lock screen showed the removed track: {shown:?}"
+    );
+    eprintln!(
+        "remove cut at {}; the victim {:?} was to start {}; heard {heard} ({lag} ms behind the \
+         clock), page shows {title:?}, lock screen {shown:?}",
+        instant(cut_at),
+        victim.title,
+        instant(changes)
+    );
 }

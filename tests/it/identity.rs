@@ -276,3 +276,105 @@ fn remove_takes_a_track_out_from_the_cut_and_changes_nothing_before_it() {
     let v = st.run(&["verify", "--from", &from, "--until", &until]);
     assert!(v.status.success(), "verify: {}{}", stdout(&v), stderr(&v));
 }
+
+/// The longest common subsequence of `a` and `b` (its length): how many of
+/// `a`'s entries `b` still has in the same order.
+fn in_order(a: &[&str], b: &[&str]) -> usize {
+    let mut row = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut diag = 0;
+        for (j, y) in b.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if x == y {
+                diag + 1
+            } else {
+                row[j + 1].max(row[j])
+            };
+            diag = up;
+        }
+    }
+    row[b.len()]
+}
+
+#[test]
+fn remove_keeps_the_later_items_of_the_old_plan_in_their_order() {
+    let now = Utc::now() - Duration::seconds(5);
+    let st = TempStation::new(TEST_STATION_TOML);
+    st.add_tracks(&short_specs(6));
+    render(&st, now, 20);
+    let before = st.schedule();
+    let s = st.station();
+    // The victim: the first recording to start after the earliest cut that
+    // is not playing across it (so the plans part where it first starts).
+    let cut = s
+        .epoch
+        .sample_at(job::earliest_takedown(&s, now))
+        .expect("after the epoch");
+    let across = before.playing_at(cut).map(|it| it.hash.clone());
+    let victim = before
+        .items
+        .iter()
+        .find(|it| it.start() >= cut && Some(&it.hash) != across.as_ref())
+        .expect("an item after the cut")
+        .clone();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
+        .args(["remove", &victim.hash])
+        .current_dir(st.root())
+        .env_remove("LOFIEVER_TARGET")
+        .env(
+            "LOFIEVER_NOW",
+            now.to_rfc3339_opts(SecondsFormat::Millis, true),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run lofiever");
+    assert!(o.status.success(), "remove: {}", stderr(&o));
+    render(&st, now, 20);
+    let after = st.schedule();
+
+    // The first play of the victim after the cut is where the plans part.
+    let k = before
+        .items
+        .iter()
+        .position(|it| it.end() > cut && it.hash == victim.hash)
+        .expect("the victim plays after the cut");
+    assert!(
+        before.items[k].start() >= cut,
+        "the victim starts after the cut"
+    );
+    assert_eq!(after.items[..k], before.items[..k], "items before the cut");
+    // Every later item follows its predecessor as the planner times items.
+    after.validate().expect("the new schedule joins up");
+    let old_end = before.horizon().expect("a planned schedule");
+    let old: Vec<&str> = before.items[k..]
+        .iter()
+        .filter(|it| it.hash != victim.hash)
+        .map(|it| it.hash.as_str())
+        .collect();
+    let new: Vec<&str> = after.items[k..]
+        .iter()
+        .take_while(|it| it.start() < old_end)
+        .map(|it| it.hash.as_str())
+        .collect();
+    assert!(
+        new.iter().all(|h| *h != victim.hash),
+        "the removed recording still plays"
+    );
+    let kept = in_order(&old, &new);
+    eprintln!(
+        "remove: {kept} of the {} later items of the old plan kept in their order ({} items in \
+         the same time now)",
+        old.len(),
+        new.len()
+    );
+    assert!(
+        old.len() >= 10,
+        "too short a stretch to judge: {}",
+        old.len()
+    );
+    assert!(
+        kept * 4 >= old.len() * 3,
+        "only {kept} of {} later items kept in order",
+        old.len()
+    );
+}

@@ -87,6 +87,24 @@ impl State {
         }
     }
 
+    /// Records any item, playable or not (an old plan's item whose track
+    /// has left the catalog since): [`State::commit`] for a playable one,
+    /// else only its artist and the horizon, as [`State::from_history`]
+    /// counts it.
+    pub(super) fn record(&mut self, model: &Model<'_>, item: &Item) {
+        if let Some(c) = model.playable_of(item) {
+            self.commit(model, c, item);
+            return;
+        }
+        if let Some(&a) = artist_key(&item.artist).and_then(|a| model.artist_ids.get(&a)) {
+            self.artist_last[a as usize] = Some(item.start_sample);
+        }
+        self.prev = None;
+        self.horizon = item.next_start().0;
+        let from = self.horizon.saturating_sub(model.fit_window());
+        self.recent.retain(|r| r.1 > from);
+    }
+
     /// Records that playable track `c` starts at `item.start_sample`.
     pub(super) fn commit(&mut self, model: &Model<'_>, c: usize, item: &Item) {
         let s = item.start_sample;

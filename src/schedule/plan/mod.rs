@@ -164,6 +164,97 @@ pub fn extend(
     Ok(Extension { added, notices })
 }
 
+/// What [`rejoin`] did with the old plan's items after a cut.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rejoin {
+    /// Old items after the cut.
+    pub old: usize,
+    /// Of those, kept in their old order.
+    pub kept: usize,
+    /// Dropped: no longer playable (taken down, gone, disabled), or still
+    /// breaking a rule after an item planned afresh in front of it.
+    pub dropped: usize,
+    /// Items planned afresh in front of an old one whose new join broke a
+    /// rotation rule.
+    pub planned: usize,
+}
+
+/// After a cut ([`Schedule::cut`]), joins the old plan's later items
+/// (`old[schedule.items.len()..]`) back on in their old order, re-timed
+/// ([`Item::retimed`]), so a takedown changes what plays as little as
+/// possible. An item whose track is no longer playable is dropped. Where
+/// an item's new join breaks a rotation rule (repeat window, artist
+/// separation) that its old place kept, one item is planned afresh in
+/// front of it (the planner's pick for that slot); if the join still
+/// breaks the rule, the old item is dropped. The caller then extends the
+/// schedule as usual, which plans afresh beyond the old plan's end. An
+/// empty schedule is left empty (the planner starts it).
+pub fn rejoin(
+    schedule: &mut Schedule,
+    old: &[Item],
+    tracks: &[Track],
+    station: &Station,
+) -> Result<Rejoin> {
+    let n0 = schedule.items.len();
+    let rest = old.get(n0..).unwrap_or_default();
+    let mut out = Rejoin {
+        old: rest.len(),
+        ..Rejoin::default()
+    };
+    let Some(origin) = schedule.start() else {
+        return Ok(out);
+    };
+    if rest.is_empty() || !tracks.iter().any(|t| t.enabled) {
+        out.dropped = rest.len();
+        return Ok(out);
+    }
+    let model = Model::new(tracks, station)?;
+    let mut state = State::from_history(&model, &schedule.items, origin.0);
+    // The rotation state the old plan had at each old item, to tell a rule
+    // the new join breaks from one the old plan had relaxed there already.
+    let mut then = State::from_history(&model, &old[..n0], origin.0);
+    for it in rest {
+        if let Some(c) = model.playable_of(it) {
+            let was = model.breaks(&then, c);
+            let fits = |s: &State| {
+                // A rule broken here that the old place kept breaks the join.
+                let now = model.breaks(s, c);
+                (was.repeat || !now.repeat) && (was.artist || !now.artist)
+            };
+            if !fits(&state) {
+                let n = schedule.items.len();
+                let pick = model
+                    .plan_hour(&state, n)?
+                    .pick_at(n, state.horizon)
+                    .ok_or_else(|| {
+                        Error::Schedule("the hour plan does not start at the horizon".into())
+                    })?;
+                let item = make_item(
+                    schedule.items.last(),
+                    model.tracks[pick.track],
+                    SampleIndex(state.horizon),
+                    station,
+                );
+                state.commit(&model, pick.track, &item);
+                schedule.items.push(item);
+                out.planned += 1;
+            }
+            if fits(&state) {
+                let item = it.retimed(schedule.items.last());
+                state.commit(&model, c, &item);
+                schedule.items.push(item);
+                out.kept += 1;
+            } else {
+                out.dropped += 1;
+            }
+        } else {
+            out.dropped += 1;
+        }
+        then.record(&model, it);
+    }
+    Ok(out)
+}
+
 /// Notices for scheduled items still to play whose recording is no longer
 /// in the catalog, under its path or any other (a moved file is found by
 /// its content hash). The planner never re-plans them; `lofiever render`
@@ -195,4 +286,113 @@ fn vanished(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::schedule::rules::artist_key;
+    use crate::schedule::synthetic;
+
+    /// An old plan in which removing the second item brings an artist back
+    /// sooner than the separation allows: the join is planned afresh, and
+    /// every other item is kept in its order.
+    #[test]
+    fn rejoin_keeps_the_old_order_and_plans_afresh_only_where_a_join_breaks_a_rule() {
+        let station = Station::from_toml("", "test.toml", Path::new("."), chrono::Utc::now())
+            .expect("valid config");
+        let tracks: Vec<Track> = synthetic::features(60, 5)
+            .iter()
+            .map(|f| Track::new(f, None))
+            .collect();
+        let separation = station.schedule.rotation.artist_separation.0;
+        let artist = |t: &Track| artist_key(&t.artist).expect("a known artist");
+        let advance = |t: &Track| {
+            let it = make_item(None, t, SampleIndex(0), &station);
+            it.next_start().0
+        };
+        // first: artist a; the victim: the longest track of another artist;
+        // fillers of other artists, each once, until an a track may play
+        // again; then that second a track, then two more fillers.
+        let first = &tracks[0];
+        let a = artist(first);
+        let victim = tracks
+            .iter()
+            .filter(|t| artist(t) != a)
+            .max_by_key(|t| advance(t))
+            .expect("a victim");
+        let again = tracks
+            .iter()
+            .find(|t| artist(t) == a && t.id != first.id)
+            .expect("a second track by the first artist");
+        let mut old: Vec<Item> = Vec::new();
+        let push = |t: &Track, old: &mut Vec<Item>| {
+            let start = old.last().map_or(SampleIndex(0), |p| p.next_start());
+            old.push(make_item(old.last(), t, start, &station));
+        };
+        push(first, &mut old);
+        push(victim, &mut old);
+        let mut used = vec![a.clone(), artist(victim)];
+        let mut fillers = tracks.iter().filter(|t| {
+            let k = artist(t);
+            !used.contains(&k) && {
+                used.push(k);
+                true
+            }
+        });
+        while old.last().map_or(0, |p| p.next_start().0) < separation {
+            push(fillers.next().expect("enough artists"), &mut old);
+        }
+        push(again, &mut old);
+        for _ in 0..2 {
+            push(fillers.next().expect("enough artists"), &mut old);
+        }
+        let again_at = old.len() - 3;
+        assert!(old[again_at].start_sample - old[0].start_sample >= separation);
+        assert!(
+            old[again_at].start_sample - advance(victim) < separation,
+            "without the victim the second a track comes too soon"
+        );
+
+        let without: Vec<Track> = tracks
+            .iter()
+            .filter(|t| t.id != victim.id)
+            .cloned()
+            .collect();
+        let mut schedule = Schedule {
+            items: old[..1].to_vec(),
+        };
+        let r = rejoin(&mut schedule, &old, &without, &station).expect("rejoin");
+        schedule.validate().expect("the items join up");
+        assert_eq!(schedule.items[0], old[0], "the item before the cut");
+        assert_eq!(r.old, old.len() - 1);
+        assert_eq!(r.kept + r.dropped, r.old);
+        assert_eq!(schedule.items.len(), 1 + r.kept + r.planned);
+        assert_eq!(r.planned, 1, "{r:?}");
+        // Only the victim and at most the item whose join broke are gone;
+        // the kept ones are in their old order.
+        assert!(r.dropped <= 2, "{r:?}");
+        let now: Vec<&str> = schedule.items.iter().map(|it| it.hash.as_str()).collect();
+        let (mut pos, mut in_order) = (0, 0);
+        for it in &old[1..] {
+            if let Some(p) = now[pos..].iter().position(|h| *h == it.hash) {
+                pos += p + 1;
+                in_order += 1;
+            }
+        }
+        assert!(in_order >= r.kept, "{in_order} old items in order, {r:?}");
+        // Wherever the second a track now plays, it keeps the separation.
+        for it in &schedule.items[1..] {
+            if artist_key(&it.artist).as_deref() == Some(a.as_str()) {
+                assert!(
+                    it.start_sample - schedule.items[0].start_sample >= separation,
+                    "{} starts {} samples after the first a track",
+                    it.track,
+                    it.start_sample
+                );
+            }
+        }
+    }
 }

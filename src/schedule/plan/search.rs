@@ -202,6 +202,29 @@ impl Model<'_> {
                 last = Some(p.start);
             }
         }
+        let artist_last = self.feats[c].artist.and_then(|a| {
+            let mut la = state.artist_last[a as usize];
+            for p in &node.picks {
+                if self.feats[p.track].artist == Some(a) {
+                    la = Some(p.start);
+                }
+            }
+            la
+        });
+        self.passes(last, artist_last, prev, c, t, relax)
+    }
+
+    /// Whether `c`, last started at `last` (its artist at `artist_last`),
+    /// passes the rules `relax` leaves in force at `t` after `prev`.
+    fn passes(
+        &self,
+        last: Option<u64>,
+        artist_last: Option<u64>,
+        prev: Option<usize>,
+        c: usize,
+        t: u64,
+        relax: Relaxed,
+    ) -> bool {
         if relax.repeat {
             if self.tracks.len() > 1 && prev == Some(c) {
                 return false;
@@ -212,21 +235,42 @@ impl Model<'_> {
             }
         }
         if !relax.artist && self.rules.artist_separation > 0 {
-            if let Some(a) = self.feats[c].artist {
-                let mut la = state.artist_last[a as usize];
-                for p in &node.picks {
-                    if self.feats[p.track].artist == Some(a) {
-                        la = Some(p.start);
-                    }
-                }
-                if let Some(l) = la {
-                    if t.saturating_sub(l) < self.rules.artist_separation {
-                        return false;
-                    }
+            if let Some(l) = artist_last {
+                if t.saturating_sub(l) < self.rules.artist_separation {
+                    return false;
                 }
             }
         }
         true
+    }
+
+    /// Which rules `c` would break if it started at the state's horizon
+    /// (the repeat window, or the artist separation; playing back to back
+    /// counts as breaking both).
+    pub(super) fn breaks(&self, state: &State, c: usize) -> Relaxed {
+        let artist_last = self.feats[c]
+            .artist
+            .and_then(|a| state.artist_last[a as usize]);
+        let check = |relax| {
+            !self.passes(
+                state.last[c],
+                artist_last,
+                state.prev,
+                c,
+                state.horizon,
+                relax,
+            )
+        };
+        Relaxed {
+            repeat: check(Relaxed {
+                artist: true,
+                repeat: false,
+            }),
+            artist: check(Relaxed {
+                artist: false,
+                repeat: true,
+            }),
+        }
     }
 
     pub(super) fn wait(&self, state: &State, node: &Node, c: usize, t: u64) -> u64 {
