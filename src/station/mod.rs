@@ -16,6 +16,7 @@
 //! ([`layout`]). It imports only `time` and `error`, so every stage can
 //! stand on it without an import circle.
 
+pub mod channel;
 pub mod layout;
 pub mod publish;
 mod raw;
