@@ -108,6 +108,10 @@ enum Command {
         /// target's plan is this one (the id `lofiever plan` printed).
         #[arg(long, value_name = "ID", env = "LOFIEVER_PLAN")]
         plan: Option<String>,
+        /// Only this channel (`main` or a file name of pipeline/channels/);
+        /// default: the main station and every channel, one after another.
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
     },
     /// Plan a sharded render: analyse, extend the schedule and publish the
     /// plan journal the shards read (`render --shard I/N`, then `render
@@ -476,6 +480,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             ahead,
             force,
             strict,
+            channel,
             ..
         } => {
             let station = load_station(&cli.global)?;
@@ -484,8 +489,40 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ahead: ahead.ahead()?,
                 force,
             };
-            let summary = job::run_with(&station, &window, job::RunOptions { strict }, &bars)?;
-            print_job_summary(&station, &summary, &say)?;
+            let options = job::RunOptions { strict };
+            let channels = lofiever::station::channel::load_all(&station, window.now)?;
+            if channels.is_empty() && channel.is_none() {
+                let summary = job::run_with(&station, &window, options, &bars)?;
+                print_job_summary(&station, &summary, &say)?;
+            } else {
+                let n = job::channels::run_all(
+                    &station,
+                    &channels,
+                    channel.as_deref(),
+                    &window,
+                    options,
+                    &bars,
+                )?;
+                print_analysis(&n.analysis, &say);
+                let members = job::channels::members(&station, &channels, None)?;
+                for (name, summary) in &n.runs {
+                    if let Some(m) = members.iter().find(|m| m.name == name) {
+                        say(format!(
+                            "channel {name} ({}):",
+                            target_description(m.station)
+                        ));
+                        print_job_summary(m.station, summary, &say)?;
+                    }
+                }
+                if !channels.is_empty() {
+                    say(format!(
+                        "channels: {} written at {} ({} channels)",
+                        layout::CHANNELS_INDEX,
+                        target_description(&station),
+                        channels.len() + 1
+                    ));
+                }
+            }
         }
         Command::Remove { track, from } => {
             let station = load_station(&cli.global)?;
@@ -604,19 +641,7 @@ fn print_job_summary(
     say: &dyn Fn(String),
 ) -> anyhow::Result<()> {
     if let Some(a) = &s.analysis {
-        for p in &a.catalog_problems {
-            eprintln!("warning: {p}");
-        }
-        for f in &a.failures {
-            eprintln!("warning: {}: {} (skipped)", f.path, f.reason);
-        }
-        say(format!(
-            "analyze: {} tracks usable ({} analysed, {} cached), {} failed",
-            a.tracks.len(),
-            a.analysed,
-            a.cached,
-            a.failures.len()
-        ));
+        print_analysis(a, say);
     }
     say(format!("schedule: {} items added", s.items_added));
     say(format!(
@@ -649,6 +674,23 @@ fn print_job_summary(
         ));
     }
     Ok(())
+}
+
+/// The analysis warnings and summary line of a render.
+fn print_analysis(a: &lofiever::analyze::Report, say: &dyn Fn(String)) {
+    for p in &a.catalog_problems {
+        eprintln!("warning: {p}");
+    }
+    for f in &a.failures {
+        eprintln!("warning: {}: {} (skipped)", f.path, f.reason);
+    }
+    say(format!(
+        "analyze: {} tracks usable ({} analysed, {} cached), {} failed",
+        a.tracks.len(),
+        a.analysed,
+        a.cached,
+        a.failures.len()
+    ));
 }
 
 /// The summary line of an upload.

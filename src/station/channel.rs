@@ -162,8 +162,8 @@ pub fn load_all(main: &Station, now: DateTime<Utc>) -> Result<Vec<Channel>> {
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let main_text = std::fs::read_to_string(&main.source)
-        .map_err(|e| Error::io(Path::new(&main.source), e))?;
+    let main_text =
+        std::fs::read_to_string(&main.source).map_err(|e| Error::io(Path::new(&main.source), e))?;
     let main_table: toml::Table = toml::from_str(&main_text).map_err(|e| Error::Config {
         file: main.source.clone(),
         key: "file".into(),
@@ -310,12 +310,12 @@ fn filter(raw: &RawFilter, root: &Path) -> std::result::Result<Filter, (&'static
         Some(&[lo, hi]) if lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi => {
             Some((lo, hi))
         }
-        Some(v) => {
-            return Err((
-                "filter.tempo_bpm",
-                format!("{v:?} is not a range: give [min, max] in BPM with 0 < min <= max, e.g. [70, 90]"),
-            ))
-        }
+        Some(v) => return Err((
+            "filter.tempo_bpm",
+            format!(
+                "{v:?} is not a range: give [min, max] in BPM with 0 < min <= max, e.g. [70, 90]"
+            ),
+        )),
     };
     let playlist = match &raw.playlist {
         None => None,
@@ -328,7 +328,10 @@ fn filter(raw: &RawFilter, root: &Path) -> std::result::Result<Filter, (&'static
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 (
                     "filter.playlist",
-                    format!("{}: {e}; give a file relative to the station root", path.display()),
+                    format!(
+                        "{}: {e}; give a file relative to the station root",
+                        path.display()
+                    ),
                 )
             })?;
             let entries: Vec<(usize, String)> = text
@@ -438,7 +441,10 @@ mod tests {
                  [[schedule.day_parts]]\nat = \"00:00\"\nenergy = 0.2\ntempo = 0.2\n\
                  [filter]\ntags = [\"Calm\"]\ntempo_bpm = [60, 90]\n",
             ),
-            ("sleep.toml", "[channel]\nprefix = \"zz\"\nshare_tracks = true\n"),
+            (
+                "sleep.toml",
+                "[channel]\nprefix = \"zz\"\nshare_tracks = true\n",
+            ),
         ]);
         let chans = load_all(&main, Utc::now()).expect("valid");
         let names: Vec<&str> = chans.iter().map(|c| c.name.as_str()).collect();
