@@ -438,7 +438,7 @@ mod tests {
             (
                 "study.toml",
                 "[station]\nname = \"Study\"\n[schedule.rotation]\nrepeat_window_hours = 3.0\n\
-                 [[schedule.day_parts]]\nat = \"00:00\"\nenergy = 0.2\ntempo = 0.2\n\
+                 [[schedule.day_parts]]\nat = \"00:00\"\nname = \"all day\"\nenergy = 0.2\ntempo = 0.2\n\
                  [filter]\ntags = [\"Calm\"]\ntempo_bpm = [60, 90]\n",
             ),
             (
@@ -455,10 +455,11 @@ mod tests {
         assert_eq!(sleep.station.name, "Main");
         assert_eq!(study.station.name, "Study");
         assert_eq!(study.station.seed, 3, "inherited");
-        assert_eq!(
-            study.station.schedule.rotation, main.schedule.rotation,
-            "the rotation table is merged key by key, not replaced"
-        );
+        // The rotation table is merged key by key, not replaced.
+        let (r, m) = (&study.station.schedule.rotation, &main.schedule.rotation);
+        assert_eq!(r.coverage, m.coverage, "coverage_days = 3 inherited");
+        assert_eq!(r.repeat_window.0, 3 * 3600 * 48_000);
+        assert_ne!(m.repeat_window, r.repeat_window);
         assert_ne!(study.station.schedule.day_parts, main.schedule.day_parts);
         assert_eq!(study.filter.tags, ["calm"]);
         assert_eq!(study.filter.tempo_bpm, Some((60.0, 90.0)));
