@@ -110,7 +110,8 @@ enum Command {
         plan: Option<String>,
         /// Only this channel (`main` or a file name of pipeline/channels/);
         /// default: the main station and every channel, one after another.
-        #[arg(long, value_name = "NAME")]
+        /// (`plan`, `--shard` and `--finish` always cover every channel.)
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["shard", "finish"])]
         channel: Option<String>,
     },
     /// Plan a sharded render: analyse, extend the schedule and publish the
@@ -417,6 +418,31 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 ahead: ahead.ahead()?,
                 force: false,
             };
+            let channels = lofiever::station::channel::load_all(&station, window.now)?;
+            if !channels.is_empty() {
+                let n = job::channels::plan_all(&station, &channels, &window, &bars)?;
+                if print_id {
+                    println!("{}", n.id);
+                } else {
+                    for (name, p) in &n.plans {
+                        say(format!(
+                            "plan: channel {name}: {} items added; {} segments in {} chunks to \
+                             render",
+                            p.items_added,
+                            p.journal.segments(),
+                            p.journal.chunks.len()
+                        ));
+                    }
+                    say(format!(
+                        "plan {} ({} channels). Next: `lofiever render --shard I/N --plan {}` \
+                         for I = 1..N, then `lofiever render --finish`",
+                        n.id,
+                        n.plans.len(),
+                        n.id
+                    ));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let p = job::shard::plan(&station, &window, &bars)?;
             if print_id {
                 println!("{}", p.journal.id);
@@ -446,6 +472,24 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let shard = job::shard::Shard::parse(&shard).map_err(anyhow::Error::msg)?;
             let station = load_station(&cli.global)?;
+            let channels = lofiever::station::channel::load_all(&station, now()?)?;
+            if !channels.is_empty() {
+                let (id, runs) = job::channels::render_shard_all(
+                    &station,
+                    &channels,
+                    shard,
+                    plan.as_deref(),
+                    &bars,
+                )?;
+                for (name, s) in &runs {
+                    say(format!(
+                        "shard {shard} of plan {id}: channel {name}: {} chunks, {} segments \
+                         rendered, {} already at the target; {} objects published",
+                        s.chunks, s.render.written, s.already, s.upload.uploaded
+                    ));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let s = job::shard::render_shard(&station, shard, plan.as_deref(), &bars)?;
             say(format!(
                 "shard {shard} of plan {}: {} chunks, {} segments rendered, {} already at the \
@@ -457,6 +501,19 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             finish: true, plan, ..
         } => {
             let station = load_station(&cli.global)?;
+            let channels = lofiever::station::channel::load_all(&station, now()?)?;
+            if !channels.is_empty() {
+                let (id, done) =
+                    job::channels::finish_all(&station, &channels, plan.as_deref(), &bars)?;
+                for (name, s) in &done {
+                    say(format!("finish: channel {name}: plan {} complete", s.plan));
+                }
+                say(format!(
+                    "finish: plan {id} complete; {} written",
+                    layout::CHANNELS_INDEX
+                ));
+                return Ok(ExitCode::SUCCESS);
+            }
             let s = job::shard::finish(&station, plan.as_deref(), &bars)?;
             say(format!("finish: plan {} complete", s.plan));
             if let Some(u) = &s.publish.upload {

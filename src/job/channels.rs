@@ -282,6 +282,10 @@ pub fn in_channel(m: &Member<'_>, e: Error) -> Error {
         // Config errors already name the channel file.
         (Some(_), e @ Error::Config { .. }) => e,
         (Some(_), Error::Schedule(s)) => Error::Schedule(format!("channel {}: {s}", m.name)),
+        (Some(_), Error::Plan { place, message }) => Error::Plan {
+            place,
+            message: format!("channel {}: {message}", m.name),
+        },
         (Some(_), e) => e,
     }
 }
@@ -330,4 +334,178 @@ pub fn publish_index(main: &Station, channels: &[Channel]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What `lofiever plan` did over the repository's stations.
+#[derive(Debug)]
+pub struct NetworkPlan {
+    /// Names the plans of all stations together: what `--plan` takes.
+    pub id: String,
+    /// Each station's plan, in order.
+    pub plans: Vec<(String, super::shard::PlanOutcome)>,
+}
+
+/// The id of the plans of all stations: a hash of each station's name and
+/// plan id, in order.
+pub fn network_id<'a>(plans: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut text = String::new();
+    for (name, id) in plans {
+        text.push_str(name);
+        text.push(' ');
+        text.push_str(id);
+        text.push('\n');
+    }
+    blake3::hash(text.as_bytes()).to_hex()[..16].to_string()
+}
+
+/// `lofiever plan` over the main station and every channel: the analysis
+/// once, then each station's plan in order, each avoiding what the others
+/// play (as [`run_all`] plans).
+pub fn plan_all(
+    main: &Station,
+    channels: &[Channel],
+    window: &Window,
+    progress: &dyn Progress,
+) -> Result<NetworkPlan> {
+    let all = members(main, channels, None)?;
+    let (report, tracks) = super::analyze_and_tracks(main, progress)?;
+    let per_member = all_tracks(&all, &report, &tracks)?;
+    let mut schedules = published_schedules(&all)?;
+    let mut plans = Vec::with_capacity(all.len());
+    for (i, (m, tracks)) in all.iter().zip(per_member).enumerate() {
+        let busy = busy_for(&all, &schedules, i);
+        let outcome = super::shard::plan_prepared(
+            m.station,
+            window,
+            Analysis::Done(&report, tracks),
+            &busy,
+            progress,
+        )
+        .map_err(|e| in_channel(m, e))?;
+        schedules[i] = Schedule {
+            items: outcome.journal.items.clone(),
+        };
+        plans.push((m.name.to_string(), outcome));
+    }
+    let id = network_id(
+        plans
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.journal.id.as_str())),
+    );
+    Ok(NetworkPlan { id, plans })
+}
+
+/// Every station's plan journal at its target, checked against `expect`
+/// (the id [`plan_all`] printed): a changed plan is one line naming both.
+fn journals<'a>(
+    all: &[Member<'a>],
+    expect: Option<&str>,
+) -> Result<Vec<(Box<dyn publish::Target>, super::shard::Journal)>> {
+    let mut out = Vec::with_capacity(all.len());
+    for m in all {
+        let target = publish::open(m.station)?;
+        let journal = super::shard::current_journal(m.station, target.as_ref(), None)
+            .map_err(|e| in_channel(m, e))?;
+        out.push((target, journal));
+    }
+    let id = network_id(
+        all.iter()
+            .zip(&out)
+            .map(|(m, (_, j))| (m.name, j.id.as_str())),
+    );
+    if let Some(want) = expect {
+        if want != id {
+            return Err(Error::Plan {
+                place: out.first().map_or_else(String::new, |(t, _)| t.describe()),
+                message: format!(
+                    "the plan changed: this run was given plan {want}, the targets hold plan \
+                     {id} (the plans of {} channels); nothing was rendered. Run the shards of \
+                     the current plan (or `lofiever plan` again)",
+                    all.len()
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `lofiever render --shard I/N` over every station: the share is taken
+/// over the chunks of all stations' plans in one list (main first, then
+/// the channels in order), so shards stay balanced whatever the channels.
+pub fn render_shard_all(
+    main: &Station,
+    channels: &[Channel],
+    shard: super::shard::Shard,
+    expect: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<(String, Vec<(String, super::shard::ShardSummary)>)> {
+    let all = members(main, channels, None)?;
+    let plans = journals(&all, expect)?;
+    let id = network_id(
+        all.iter()
+            .zip(&plans)
+            .map(|(m, (_, j))| (m.name, j.id.as_str())),
+    );
+    let mut list: Vec<(usize, &super::shard::ChunkWork)> = Vec::new();
+    for (i, (_, j)) in plans.iter().enumerate() {
+        list.extend(j.chunks.iter().map(|c| (i, c)));
+    }
+    let sizes: Vec<u64> = list
+        .iter()
+        .map(|(_, c)| super::shard::chunk_size(c))
+        .collect();
+    let mine = &list[super::shard::share_bounds(&sizes, shard)];
+    let mut out = Vec::new();
+    for (i, (m, (target, journal))) in all.iter().zip(&plans).enumerate() {
+        let chunks: Vec<super::shard::ChunkWork> = mine
+            .iter()
+            .filter(|(k, _)| *k == i)
+            .map(|(_, c)| (*c).clone())
+            .collect();
+        if chunks.is_empty() {
+            continue;
+        }
+        let s = super::shard::render_chunks(
+            m.station,
+            target.as_ref(),
+            &journal.id,
+            &chunks,
+            &format!("render --shard {shard}"),
+            progress,
+        )
+        .map_err(|e| in_channel(m, e))?;
+        out.push((m.name.to_string(), s));
+    }
+    Ok((id, out))
+}
+
+/// `lofiever render --finish` over every station: first every plan's audio
+/// is checked to be at its target (else nothing is published), then each
+/// station finishes in order, then `channels.json` is written.
+pub fn finish_all(
+    main: &Station,
+    channels: &[Channel],
+    expect: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<(String, Vec<(String, super::shard::FinishSummary)>)> {
+    let all = members(main, channels, None)?;
+    let plans = journals(&all, expect)?;
+    let id = network_id(
+        all.iter()
+            .zip(&plans)
+            .map(|(m, (_, j))| (m.name, j.id.as_str())),
+    );
+    for (m, (target, journal)) in all.iter().zip(&plans) {
+        let remote = target.list("")?;
+        super::shard::check_complete(m.station, target.as_ref(), journal, &remote)
+            .map_err(|e| in_channel(m, e))?;
+    }
+    let mut out = Vec::with_capacity(all.len());
+    for (m, (_, journal)) in all.iter().zip(&plans) {
+        let s = super::shard::finish(m.station, Some(&journal.id), progress)
+            .map_err(|e| in_channel(m, e))?;
+        out.push((m.name.to_string(), s));
+    }
+    publish_index(main, channels)?;
+    Ok((id, out))
 }

@@ -310,12 +310,14 @@ fn filter(raw: &RawFilter, root: &Path) -> std::result::Result<Filter, (&'static
         Some(&[lo, hi]) if lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi => {
             Some((lo, hi))
         }
-        Some(v) => return Err((
-            "filter.tempo_bpm",
-            format!(
+        Some(v) => {
+            return Err((
+                "filter.tempo_bpm",
+                format!(
                 "{v:?} is not a range: give [min, max] in BPM with 0 < min <= max, e.g. [70, 90]"
             ),
-        )),
+            ))
+        }
     };
     let playlist = match &raw.playlist {
         None => None,

@@ -5,20 +5,29 @@
 //! channel; bad channel files change nothing.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use lofiever::demo::synth::TrackSpec;
 use lofiever::schedule::Schedule;
 use lofiever::station::channel;
 
 use crate::util::{short_specs, stderr, stdout, TempStation, TEST_STATION_TOML};
 
-/// The main station of these tests plus two channels: `study` plays a
-/// playlist of five tracks, `sleep` (another epoch) the tracks tagged
-/// with the key of one of the last four.
+/// The main station of these tests plus two channels (see
+/// [`write_channels`]).
 fn network(tracks: usize) -> TempStation {
     let st = TempStation::new(TEST_STATION_TOML);
     let specs = short_specs(tracks);
     let paths = st.add_tracks(&specs);
+    write_channels(&st, &specs, &paths);
+    st
+}
+
+/// Two channels beside the main station of `st`, whose catalog is `specs`
+/// written at `paths`: `study` plays a playlist of the first five tracks,
+/// `sleep` (prefix `zz-sleep`, another epoch and day-part plan) the tracks
+/// tagged with the key of one of the last four.
+pub fn write_channels(st: &TempStation, specs: &[TrackSpec], paths: &[PathBuf]) {
     let dir = st.root().join("pipeline").join(channel::CHANNELS_DIR);
     std::fs::create_dir_all(&dir).expect("mkdir");
     let playlist: Vec<String> = paths
@@ -41,8 +50,7 @@ fn network(tracks: usize) -> TempStation {
         "[station]\nname = \"Study FM\"\n[filter]\nplaylist = \"pipeline/channels/study.txt\"\n",
     )
     .expect("write");
-    // The keys of four tracks (that the study playlist mostly leaves).
-    let keys: Vec<String> = specs[tracks - 4..]
+    let keys: Vec<String> = specs[specs.len() - 4..]
         .iter()
         .map(|s| format!("{:?}", s.key.name().to_lowercase()))
         .collect();
@@ -56,7 +64,6 @@ fn network(tracks: usize) -> TempStation {
         ),
     )
     .expect("write");
-    st
 }
 
 /// The schedule a channel's target holds, as absolute intervals per hash.
