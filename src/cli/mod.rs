@@ -412,13 +412,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Explain(args) => schedule::run_explain(&cli.global, &args, &bars)?,
         Command::Plan { ahead, print_id } => {
-            let station = load_station(&cli.global)?;
+            let mut station = load_station(&cli.global)?;
             let window = Window {
                 now: now()?,
                 ahead: ahead.ahead()?,
                 force: false,
             };
-            let channels = lofiever::station::channel::load_all(&station, window.now)?;
+            let channels = lofiever::station::channel::load_all(&mut station, window.now)?;
             if !channels.is_empty() {
                 let n = job::channels::plan_all(&station, &channels, &window, &bars)?;
                 if print_id {
@@ -471,8 +471,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let shard = job::shard::Shard::parse(&shard).map_err(anyhow::Error::msg)?;
-            let station = load_station(&cli.global)?;
-            let channels = lofiever::station::channel::load_all(&station, now()?)?;
+            let mut station = load_station(&cli.global)?;
+            let channels = lofiever::station::channel::load_all(&mut station, now()?)?;
             if !channels.is_empty() {
                 let (id, runs) = job::channels::render_shard_all(
                     &station,
@@ -500,8 +500,8 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render {
             finish: true, plan, ..
         } => {
-            let station = load_station(&cli.global)?;
-            let channels = lofiever::station::channel::load_all(&station, now()?)?;
+            let mut station = load_station(&cli.global)?;
+            let channels = lofiever::station::channel::load_all(&mut station, now()?)?;
             if !channels.is_empty() {
                 let (id, done) =
                     job::channels::finish_all(&station, &channels, plan.as_deref(), &bars)?;
@@ -540,14 +540,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             channel,
             ..
         } => {
-            let station = load_station(&cli.global)?;
+            let mut station = load_station(&cli.global)?;
             let window = Window {
                 now: now()?,
                 ahead: ahead.ahead()?,
                 force,
             };
             let options = job::RunOptions { strict };
-            let channels = lofiever::station::channel::load_all(&station, window.now)?;
+            let channels = lofiever::station::channel::load_all(&mut station, window.now)?;
             if channels.is_empty() && channel.is_none() {
                 let summary = job::run_with(&station, &window, options, &bars)?;
                 print_job_summary(&station, &summary, &say)?;

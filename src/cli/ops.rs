@@ -512,7 +512,9 @@ fn per_channel(
     what: &str,
     check: &dyn Fn(&Station) -> anyhow::Result<u8>,
 ) -> anyhow::Result<ExitCode> {
-    let channels = channel::load_all(main, super::now()?)?;
+    let mut main = main.clone();
+    let channels = channel::load_all(&mut main, super::now()?)?;
+    let main = &main;
     if channels.is_empty() && only.is_none() {
         return Ok(ExitCode::from(check(main)?));
     }

@@ -142,7 +142,16 @@ pub fn channels_dir(main: &Station) -> Option<PathBuf> {
 /// Loads every `*.toml` of the main station's channel folder, in name
 /// order; none when there is no such folder. Two channels with one publish
 /// prefix, or a prefix the main station uses, are an error naming both.
-pub fn load_all(main: &Station, now: DateTime<Utc>) -> Result<Vec<Channel>> {
+/// With channels, every station's page is pointed at the channel index.
+pub fn load_all(main: &mut Station, now: DateTime<Utc>) -> Result<Vec<Channel>> {
+    let channels = load_channels(main, now)?;
+    if !channels.is_empty() {
+        main.channel_index = Some(super::layout::CHANNELS_INDEX.to_string());
+    }
+    Ok(channels)
+}
+
+fn load_channels(main: &Station, now: DateTime<Utc>) -> Result<Vec<Channel>> {
     let Some(dir) = channels_dir(main) else {
         return Ok(Vec::new());
     };
@@ -245,6 +254,7 @@ fn load(
     let mut station = Station::from_toml(&merged_text, &file, &main.root, now)?;
     station.target = under(&main.target, &prefix);
     station.output_dir = channel_output(main, &prefix);
+    station.channel_index = Some(format!("../{}", super::layout::CHANNELS_INDEX));
     Ok(Channel {
         name: stem,
         prefix,
@@ -427,8 +437,8 @@ mod tests {
     }
 
     fn error_of(channels: &[(&str, &str)]) -> (String, String, String) {
-        let (_dir, main) = setup(channels);
-        match load_all(&main, Utc::now()) {
+        let (_dir, mut main) = setup(channels);
+        match load_all(&mut main, Utc::now()) {
             Err(Error::Config { file, key, message }) => (file, key, message),
             other => panic!("expected a config error, got {other:?}"),
         }
@@ -448,7 +458,13 @@ mod tests {
                 "[channel]\nprefix = \"zz\"\nshare_tracks = true\n",
             ),
         ]);
-        let chans = load_all(&main, Utc::now()).expect("valid");
+        let mut main = main;
+        let chans = load_all(&mut main, Utc::now()).expect("valid");
+        assert_eq!(main.channel_index.as_deref(), Some("channels.json"));
+        assert_eq!(
+            chans[0].station.channel_index.as_deref(),
+            Some("../channels.json")
+        );
         let names: Vec<&str> = chans.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["sleep", "study"]);
         let (sleep, study) = (&chans[0], &chans[1]);

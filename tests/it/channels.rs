@@ -145,8 +145,19 @@ fn one_render_runs_every_channel_with_no_recording_on_two_at_once() {
         ]
         .map(|(a, b, c, d)| (a.into(), b.into(), c.into(), d.into()))
     );
-    let station_json = std::fs::read_to_string(out.join("zz-sleep/station.json")).expect("json");
-    assert!(station_json.contains("Sleep FM"), "{station_json}");
+    // Each page finds the index (the page lists the channels from it).
+    for (prefix, title, index) in [
+        ("", "Test FM <&>", "channels.json"),
+        ("zz-sleep/", "Sleep FM", "../channels.json"),
+        ("study/", "Study FM", "../channels.json"),
+    ] {
+        let doc: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(prefix).join("station.json")).expect("station.json"),
+        )
+        .expect("JSON");
+        assert_eq!(doc["name"], title);
+        assert_eq!(doc["channels"], index, "{prefix}");
+    }
 
     // The filters hold.
     let main_epoch = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
@@ -310,4 +321,16 @@ fn bad_channel_files_get_one_line_and_change_nothing() {
     let line = one_line(&st.run(&["status", "--channel", "jazz"]), "unknown channel");
     assert!(line.contains("no channel is named"), "{line}");
     assert!(tree(&out).is_empty(), "nothing written");
+}
+
+#[test]
+fn a_single_station_publishes_no_index_and_its_page_knows_no_channels() {
+    let r = crate::util::rendered();
+    let out = r.station.root().join("out");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("station.json")).expect("station.json"))
+            .expect("JSON");
+    assert!(doc.get("channels").is_none(), "{doc}");
+    assert!(doc.get("name").is_some());
+    assert!(!out.join("channels.json").exists());
 }
