@@ -108,6 +108,11 @@ enum Command {
         /// target's plan is this one (the id `lofiever plan` printed).
         #[arg(long, value_name = "ID", env = "LOFIEVER_PLAN")]
         plan: Option<String>,
+        /// Only this channel (`main` or a file name of pipeline/channels/);
+        /// default: the main station and every channel, one after another.
+        /// (`plan`, `--shard` and `--finish` always cover every channel.)
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["shard", "finish"])]
+        channel: Option<String>,
     },
     /// Plan a sharded render: analyse, extend the schedule and publish the
     /// plan journal the shards read (`render --shard I/N`, then `render
@@ -421,12 +426,37 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Explain(args) => schedule::run_explain(&cli.global, &args, &bars)?,
         Command::Plan { ahead, print_id } => {
-            let station = load_station(&cli.global)?;
+            let mut station = load_station(&cli.global)?;
             let window = Window {
                 now: now()?,
                 ahead: ahead.ahead()?,
                 force: false,
             };
+            let channels = lofiever::station::channel::load_all(&mut station, window.now)?;
+            if !channels.is_empty() {
+                let n = job::channels::plan_all(&station, &channels, &window, &bars)?;
+                if print_id {
+                    println!("{}", n.id);
+                } else {
+                    for (name, p) in &n.plans {
+                        say(format!(
+                            "plan: channel {name}: {} items added; {} segments in {} chunks to \
+                             render",
+                            p.items_added,
+                            p.journal.segments(),
+                            p.journal.chunks.len()
+                        ));
+                    }
+                    say(format!(
+                        "plan {} ({} channels). Next: `lofiever render --shard I/N --plan {}` \
+                         for I = 1..N, then `lofiever render --finish`",
+                        n.id,
+                        n.plans.len(),
+                        n.id
+                    ));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let p = job::shard::plan(&station, &window, &bars)?;
             if print_id {
                 println!("{}", p.journal.id);
@@ -455,7 +485,25 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let shard = job::shard::Shard::parse(&shard).map_err(anyhow::Error::msg)?;
-            let station = load_station(&cli.global)?;
+            let mut station = load_station(&cli.global)?;
+            let channels = lofiever::station::channel::load_all(&mut station, now()?)?;
+            if !channels.is_empty() {
+                let (id, runs) = job::channels::render_shard_all(
+                    &station,
+                    &channels,
+                    shard,
+                    plan.as_deref(),
+                    &bars,
+                )?;
+                for (name, s) in &runs {
+                    say(format!(
+                        "shard {shard} of plan {id}: channel {name}: {} chunks, {} segments \
+                         rendered, {} already at the target; {} objects published",
+                        s.chunks, s.render.written, s.already, s.upload.uploaded
+                    ));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let s = job::shard::render_shard(&station, shard, plan.as_deref(), &bars)?;
             say(format!(
                 "shard {shard} of plan {}: {} chunks, {} segments rendered, {} already at the \
@@ -466,7 +514,20 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render {
             finish: true, plan, ..
         } => {
-            let station = load_station(&cli.global)?;
+            let mut station = load_station(&cli.global)?;
+            let channels = lofiever::station::channel::load_all(&mut station, now()?)?;
+            if !channels.is_empty() {
+                let (id, done) =
+                    job::channels::finish_all(&station, &channels, plan.as_deref(), &bars)?;
+                for (name, s) in &done {
+                    say(format!("finish: channel {name}: plan {} complete", s.plan));
+                }
+                say(format!(
+                    "finish: plan {id} complete; {} written",
+                    layout::CHANNELS_INDEX
+                ));
+                return Ok(ExitCode::SUCCESS);
+            }
             let s = job::shard::finish(&station, plan.as_deref(), &bars)?;
             say(format!("finish: plan {} complete", s.plan));
             if let Some(u) = &s.publish.upload {
@@ -490,16 +551,49 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             ahead,
             force,
             strict,
+            channel,
             ..
         } => {
-            let station = load_station(&cli.global)?;
+            let mut station = load_station(&cli.global)?;
             let window = Window {
                 now: now()?,
                 ahead: ahead.ahead()?,
                 force,
             };
-            let summary = job::run_with(&station, &window, job::RunOptions { strict }, &bars)?;
-            print_job_summary(&station, &summary, &say)?;
+            let options = job::RunOptions { strict };
+            let channels = lofiever::station::channel::load_all(&mut station, window.now)?;
+            if channels.is_empty() && channel.is_none() {
+                let summary = job::run_with(&station, &window, options, &bars)?;
+                print_job_summary(&station, &summary, &say)?;
+            } else {
+                let n = job::channels::run_all(
+                    &station,
+                    &channels,
+                    channel.as_deref(),
+                    &window,
+                    options,
+                    &bars,
+                )?;
+                print_analysis(&n.analysis, &say);
+                let members = job::channels::members(&station, &channels, None)?;
+                for (name, summary) in &n.runs {
+                    if let Some(m) = members.iter().find(|m| m.name == name) {
+                        say(format!(
+                            "channel {name} ({}):",
+                            target_description(m.station)
+                        ));
+                        print_job_summary(m.station, summary, &say)?;
+                    }
+                }
+                if !channels.is_empty() {
+                    say(format!(
+                        "channels: {} written at {} ({} channels)",
+                        layout::CHANNELS_INDEX,
+                        target_description(&station),
+                        channels.len() + 1
+                    ));
+                }
+            }
         }
         Command::Remove { track, from } => {
             let station = load_station(&cli.global)?;
@@ -618,19 +712,7 @@ fn print_job_summary(
     say: &dyn Fn(String),
 ) -> anyhow::Result<()> {
     if let Some(a) = &s.analysis {
-        for p in &a.catalog_problems {
-            eprintln!("warning: {p}");
-        }
-        for f in &a.failures {
-            eprintln!("warning: {}: {} (skipped)", f.path, f.reason);
-        }
-        say(format!(
-            "analyze: {} tracks usable ({} analysed, {} cached), {} failed",
-            a.tracks.len(),
-            a.analysed,
-            a.cached,
-            a.failures.len()
-        ));
+        print_analysis(a, say);
     }
     say(format!("schedule: {} items added", s.items_added));
     say(format!(
@@ -663,6 +745,23 @@ fn print_job_summary(
         ));
     }
     Ok(())
+}
+
+/// The analysis warnings and summary line of a render.
+fn print_analysis(a: &lofiever::analyze::Report, say: &dyn Fn(String)) {
+    for p in &a.catalog_problems {
+        eprintln!("warning: {p}");
+    }
+    for f in &a.failures {
+        eprintln!("warning: {}: {} (skipped)", f.path, f.reason);
+    }
+    say(format!(
+        "analyze: {} tracks usable ({} analysed, {} cached), {} failed",
+        a.tracks.len(),
+        a.analysed,
+        a.cached,
+        a.failures.len()
+    ));
 }
 
 /// The summary line of an upload.

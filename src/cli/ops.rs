@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use clap::Args;
 use lofiever::ops::{status, verify};
 use lofiever::schedule::store::fmt_instant;
+use lofiever::station::channel;
 use lofiever::Station;
 use serde::Serialize;
 
@@ -35,6 +36,10 @@ pub struct StatusArgs {
     /// now±DURATION (now+12h).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     at: Option<TimeArg>,
+    /// Report only this channel (`main` or a file name of
+    /// pipeline/channels/); default: every channel, one after another.
+    #[arg(long, value_name = "NAME")]
+    channel: Option<String>,
 }
 
 /// Options of `lofiever verify`.
@@ -60,6 +65,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Check only this channel (`main` or a file name of
+    /// pipeline/channels/); default: every channel, one after another.
+    #[arg(long, value_name = "NAME")]
+    channel: Option<String>,
 }
 
 /// An instant given on the command line: fixed, or relative to "now".
@@ -194,7 +203,19 @@ struct StatusJson<'a> {
 }
 
 /// Runs `lofiever status`.
-pub fn status(station: &Station, args: &StatusArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+pub fn status(main: &Station, args: &StatusArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    per_channel(
+        main,
+        args.channel.as_deref(),
+        args.json,
+        quiet,
+        "status",
+        &|s| status_code(s, args, quiet),
+    )
+}
+
+/// One station's `status`: its exit code.
+fn status_code(station: &Station, args: &StatusArgs, quiet: bool) -> anyhow::Result<u8> {
     // The clock of every command (`LOFIEVER_NOW` pins it for tests).
     let clock = super::now()?;
     let now = match args.at {
@@ -224,7 +245,7 @@ pub fn status(station: &Station, args: &StatusArgs, quiet: bool) -> anyhow::Resu
         } else {
             eprintln!("error: cannot list {}: {e}", deciding.location);
         }
-        return Ok(ExitCode::FAILURE);
+        return Ok(1);
     }
     if let Some(min) = short {
         eprintln!(
@@ -238,9 +259,9 @@ pub fn status(station: &Station, args: &StatusArgs, quiet: bool) -> anyhow::Resu
                 .as_deref()
                 .unwrap_or("the live point (nothing rendered)")
         );
-        return Ok(ExitCode::from(EXIT_SHORT_RUNWAY));
+        return Ok(EXIT_SHORT_RUNWAY);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// The human rendering of a status report.
@@ -377,7 +398,21 @@ fn place_text(title: &str, p: &status::Place) -> String {
 }
 
 /// Runs `lofiever verify`.
-pub fn verify(station: &Station, args: &VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+/// Runs `lofiever verify` for the main station and each channel (or the
+/// one `--channel` names).
+pub fn verify(main: &Station, args: &VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    per_channel(
+        main,
+        args.channel.as_deref(),
+        args.json,
+        quiet,
+        "verify",
+        &|s| verify_code(s, args, quiet),
+    )
+}
+
+/// One station's `verify`: its exit code.
+fn verify_code(station: &Station, args: &VerifyArgs, quiet: bool) -> anyhow::Result<u8> {
     let clock = super::now()?;
     let latency = Duration::milliseconds(i64::try_from(station.target_latency_ms)?);
     // `now` in a window means what listeners hear now.
@@ -439,7 +474,7 @@ pub fn verify(station: &Station, args: &VerifyArgs, quiet: bool) -> anyhow::Resu
                 report.target
             );
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(0);
     }
     if !args.json {
         println!(
@@ -467,7 +502,72 @@ pub fn verify(station: &Station, args: &VerifyArgs, quiet: bool) -> anyhow::Resu
         report.checked,
         report.decoded
     );
-    Ok(ExitCode::FAILURE)
+    Ok(1)
+}
+
+/// Runs `check` on the main station and on each channel of
+/// `pipeline/channels/` (or only the one named `only`), each report under a
+/// header naming the channel, then one line per channel; the exit code is
+/// the worst (1 over 2 over 0). Without channels it is `check` on the main
+/// station alone, exactly as before channels existed.
+fn per_channel(
+    main: &Station,
+    only: Option<&str>,
+    json: bool,
+    quiet: bool,
+    what: &str,
+    check: &dyn Fn(&Station) -> anyhow::Result<u8>,
+) -> anyhow::Result<ExitCode> {
+    let mut main = main.clone();
+    let channels = channel::load_all(&mut main, super::now()?)?;
+    let main = &main;
+    if channels.is_empty() && only.is_none() {
+        return Ok(ExitCode::from(check(main)?));
+    }
+    let members = lofiever::job::channels::members(main, &channels, only)?;
+    if json && members.len() > 1 {
+        let names: Vec<&str> = members.iter().map(|m| m.name).collect();
+        bail!(
+            "--json reports one station: add --channel NAME (one of {})",
+            names.join(", ")
+        );
+    }
+    let mut worst = 0u8;
+    let mut lines = Vec::with_capacity(members.len());
+    for m in &members {
+        if !json && !quiet && members.len() > 1 {
+            println!("== channel {} ({}) ==", m.name, target_of(m.station));
+        }
+        let code = check(m.station)?;
+        let rank = |c: u8| match c {
+            0 => 0,
+            EXIT_SHORT_RUNWAY => 1,
+            _ => 2,
+        };
+        if rank(code) > rank(worst) {
+            worst = code;
+        }
+        let outcome = match code {
+            0 => "OK".to_string(),
+            EXIT_SHORT_RUNWAY => "runway below --min-runway (exit 2)".to_string(),
+            c => format!("FAILED (exit {c})"),
+        };
+        lines.push(format!("{what}: channel {}: {outcome}", m.name));
+    }
+    if !json {
+        for l in &lines {
+            eprintln!("{l}");
+        }
+    }
+    Ok(ExitCode::from(worst))
+}
+
+/// The station's target, for a header.
+fn target_of(station: &Station) -> String {
+    match &station.target {
+        lofiever::station::TargetSpec::Dir(p) => p.display().to_string(),
+        lofiever::station::TargetSpec::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+    }
 }
 
 #[cfg(test)]

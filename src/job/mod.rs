@@ -16,6 +16,7 @@
 //! nor uploaded again — a fresh machine with only the repository and
 //! credentials continues the station where it is.
 
+pub mod channels;
 pub mod shard;
 
 use std::collections::BTreeMap;
@@ -28,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::publish::{self, ObjectInfo, Target};
 use crate::render::{self, CatalogAudio};
-use crate::schedule::{store, Schedule, Track};
+use crate::schedule::{store, Busy, Schedule, Track};
 use crate::station::{layout, Station};
 use crate::time::{SampleCount, SampleIndex, SegmentNumber};
 
@@ -153,7 +154,15 @@ pub fn extend_schedule(
     now: DateTime<Utc>,
     ahead: SampleCount,
 ) -> Result<usize> {
-    extend_schedule_to(station, schedule, tracks, now, ahead, None)
+    extend_schedule_to(
+        station,
+        schedule,
+        tracks,
+        now,
+        ahead,
+        None,
+        &Busy::default(),
+    )
 }
 
 /// [`extend_schedule`], and at least to `at_least` (a schedule that was cut
@@ -165,6 +174,7 @@ fn extend_schedule_to(
     now: DateTime<Utc>,
     ahead: SampleCount,
     at_least: Option<SampleIndex>,
+    busy: &Busy,
 ) -> Result<usize> {
     let now_s = station.epoch.sample_at(now)?;
     let back = SampleCount(behind(station)?.0 + SampleCount::from_secs(60)?.0);
@@ -173,7 +183,7 @@ fn extend_schedule_to(
     let margin = SampleCount(station.crossfade.0 + SampleCount::from_secs(10)?.0);
     let until = now_s.checked_add(ahead)?.checked_add(margin)?;
     let until = at_least.map_or(until, |a| a.max(until));
-    schedule.extend(tracks, station, start, until)
+    schedule.extend_avoiding(tracks, station, start, until, busy)
 }
 
 /// Where each recording of the analysed catalog is (see
@@ -481,7 +491,6 @@ pub fn write_day_playlists(
 struct Start {
     lock: publish::lock::StationLock,
     target: Box<dyn Target>,
-    report: analyze::Report,
     tracks: Vec<Track>,
     schedule: Schedule,
 }
@@ -491,15 +500,24 @@ struct Start {
 fn start(station: &Station, command: &str, progress: &dyn Progress) -> Result<Start> {
     let lock = publish::lock::StationLock::acquire(station, command)?;
     let target = publish::open(station)?;
-    let (report, tracks) = analyze_and_tracks(station, progress)?;
+    let (_, tracks) = analyze_and_tracks(station, progress)?;
     let schedule = load_schedule(target.as_ref())?;
     Ok(Start {
         lock,
         target,
-        report,
         tracks,
         schedule,
     })
+}
+
+/// The catalog a run plans from: analysed by the run itself (one
+/// station), or once for every channel of the repository
+/// ([`channels`]), with the channel's filter applied to the tracks.
+pub(crate) enum Analysis<'a> {
+    /// Analyse under the lock.
+    Run,
+    /// Already analysed: the report and this station's tracks.
+    Done(&'a analyze::Report, Vec<Track>),
 }
 
 /// What `lofiever schedule` did.
@@ -726,13 +744,40 @@ pub fn run_with(
     options: RunOptions,
     progress: &dyn Progress,
 ) -> Result<JobSummary> {
-    let Start {
-        lock,
-        target,
-        report,
-        mut tracks,
-        mut schedule,
-    } = start(station, "render", progress)?;
+    let (summary, _) = run_prepared(
+        station,
+        window,
+        options,
+        Analysis::Run,
+        &Busy::default(),
+        progress,
+    )?;
+    Ok(summary)
+}
+
+/// [`run_with`] from `analysis`, never planning a recording while `busy`
+/// (other channels) holds it; also returns the schedule it published.
+pub(crate) fn run_prepared(
+    station: &Station,
+    window: &Window,
+    options: RunOptions,
+    analysis: Analysis<'_>,
+    busy: &Busy,
+    progress: &dyn Progress,
+) -> Result<(JobSummary, Schedule)> {
+    // As `start`: the lock first, then the target, the analysis and the
+    // schedule the target holds.
+    let lock = publish::lock::StationLock::acquire(station, "render")?;
+    let target = publish::open(station)?;
+    let mut owned: Option<analyze::Report> = None;
+    let (report, mut tracks) = match analysis {
+        Analysis::Run => {
+            let (r, t) = analyze_and_tracks(station, progress)?;
+            (&*owned.insert(r), t)
+        }
+        Analysis::Done(r, t) => (r, t),
+    };
+    let mut schedule = load_schedule(target.as_ref())?;
     let published = schedule.items.len();
     adopt_pending_plan(station, &mut schedule);
     // An unfinished sharded plan's schedule is continued too; this run
@@ -746,7 +791,7 @@ pub fn run_with(
     tracks.retain(|t| !takedowns.iter().any(|d| d.hash == t.hash));
     let planned = schedule.items.clone();
     let mut cut = apply_takedowns(station, &mut schedule, &takedowns, window.now, &remote)?;
-    let mut sources = sources_of(&report);
+    let mut sources = sources_of(report);
     if !options.strict {
         if let Some(c) = replan_missing(station, &mut schedule, &mut sources, &remote)? {
             cut = Some(merge_cuts(cut, c));
@@ -782,6 +827,7 @@ pub fn run_with(
         window.now,
         window.ahead,
         cut.as_ref().map(|c| c.replan_until),
+        busy,
     )?;
     let first_new = schedule.items.get(published).map(|it| it.start());
     write_pending_plan(station, &schedule)?;
@@ -820,15 +866,18 @@ pub fn run_with(
         .as_ref()
         .map(|w| station.grid.segment_start(w.end))
         .transpose()?;
-    Ok(JobSummary {
-        analysis: Some(report),
-        items_added,
-        render,
-        publish: published.upload,
-        retention: published.retention,
-        local_retention: published.local_retention,
-        rendered_until,
-    })
+    Ok((
+        JobSummary {
+            analysis: owned,
+            items_added,
+            render,
+            publish: published.upload,
+            retention: published.retention,
+            local_retention: published.local_retention,
+            rendered_until,
+        },
+        schedule,
+    ))
 }
 
 /// The plan of the run in progress, journalled in the output folder before

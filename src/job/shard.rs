@@ -37,12 +37,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{adopt_pending_plan, extend_schedule, start, wanted_segments, Start, Window};
+use super::{
+    adopt_pending_plan, extend_schedule_to, start, wanted_segments, Analysis, Start, Window,
+};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::publish::{self, ObjectInfo, PutObject, Target};
 use crate::render::{self, CatalogAudio, Work};
-use crate::schedule::{Item, Schedule};
+use crate::schedule::{Busy, Item, Schedule};
 use crate::station::{layout, Station};
 use crate::time::{ChunkIndex, SampleIndex, SegmentNumber};
 
@@ -173,13 +175,35 @@ pub struct PlanOutcome {
 /// `lofiever plan`: plans the window as the unsharded run would and
 /// publishes the journal the shards read.
 pub fn plan(station: &Station, window: &Window, progress: &dyn Progress) -> Result<PlanOutcome> {
-    let Start {
-        lock,
-        target,
-        tracks,
-        mut schedule,
-        ..
-    } = start(station, "plan", progress)?;
+    plan_prepared(station, window, Analysis::Run, &Busy::default(), progress)
+}
+
+/// [`plan`] from `analysis`, never planning a recording while `busy` (other
+/// channels) holds it.
+pub(crate) fn plan_prepared(
+    station: &Station,
+    window: &Window,
+    analysis: Analysis<'_>,
+    busy: &Busy,
+    progress: &dyn Progress,
+) -> Result<PlanOutcome> {
+    let (lock, target, tracks, mut schedule) = match analysis {
+        Analysis::Run => {
+            let Start {
+                lock,
+                target,
+                tracks,
+                schedule,
+            } = start(station, "plan", progress)?;
+            (lock, target, tracks, schedule)
+        }
+        Analysis::Done(_, tracks) => {
+            let lock = publish::lock::StationLock::acquire(station, "plan")?;
+            let target = publish::open(station)?;
+            let schedule = super::load_schedule(target.as_ref())?;
+            (lock, target, tracks, schedule)
+        }
+    };
     let published = schedule.items.len();
     adopt_pending_plan(station, &mut schedule);
     adopt_journal(target.as_ref(), &mut schedule)?;
@@ -187,7 +211,15 @@ pub fn plan(station: &Station, window: &Window, progress: &dyn Progress) -> Resu
     // belongs to a lost plan. Shards trust what is at the target, so it is
     // deleted here, before the journal points anyone at the window.
     let orphans = window.force || schedule.items.is_empty();
-    let items_added = extend_schedule(station, &mut schedule, &tracks, window.now, window.ahead)?;
+    let items_added = extend_schedule_to(
+        station,
+        &mut schedule,
+        &tracks,
+        window.now,
+        window.ahead,
+        None,
+        busy,
+    )?;
     let first_new = schedule.items.get(published).map(|it| it.start_sample);
     let mut remote = target.list("")?;
     let wanted = wanted_segments(station, window)?;
@@ -300,15 +332,26 @@ impl std::fmt::Display for Shard {
 /// more than a chunk), and while there are at least `N` chunks no share is
 /// empty.
 pub fn share(journal: &Journal, shard: Shard) -> Vec<ChunkWork> {
-    let chunks = &journal.chunks;
-    let m = chunks.len();
+    let sizes: Vec<u64> = journal.chunks.iter().map(chunk_size).collect();
+    journal.chunks[share_bounds(&sizes, shard)].to_vec()
+}
+
+/// Segments to render in one chunk of a plan.
+pub fn chunk_size(c: &ChunkWork) -> u64 {
+    c.1.iter().map(|(a, b)| b - a).sum()
+}
+
+/// Which of the chunks of `sizes` segments (in order) make `shard`'s share:
+/// see [`share`]. Channels share out the chunks of all their plans in one
+/// list.
+pub fn share_bounds(sizes: &[u64], shard: Shard) -> std::ops::Range<usize> {
+    let m = sizes.len();
     let n = shard.count as usize;
-    let total = u128::from(journal.segments());
+    let total: u128 = sizes.iter().map(|&s| u128::from(s)).sum();
     // cum[j]: segments in the chunks before j.
     let mut cum = Vec::with_capacity(m + 1);
     cum.push(0u128);
-    for c in chunks {
-        let size = c.1.iter().map(|(a, b)| b - a).sum::<u64>();
+    for &size in sizes {
         cum.push(cum[cum.len() - 1] + u128::from(size));
     }
     let mut bounds = vec![0usize];
@@ -327,7 +370,7 @@ pub fn share(journal: &Journal, shard: Shard) -> Vec<ChunkWork> {
     }
     bounds.push(m);
     let i = shard.index as usize;
-    chunks[bounds[i - 1]..bounds[i]].to_vec()
+    bounds[i - 1]..bounds[i]
 }
 
 /// What one shard did.
@@ -347,7 +390,7 @@ pub struct ShardSummary {
 
 /// The journal at `target`, checked against `station` and, if given, the
 /// plan id the caller expects.
-fn current_journal(
+pub(crate) fn current_journal(
     station: &Station,
     target: &dyn Target,
     expect: Option<&str>,
@@ -396,19 +439,36 @@ pub fn render_shard(
 ) -> Result<ShardSummary> {
     let target = publish::open(station)?;
     let journal = current_journal(station, target.as_ref(), expect)?;
-    let lock = publish::lock::StationLock::acquire_shared(
+    let mine = share(&journal, shard);
+    render_chunks(
         station,
-        &format!("render --shard {shard}"),
+        target.as_ref(),
         &journal.id,
-    )?;
+        &mine,
+        &format!("render --shard {shard}"),
+        progress,
+    )
+}
+
+/// Renders and uploads the chunks `mine` of plan `plan_id` at `target`
+/// under the plan's shared lock (a shard's share, or a channel's part of
+/// it).
+pub(crate) fn render_chunks(
+    station: &Station,
+    target: &dyn Target,
+    plan_id: &str,
+    mine: &[ChunkWork],
+    command: &str,
+    progress: &dyn Progress,
+) -> Result<ShardSummary> {
+    let lock = publish::lock::StationLock::acquire_shared(station, command, plan_id)?;
     // Under the lock the plan cannot change; read it once more in case it
     // did between the first read and the lock.
-    let journal = current_journal(station, target.as_ref(), Some(&journal.id))?;
+    let journal = current_journal(station, target, Some(plan_id))?;
     let schedule = Schedule {
         items: journal.items.clone(),
     };
     schedule.validate()?;
-    let mine = share(&journal, shard);
     let remote = target.list("")?;
     let mut summary = ShardSummary {
         plan: journal.id.clone(),
@@ -419,7 +479,7 @@ pub fn render_shard(
         window: SegmentNumber(journal.window.0)..SegmentNumber(journal.window.1),
         ..Default::default()
     };
-    for (k, runs) in &mine {
+    for (k, runs) in mine {
         let missing: Vec<SegmentNumber> = runs
             .iter()
             .flat_map(|&(a, b)| a..b)
@@ -447,7 +507,7 @@ pub fn render_shard(
         progress,
     )?;
     lock.check()?;
-    current_journal(station, target.as_ref(), Some(&journal.id))?;
+    current_journal(station, target, Some(&journal.id))?;
     let keys: Vec<String> = work
         .jobs
         .iter()
@@ -461,7 +521,7 @@ pub fn render_shard(
         .collect();
     summary.upload = publish::upload_keys(
         &station.output_dir,
-        target.as_ref(),
+        target,
         &keys,
         station.publish.concurrency.max(1),
         progress,
@@ -487,6 +547,38 @@ pub struct FinishSummary {
     pub rendered_until: Option<SampleIndex>,
 }
 
+/// An error naming what is missing when the plan's audio is not all at
+/// the target (`remote`, a listing of it): `--finish` publishes nothing then.
+pub(crate) fn check_complete(
+    station: &Station,
+    target: &dyn Target,
+    journal: &Journal,
+    remote: &BTreeMap<String, ObjectInfo>,
+) -> Result<()> {
+    let mut missing = journal.chunks.iter().flat_map(|(_, runs)| {
+        runs.iter()
+            .flat_map(|&(a, b)| a..b)
+            .map(SegmentNumber)
+            .flat_map(|n| station.renditions.iter().map(move |r| (r, n)))
+            .map(|(r, n)| layout::segment(&r.id(), n))
+            .filter(|k| !remote.contains_key(k))
+    });
+    if let Some(first) = missing.next() {
+        let n = 1 + missing.count();
+        return Err(Error::Plan {
+            place: place(target),
+            message: format!(
+                "plan {} is not complete: {n} segment{} not at the target yet (first: {first}); \
+                 run the shards that failed or are still running (`lofiever render --shard \
+                 I/N`), then --finish again. Nothing was published",
+                journal.id,
+                if n == 1 { " is" } else { "s are" }
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// `lofiever render --finish`: after every shard, checks the plan's audio is
 /// all at the target, then publishes init segments, schedule, HLS day
 /// playlists, MPD and page (in that order) and removes the journal.
@@ -499,27 +591,7 @@ pub fn finish(
     let target = publish::open(station)?;
     let journal = current_journal(station, target.as_ref(), expect)?;
     let remote = target.list("")?;
-    let mut missing = journal.chunks.iter().flat_map(|(_, runs)| {
-        runs.iter()
-            .flat_map(|&(a, b)| a..b)
-            .map(SegmentNumber)
-            .flat_map(|n| station.renditions.iter().map(move |r| (r, n)))
-            .map(|(r, n)| layout::segment(&r.id(), n))
-            .filter(|k| !remote.contains_key(k))
-    });
-    if let Some(first) = missing.next() {
-        let n = 1 + missing.count();
-        return Err(Error::Plan {
-            place: place(target.as_ref()),
-            message: format!(
-                "plan {} is not complete: {n} segment{} not at the target yet (first: {first}); \
-                 run the shards that failed or are still running (`lofiever render --shard \
-                 I/N`), then --finish again. Nothing was published",
-                journal.id,
-                if n == 1 { " is" } else { "s are" }
-            ),
-        });
-    }
+    check_complete(station, target.as_ref(), &journal, &remote)?;
     let schedule = Schedule {
         items: journal.items.clone(),
     };

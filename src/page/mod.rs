@@ -51,6 +51,10 @@ struct StationJson<'a> {
     latency: Latency,
     playback_rate: Rate,
     utc_timing: UtcTiming<'a>,
+    /// The channel index, relative to the page; absent for a single
+    /// station (so its `station.json` is unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channels: Option<&'a str>,
 }
 
 /// Media Session's `MediaImage`: `{ src, sizes, type }`.
@@ -121,6 +125,7 @@ pub fn station_json(station: &Station, image: &artwork::Image) -> Vec<u8> {
             scheme: &live.utc_timing_scheme,
             url: &live.utc_timing_url,
         },
+        channels: station.channel_index.as_deref(),
     };
     let mut bytes = serde_json::to_vec_pretty(&doc).expect("a plain struct serialises");
     bytes.push(b'\n');

@@ -8,6 +8,8 @@
  *                              UTCTiming, where to load the player libraries from
  *   <mpd>                      static MPD, type="dynamic", availabilityStartTime = epoch
  *   schedule/YYYY-MM-DD.json   the items of one UTC day, sorted by start
+ *   channels.json              with channels only (station.json "channels" says where):
+ *                              every channel's name, title and page, listed in the header
  *
  * The time model: media time t in the MPD is seconds since the station epoch, so
  * the sample a listener hears is at UTC `epoch + audio.currentTime`. Every listener
@@ -116,6 +118,8 @@
   const audio = $('audio');
   const ui = {
     name: $('station-name'),
+    channels: $('channels'),
+    channelSelect: $('channel-select'),
     title: $('now-title'),
     artist: $('now-artist'),
     progress: $('progress'),
@@ -363,12 +367,60 @@
         scheme: str((raw.utc_timing || {}).scheme) || 'urn:mpeg:dash:utc:http-head:2014',
         url: str((raw.utc_timing || {}).url) || mpd,
       },
+      // The channel index (channels.json) when the station is one of several.
+      channelsUrl: str(raw.channels) ? new URL(str(raw.channels), document.baseURI).href : '',
       latency: { targetMs, minMs, maxMs },
       playbackRate: {
         min: Math.min(finite(rate.min, 0.96), 1),
         max: Math.max(finite(rate.max, 1.04), 1),
       },
     };
+  }
+
+  // ---------------------------------------------------------------- channels.json
+
+  /**
+   * Lists the channels of channels.json (name, title, page, mpd; paths relative to
+   * the index) in the header and switches page when another is picked, keeping the
+   * query (the player choice). Best effort: without the index the list stays hidden.
+   */
+  async function showChannels(station) {
+    if (!station.channelsUrl) return;
+    let list;
+    try {
+      const res = await fetch(station.channelsUrl, { cache: 'no-cache' });
+      if (!res.ok) return;
+      const raw = await res.json();
+      list = Array.isArray(raw && raw.channels) ? raw.channels : [];
+    } catch (e) {
+      return;
+    }
+    const here = new URL(window.location.href);
+    here.search = '';
+    here.hash = '';
+    const herePath = here.href.replace(/index\.html$/, '');
+    const select = ui.channelSelect;
+    select.textContent = '';
+    let current = false;
+    for (const c of list) {
+      if (!c || typeof c.page !== 'string' || !c.page) continue;
+      const page = new URL(c.page, station.channelsUrl).href;
+      const option = document.createElement('option');
+      option.value = page;
+      option.textContent = typeof c.title === 'string' && c.title ? c.title : String(c.name || page);
+      if (page.replace(/index\.html$/, '') === herePath) {
+        option.selected = true;
+        current = true;
+      }
+      select.appendChild(option);
+    }
+    if (select.options.length < 2 || !current) return;
+    select.addEventListener('change', () => {
+      const to = new URL(select.value);
+      to.search = window.location.search;
+      window.location.href = to.href;
+    });
+    ui.channels.hidden = false;
   }
 
   // ---------------------------------------------------------------- dash.js
@@ -1754,6 +1806,7 @@
       startClock(station);
       ui.name.textContent = station.name;
       document.title = station.name;
+      showChannels(station);
       tick(); // starts loading the schedule while the player library loads
       const caps = capabilities();
       state.caps = caps;

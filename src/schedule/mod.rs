@@ -39,6 +39,7 @@
 //! goes on after it); `lofiever render` then cuts the schedule before it
 //! ([`Schedule::cut`]) and plans again (`render --strict` stops instead).
 
+pub mod busy;
 pub mod cost;
 pub mod daypart;
 pub mod explain;
@@ -52,6 +53,7 @@ pub mod track;
 
 use serde::{Deserialize, Serialize};
 
+pub use busy::Busy;
 pub use plan::{Extension, Rejoin};
 pub use track::Track;
 
@@ -226,7 +228,20 @@ impl Schedule {
         start: SampleIndex,
         until: SampleIndex,
     ) -> Result<usize> {
-        let ext = self.plan(tracks, station, start, until)?;
+        self.extend_avoiding(tracks, station, start, until, &Busy::default())
+    }
+
+    /// [`Schedule::extend`], never picking a recording at a moment `busy`
+    /// (other channels' schedules) holds it.
+    pub fn extend_avoiding(
+        &mut self,
+        tracks: &[Track],
+        station: &Station,
+        start: SampleIndex,
+        until: SampleIndex,
+        busy: &Busy,
+    ) -> Result<usize> {
+        let ext = plan::extend(self, tracks, station, start, until, busy)?;
         for n in &ext.notices {
             tracing::warn!("{n}");
         }
@@ -243,7 +258,7 @@ impl Schedule {
         start: SampleIndex,
         until: SampleIndex,
     ) -> Result<Extension> {
-        plan::extend(self, tracks, station, start, until)
+        plan::extend(self, tracks, station, start, until, &Busy::default())
     }
 }
 

@@ -111,6 +111,11 @@ pub fn hls_multivariant(day: NaiveDate) -> String {
     format!("{HLS_DIR}/{}.m3u8", day_text(day))
 }
 
+/// The channel index at the main target's root (`[{name, title, page,
+/// mpd}]`), published when the repository has channels
+/// (`pipeline/channels/`); the page reads it to switch between them.
+pub const CHANNELS_INDEX: &str = "channels.json";
+
 /// The page's files, in the order they are written (`index.html` last, so a
 /// page never loads before what it fetches).
 pub const PAGE_FILES: [&str; 6] = [

@@ -16,6 +16,7 @@
 //! ([`layout`]). It imports only `time` and `error`, so every stage can
 //! stand on it without an import circle.
 
+pub mod channel;
 pub mod layout;
 pub mod publish;
 mod raw;
@@ -156,6 +157,10 @@ pub struct Station {
     pub schedule: ScheduleConfig,
     /// Where this configuration came from (a path or [`EMBEDDED_NAME`]).
     pub source: String,
+    /// Where the page finds the channel index (`channels.json`), relative
+    /// to the page: set by [`channel::load_all`] when the repository has
+    /// channels; `None` (a single station) leaves `station.json` as it was.
+    pub channel_index: Option<String>,
 }
 
 /// A station image read from `player.artwork`.

@@ -374,6 +374,7 @@ pub(super) fn validate(
         live,
         schedule,
         source: file.to_string(),
+        channel_index: None,
     })
 }
 

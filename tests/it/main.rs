@@ -7,6 +7,7 @@ mod analyze;
 mod architecture;
 mod bad_input;
 mod browser;
+mod channels;
 mod cli;
 mod crash;
 mod curation;

@@ -2,7 +2,8 @@
 //! `crate::publish`): `lofiever plan`, shard processes started at once,
 //! `render --finish`, compared object by object with one unsharded
 //! `lofiever render` into another bucket; a shard killed midway and run
-//! again; bad `--shard` values and a changed plan changing nothing.
+//! again; bad `--shard` values and a changed plan changing nothing; three
+//! channels sharded the same way.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -322,4 +323,119 @@ fn bad_shard_values_and_a_changed_plan_get_one_line_and_change_nothing() {
         "the plan's one shard",
     );
     ok(run(st.root(), &["render", "--finish"]), "finish");
+}
+
+/// The station of [`station`] with the two channels of
+/// `crate::channels::write_channels` (8 tracks: enough for three channels
+/// that never play one recording at once).
+fn network(endpoint: &str, bucket: &str) -> TempStation {
+    let st = TempStation::new(&toml(endpoint, bucket, 0));
+    let specs = short_specs(8);
+    let paths = st.add_tracks(&specs);
+    crate::channels::write_channels(&st, &specs, &paths);
+    st
+}
+
+#[test]
+fn three_channels_in_four_shards_at_once_equal_one_unsharded_run() {
+    let weed = shared_weed();
+    let endpoint = weed.endpoint();
+    let probe = Probe::new(&endpoint, KEY, SECRET);
+
+    let one = "channels-one";
+    probe.create_bucket(one);
+    let st = network(&endpoint, one);
+    ok(
+        run(st.root(), &["render", "--minutes", "2"]),
+        "unsharded render",
+    );
+    let reference = contents(&probe, one);
+    for prefix in ["", "study/", "zz-sleep/"] {
+        // The channel's own segments: `<prefix><rendition>/<N>.m4s`.
+        let segments = reference
+            .keys()
+            .filter_map(|k| k.strip_prefix(prefix))
+            .filter(|k| k.ends_with(".m4s") && k.matches('/').count() == 1)
+            .count();
+        assert!(
+            segments > 300,
+            "{prefix}: a real window: {segments} segments"
+        );
+        assert!(
+            reference.contains_key(&format!("{prefix}stream.mpd")),
+            "{prefix}"
+        );
+    }
+    assert!(reference.contains_key("channels.json"));
+
+    let bucket = "channels-four";
+    probe.create_bucket(bucket);
+    let planner = network(&endpoint, bucket);
+    let out = ok(
+        run(planner.root(), &["plan", "--minutes", "2", "--print-id"]),
+        "plan",
+    );
+    let id = out.trim().to_string();
+    assert_eq!(id.len(), 16, "a plan id: {out:?}");
+    let planned: Vec<String> = listing(&probe, bucket).into_iter().map(|l| l.0).collect();
+    assert_eq!(
+        planned,
+        [
+            ".lofiever-journal.json",
+            "study/.lofiever-journal.json",
+            "zz-sleep/.lofiever-journal.json"
+        ],
+        "plan publishes one journal per channel and nothing else"
+    );
+    let machines: Vec<TempStation> = (0..4).map(|_| network(&endpoint, bucket)).collect();
+    let children: Vec<Child> = machines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            spawn(
+                m.root(),
+                &["render", "--shard", &format!("{}/4", i + 1), "--plan", &id],
+            )
+        })
+        .collect();
+    let mut channels_per_shard = Vec::new();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = ok(
+            c.wait_with_output().expect("wait"),
+            &format!("shard {}", i + 1),
+        );
+        assert!(out.contains(&format!("plan {id}")), "{out}");
+        channels_per_shard.push(out.matches(": channel ").count());
+    }
+    assert!(
+        channels_per_shard.iter().all(|&n| n >= 1) && channels_per_shard.iter().sum::<usize>() >= 4,
+        "every shard renders a share: {channels_per_shard:?}"
+    );
+    let before_finish = listing(&probe, bucket);
+    assert!(
+        before_finish.iter().all(|(k, _, _)| k.ends_with(".m4s")
+            || k.rsplit('/').next().is_some_and(|f| f.starts_with('.'))),
+        "shards publish segments only"
+    );
+    // A shard of another plan id changes nothing, in one line.
+    let line = fails(
+        run(
+            machines[0].root(),
+            &["render", "--shard", "1/4", "--plan", "0123456789abcdef"],
+        ),
+        "a changed plan",
+    );
+    assert!(line.contains("the plan changed"), "{line}");
+    assert_eq!(listing(&probe, bucket), before_finish);
+
+    let finisher = network(&endpoint, bucket);
+    ok(
+        run(finisher.root(), &["render", "--finish", "--plan", &id]),
+        "finish",
+    );
+    assert_identical(
+        &reference,
+        &contents(&probe, bucket),
+        "three channels, four shards",
+    );
 }

@@ -88,13 +88,15 @@ pub struct Extension {
 }
 
 /// Appends items to `schedule` until its horizon reaches `until` (an empty
-/// schedule starts at `start`).
+/// schedule starts at `start`), never a recording while `busy` holds it
+/// (another channel plays it then).
 pub fn extend(
     schedule: &mut Schedule,
     tracks: &[Track],
     station: &Station,
     start: SampleIndex,
     until: SampleIndex,
+    busy: &super::Busy,
 ) -> Result<Extension> {
     if !tracks.iter().any(|t| t.enabled) {
         return Err(no_playable_tracks(tracks));
@@ -103,7 +105,8 @@ pub fn extend(
     if horizon >= until {
         return Ok(Extension::default());
     }
-    let model = Model::new(tracks, station)?;
+    let mut model = Model::new(tracks, station)?;
+    model.avoid(busy);
     let mut notices = model.notices.clone();
     notices.extend(vanished(&schedule.items, &model, start, station)?);
     let origin = schedule.start().map_or(start.0, |s| s.0);

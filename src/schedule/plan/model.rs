@@ -153,6 +153,9 @@ pub struct Model<'a> {
     pub(super) minutes: Vec<Minute>,
     /// The epoch as Unix seconds.
     pub(super) epoch_unix: i64,
+    /// Per playable track, when other channels play its recording
+    /// (`[start, end)` programme samples; see [`Model::avoid`]).
+    pub(super) busy: Vec<Vec<(u64, u64)>>,
 }
 
 /// The day-part targets of one local minute.
@@ -414,7 +417,33 @@ impl<'a> Model<'a> {
             half_length,
             minutes,
             epoch_unix: station.epoch.instant().timestamp(),
+            busy: Vec::new(),
         })
+    }
+
+    /// From now on, no track is eligible at a slot where its recording
+    /// would overlap a play `busy` holds (another channel's), whatever
+    /// other rule is relaxed.
+    pub fn avoid(&mut self, busy: &crate::schedule::Busy) {
+        if busy.is_empty() {
+            self.busy.clear();
+            return;
+        }
+        let epoch = self.station.epoch;
+        self.busy = self
+            .tracks
+            .iter()
+            .map(|t| busy.intervals(&t.hash, epoch))
+            .collect();
+    }
+
+    /// Whether track `c` started at `t` would overlap another channel's
+    /// play of its recording.
+    pub(super) fn busy_at(&self, c: usize, t: u64) -> bool {
+        let end = t.saturating_add(self.feats[c].length);
+        self.busy
+            .get(c)
+            .is_some_and(|v| v.iter().any(|&(s, e)| s < end && e > t))
     }
 
     /// The day-part targets at programme sample `t`.

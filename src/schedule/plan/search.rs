@@ -196,6 +196,9 @@ impl Model<'_> {
         t: u64,
         relax: Relaxed,
     ) -> bool {
+        if self.busy_at(c, t) {
+            return false;
+        }
         let mut last = state.last[c];
         for p in &node.picks {
             if p.track == c {
@@ -448,8 +451,19 @@ impl Model<'_> {
                 return Ok(top.kids);
             }
         }
+        let busy = (0..self.tracks.len())
+            .filter(|&c| self.busy_at(c, t))
+            .count();
+        let other_channels = if busy > 0 {
+            format!(
+                " ({busy} of them played by another channel then: widen the channel's filter or \
+                 set channel.share_tracks = true)"
+            )
+        } else {
+            String::new()
+        };
         Err(Error::Schedule(format!(
-            "no track can follow at programme sample {t}: the catalog has {} playable tracks",
+            "no track can follow at programme sample {t}: the catalog has {} playable tracks{other_channels}",
             self.tracks.len()
         )))
     }
