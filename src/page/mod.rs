@@ -88,6 +88,14 @@ struct Rate {
 /// `station.json` for the page (the same latency, playback-rate and
 /// UTCTiming values as the MPD, so no player default wins by accident).
 pub fn station_json(station: &Station, image: &artwork::Image) -> Vec<u8> {
+    // A relative URL (a same-host copy) is relative to the target's root.
+    let from_root = |url: &str| -> String {
+        if url.contains("://") || url.starts_with('/') {
+            url.to_string()
+        } else {
+            format!("{}{url}", station.page_root)
+        }
+    };
     let t = station.target_latency_ms;
     let live = &station.live;
     let doc = StationJson {
@@ -100,12 +108,12 @@ pub fn station_json(station: &Station, image: &artwork::Image) -> Vec<u8> {
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         sample_rate: crate::time::SAMPLE_RATE,
         segment_samples: station.grid.segment_duration().0,
-        dashjs_url: &station.dashjs_url,
-        dashjs_fallback_url: DASHJS_FALLBACK,
-        shaka_url: &station.shaka_url,
-        shaka_fallback_url: SHAKA_FALLBACK,
-        hlsjs_url: &station.hlsjs_url,
-        hlsjs_fallback_url: HLSJS_FALLBACK,
+        dashjs_url: &from_root(&station.dashjs_url),
+        dashjs_fallback_url: &from_root(DASHJS_FALLBACK),
+        shaka_url: &from_root(&station.shaka_url),
+        shaka_fallback_url: &from_root(SHAKA_FALLBACK),
+        hlsjs_url: &from_root(&station.hlsjs_url),
+        hlsjs_fallback_url: &from_root(HLSJS_FALLBACK),
         hls: station.hls,
         artwork: [Artwork {
             src: image.key,

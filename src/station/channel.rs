@@ -254,6 +254,7 @@ fn load(
     let mut station = Station::from_toml(&merged_text, &file, &main.root, now)?;
     station.target = under(&main.target, &prefix);
     station.output_dir = channel_output(main, &prefix);
+    station.page_root = "../".to_string();
     station.channel_index = Some(format!("../{}", super::layout::CHANNELS_INDEX));
     Ok(Channel {
         name: stem,

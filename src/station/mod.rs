@@ -161,6 +161,11 @@ pub struct Station {
     /// to the page: set by [`channel::load_all`] when the repository has
     /// channels; `None` (a single station) leaves `station.json` as it was.
     pub channel_index: Option<String>,
+    /// The path from the page to the target's root: empty for the main
+    /// station, `../` for a channel (one folder down). A relative player
+    /// library URL (`vendor/…`, the same-host copy) is written relative to
+    /// the root, so that every channel's page loads the one copy there.
+    pub page_root: String,
 }
 
 /// A station image read from `player.artwork`.

@@ -375,6 +375,7 @@ pub(super) fn validate(
         schedule,
         source: file.to_string(),
         channel_index: None,
+        page_root: String::new(),
     })
 }
 

@@ -391,6 +391,12 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
       metadata: window.__metadata || null,
       mediaSession: window.__mediaSession || null,
       events: (l.events || []).slice(-20),
+      channels: (() => {
+        const nav = document.getElementById('channels');
+        const select = document.getElementById('channel-select');
+        if (!nav || nav.hidden || !select) return [];
+        return Array.from(select.options, (o) => ({ title: o.textContent, page: o.value, selected: o.selected }));
+      })(),
     };
   }).catch((e) => ({ evalError: e.message }));
 
@@ -426,6 +432,7 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
     metadata: s.metadata || null,
     media_session: s.mediaSession || null,
     page_events: s.events || [],
+    channels: s.channels || [],
     ignored: [...ignored],
   };
 }

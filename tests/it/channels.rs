@@ -334,3 +334,51 @@ fn a_single_station_publishes_no_index_and_its_page_knows_no_channels() {
     assert!(doc.get("name").is_some());
     assert!(!out.join("channels.json").exists());
 }
+
+/// Each channel's page plays in Chromium, shows what its own schedule plays
+/// (the study channel only its playlist's tracks) and lists every channel
+/// with itself selected.
+#[test]
+fn the_page_plays_every_channel_and_lists_them_all() {
+    use crate::browser::{exclusive, node, serve};
+    let _one = exclusive();
+    let st = TempStation::new(TEST_STATION_TOML);
+    let specs = short_specs(10);
+    let paths = st.add_tracks(&specs);
+    write_channels(&st, &specs, &paths);
+    let o = st.run(&["render", "--minutes", "2"]);
+    assert!(o.status.success(), "render: {}", stderr(&o));
+    let out = st.root().join("out");
+    let (server, url) = serve(&out);
+    let study: Vec<&str> = specs.iter().take(5).map(|s| s.title.as_str()).collect();
+    for (prefix, title) in [
+        ("", "Test FM <&>"),
+        ("study/", "Study FM"),
+        ("zz-sleep/", "Sleep FM"),
+    ] {
+        let page = url.replace("index.html", &format!("{prefix}index.html"));
+        let report = node(
+            "play.mjs",
+            &["--url", &page, "--seconds", "3", "--timeout", "60"].map(String::from),
+        );
+        assert_eq!(report["ok"], true, "{prefix}: {report:#}");
+        let heard = report["now_playing"]["title"].as_str().unwrap_or("");
+        assert!(!heard.is_empty(), "{prefix}: nothing shown: {report:#}");
+        if prefix == "study/" {
+            assert!(
+                study.contains(&heard),
+                "the study channel plays {heard:?}, not one of its playlist {study:?}"
+            );
+        }
+        let listed = report["channels"].as_array().cloned().unwrap_or_default();
+        let titles: Vec<&str> = listed.iter().filter_map(|c| c["title"].as_str()).collect();
+        assert_eq!(titles.len(), 3, "{prefix}: channel list {listed:?}");
+        let selected: Vec<&str> = listed
+            .iter()
+            .filter(|c| c["selected"] == true)
+            .filter_map(|c| c["title"].as_str())
+            .collect();
+        assert_eq!(selected, [title], "{prefix}: channel list {listed:?}");
+    }
+    server.stop();
+}

@@ -115,6 +115,7 @@ pub fn extend(
     let mut added = 0;
     let mut relaxed_artist: Vec<u64> = Vec::new();
     let mut relaxed_repeat: Vec<u64> = Vec::new();
+    let mut shared: Vec<u64> = Vec::new();
     while state.horizon < until.0 {
         let n = schedule.items.len();
         let pick = match plan.pick_at(n, state.horizon) {
@@ -131,6 +132,9 @@ pub fn extend(
         }
         if pick.relaxed.repeat && model.tracks.len() > 1 {
             relaxed_repeat.push(state.horizon);
+        }
+        if pick.relaxed.shared {
+            shared.push(state.horizon);
         }
         let item = make_item(
             schedule.items.last(),
@@ -162,6 +166,15 @@ pub fn extend(
             relaxed_repeat.len(),
             at(first)?,
             fmt_span(model.rules.repeat_window)
+        ));
+    }
+    if let Some(&first) = shared.first() {
+        notices.push(format!(
+            "channel filter: {} of {added} new items play a recording another channel plays at \
+             the same moment (first at {}): every other track of this channel was taken then; \
+             widen the channel's filter, or set channel.share_tracks = true to allow it",
+            shared.len(),
+            at(first)?
         ));
     }
     Ok(Extension { added, notices })

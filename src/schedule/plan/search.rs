@@ -26,11 +26,14 @@ pub struct Relaxed {
     pub artist: bool,
     /// The repeat window was not applied.
     pub repeat: bool,
+    /// Another channel plays the recording then (every other pick was
+    /// taken): the channel stays on air rather than stop its render.
+    pub shared: bool,
 }
 
 impl Relaxed {
     pub(super) fn any(self) -> bool {
-        self.artist || self.repeat
+        self.artist || self.repeat || self.shared
     }
 }
 
@@ -267,12 +270,13 @@ impl Model<'_> {
         Relaxed {
             repeat: check(Relaxed {
                 artist: true,
-                repeat: false,
+                ..Relaxed::default()
             }),
             artist: check(Relaxed {
-                artist: false,
                 repeat: true,
+                ..Relaxed::default()
             }),
+            shared: false,
         }
     }
 
@@ -435,11 +439,12 @@ impl Model<'_> {
         for relaxed in [
             Relaxed {
                 artist: true,
-                repeat: false,
+                ..Relaxed::default()
             },
             Relaxed {
                 artist: true,
                 repeat: true,
+                shared: false,
             },
         ] {
             for c in 0..self.tracks.len() {
@@ -451,19 +456,36 @@ impl Model<'_> {
                 return Ok(top.kids);
             }
         }
-        let busy = (0..self.tracks.len())
-            .filter(|&c| self.busy_at(c, t))
-            .count();
-        let other_channels = if busy > 0 {
-            format!(
-                " ({busy} of them played by another channel then: widen the channel's filter or \
-                 set channel.share_tracks = true)"
-            )
-        } else {
-            String::new()
+        // Every other track is played by another channel then (a channel
+        // whose filter leaves few tracks): the one just played again, and
+        // failing that one another channel plays, rather than stop the
+        // render and take the station off air (the planner reports it).
+        let again = Relaxed {
+            artist: true,
+            repeat: true,
+            shared: false,
         };
+        for c in 0..self.tracks.len() {
+            if !self.busy_at(c, t) {
+                top.push(child(c, again, false));
+            }
+        }
+        if top.kids.is_empty() {
+            let shared = Relaxed {
+                shared: true,
+                ..again
+            };
+            for c in 0..self.tracks.len() {
+                if self.tracks.len() == 1 || prev != Some(c) {
+                    top.push(child(c, shared, false));
+                }
+            }
+        }
+        if !top.kids.is_empty() {
+            return Ok(top.kids);
+        }
         Err(Error::Schedule(format!(
-            "no track can follow at programme sample {t}: the catalog has {} playable tracks{other_channels}",
+            "no track can follow at programme sample {t}: the catalog has {} playable tracks",
             self.tracks.len()
         )))
     }
