@@ -306,10 +306,24 @@ fn remove_keeps_the_later_items_of_the_old_plan_in_their_order() {
     let s = st.station();
     // The victim: the first recording to start after the earliest cut that
     // is not playing across it (so the plans part where it first starts).
-    let cut = s
+    // The cut is the first segment boundary at or after the earliest
+    // takedown: an item starting in the segment before it is heard up to
+    // it and cut short there.
+    let earliest = s
         .epoch
         .sample_at(job::earliest_takedown(&s, now))
         .expect("after the epoch");
+    let seg = s.grid.segment_of(earliest);
+    let boundary = |n: u64| {
+        s.grid
+            .segment_start(lofiever::time::SegmentNumber(n))
+            .expect("a segment start")
+    };
+    let cut = if boundary(seg.0) < earliest {
+        boundary(seg.0 + 1)
+    } else {
+        boundary(seg.0)
+    };
     let across = before.playing_at(cut).map(|it| it.hash.clone());
     let victim = before
         .items
