@@ -395,12 +395,13 @@ pub fn plan_all(
     Ok(NetworkPlan { id, plans })
 }
 
-/// Every station's plan journal at its target, checked against `expect`
-/// (the id [`plan_all`] printed): a changed plan is one line naming both.
-fn journals<'a>(
-    all: &[Member<'a>],
-    expect: Option<&str>,
-) -> Result<Vec<(Box<dyn publish::Target>, super::shard::Journal)>> {
+/// A station's target and the plan journal it holds.
+type Planned = (Box<dyn publish::Target>, super::shard::Journal);
+
+/// Every station's plan journal at its target and the id of them all,
+/// checked against `expect` (the id [`plan_all`] printed): a changed plan
+/// is one line naming both.
+fn journals<'a>(all: &[Member<'a>], expect: Option<&str>) -> Result<(Vec<Planned>, String)> {
     let mut out = Vec::with_capacity(all.len());
     for m in all {
         let target = publish::open(m.station)?;
@@ -426,7 +427,7 @@ fn journals<'a>(
             });
         }
     }
-    Ok(out)
+    Ok((out, id))
 }
 
 /// `lofiever render --shard I/N` over every station: the share is taken
@@ -440,12 +441,7 @@ pub fn render_shard_all(
     progress: &dyn Progress,
 ) -> Result<(String, Vec<(String, super::shard::ShardSummary)>)> {
     let all = members(main, channels, None)?;
-    let plans = journals(&all, expect)?;
-    let id = network_id(
-        all.iter()
-            .zip(&plans)
-            .map(|(m, (_, j))| (m.name, j.id.as_str())),
-    );
+    let (plans, id) = journals(&all, expect)?;
     let mut list: Vec<(usize, &super::shard::ChunkWork)> = Vec::new();
     for (i, (_, j)) in plans.iter().enumerate() {
         list.extend(j.chunks.iter().map(|c| (i, c)));
@@ -489,12 +485,7 @@ pub fn finish_all(
     progress: &dyn Progress,
 ) -> Result<(String, Vec<(String, super::shard::FinishSummary)>)> {
     let all = members(main, channels, None)?;
-    let plans = journals(&all, expect)?;
-    let id = network_id(
-        all.iter()
-            .zip(&plans)
-            .map(|(m, (_, j))| (m.name, j.id.as_str())),
-    );
+    let (plans, id) = journals(&all, expect)?;
     for (m, (target, journal)) in all.iter().zip(&plans) {
         let remote = target.list("")?;
         super::shard::check_complete(m.station, target.as_ref(), journal, &remote)

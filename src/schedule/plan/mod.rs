@@ -136,14 +136,7 @@ pub fn extend(
         if pick.relaxed.shared {
             shared.push(state.horizon);
         }
-        let item = make_item(
-            schedule.items.last(),
-            model.tracks[pick.track],
-            SampleIndex(state.horizon),
-            station,
-        );
-        state.commit(&model, pick.track, &item);
-        schedule.items.push(item);
+        append(&model, &mut state, schedule, pick.track, station);
         added += 1;
     }
     let at = |s: u64| -> Result<String> {
@@ -245,14 +238,7 @@ pub fn rejoin(
                     .ok_or_else(|| {
                         Error::Schedule("the hour plan does not start at the horizon".into())
                     })?;
-                let item = make_item(
-                    schedule.items.last(),
-                    model.tracks[pick.track],
-                    SampleIndex(state.horizon),
-                    station,
-                );
-                state.commit(&model, pick.track, &item);
-                schedule.items.push(item);
+                append(&model, &mut state, schedule, pick.track, station);
                 out.planned += 1;
             }
             if fits(&state) {
@@ -275,6 +261,19 @@ pub fn rejoin(
 /// in the catalog, under its path or any other (a moved file is found by
 /// its content hash). The planner never re-plans them; `lofiever render`
 /// cuts the schedule before them (see `job`), `render --strict` stops.
+/// Appends track `c` at the state's horizon, timed as the planner times
+/// items, and counts it in the state.
+fn append(model: &Model, state: &mut State, schedule: &mut Schedule, c: usize, station: &Station) {
+    let item = make_item(
+        schedule.items.last(),
+        model.tracks[c],
+        SampleIndex(state.horizon),
+        station,
+    );
+    state.commit(model, c, &item);
+    schedule.items.push(item);
+}
+
 fn vanished(
     items: &[Item],
     model: &Model<'_>,
