@@ -1046,22 +1046,8 @@ fn chromium_plays_across_a_remove_cut_without_a_stall() {
         .expect("an item after the earliest cut")
         .clone();
     let cut_from = instant(victim.start()) - Duration::seconds(10);
-    let o = Command::new(env!("CARGO_BIN_EXE_lofiever"))
-        .args([
-            "remove",
-            &victim.track,
-            "--from",
-            &cut_from.to_rfc3339_opts(SecondsFormat::Millis, true),
-        ])
-        .current_dir(station.root())
-        .env_remove("LOFIEVER_TARGET")
-        .env(
-            "LOFIEVER_NOW",
-            now.to_rfc3339_opts(SecondsFormat::Millis, true),
-        )
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run lofiever");
+    let from_text = cut_from.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let o = station.run_at(now, &["remove", &victim.track, "--from", &from_text]);
     assert!(
         o.status.success(),
         "remove: {}",

@@ -4,14 +4,13 @@
 //! play one recording at the same moment; `status` and `verify` report per
 //! channel; bad channel files change nothing.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lofiever::demo::synth::TrackSpec;
 use lofiever::schedule::Schedule;
 use lofiever::station::channel;
 
-use crate::util::{short_specs, stderr, stdout, TempStation, TEST_STATION_TOML};
+use crate::util::{file_bytes, short_specs, stderr, stdout, TempStation, TEST_STATION_TOML};
 
 /// The main station of these tests plus two channels (see
 /// [`write_channels`]).
@@ -79,27 +78,6 @@ fn plays(out: &Path, prefix: &str, epoch_unix: i64) -> Vec<(String, i64, i64)> {
             (it.hash.clone(), start, start + it.length as i64)
         })
         .collect()
-}
-
-/// Every file under `dir` with its bytes.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let key = p.strip_prefix(dir).expect("below").display().to_string();
-                out.insert(key, std::fs::read(&p).expect("read"));
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -259,11 +237,11 @@ fn one_render_runs_every_channel_with_no_recording_on_two_at_once() {
 
     // --channel renders only that channel; a second run changes nothing
     // already published.
-    let before = tree(&out.join("zz-sleep"));
+    let before = file_bytes(&out.join("zz-sleep"));
     let o = st.run(&["render", "--minutes", "3", "--channel", "main"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stdout(&o).contains("channel sleep"), "{}", stdout(&o));
-    assert_eq!(before, tree(&out.join("zz-sleep")));
+    assert_eq!(before, file_bytes(&out.join("zz-sleep")));
 }
 
 /// The one line of a failing run (warnings aside).
@@ -293,13 +271,13 @@ fn bad_channel_files_get_one_line_and_change_nothing() {
             && line.contains("study.toml"),
         "{line}"
     );
-    assert!(tree(&out).is_empty(), "nothing written");
+    assert!(file_bytes(&out).is_empty(), "nothing written");
     std::fs::remove_file(dir.join("twin.toml")).expect("rm");
 
     std::fs::write(dir.join("fast.toml"), "[filter]\ntempo_bpm = [300, 400]\n").expect("write");
     let line = one_line(&st.run(&["render", "--minutes", "2"]), "empty filter");
     assert!(line.contains("fast.toml: filter: keeps none"), "{line}");
-    assert!(tree(&out).is_empty(), "nothing written");
+    assert!(file_bytes(&out).is_empty(), "nothing written");
     std::fs::remove_file(dir.join("fast.toml")).expect("rm");
 
     std::fs::write(dir.join("study.txt"), "catalog/nowhere.wav\n").expect("write");
@@ -308,7 +286,7 @@ fn bad_channel_files_get_one_line_and_change_nothing() {
         "unknown playlist entry",
     );
     assert!(line.contains("study.txt: line 1:"), "{line}");
-    assert!(tree(&out).is_empty(), "nothing written");
+    assert!(file_bytes(&out).is_empty(), "nothing written");
 
     let line = one_line(
         &st.run(&["render", "--minutes", "2", "--channel", "jazz"]),
@@ -320,7 +298,7 @@ fn bad_channel_files_get_one_line_and_change_nothing() {
     );
     let line = one_line(&st.run(&["status", "--channel", "jazz"]), "unknown channel");
     assert!(line.contains("no channel is named"), "{line}");
-    assert!(tree(&out).is_empty(), "nothing written");
+    assert!(file_bytes(&out).is_empty(), "nothing written");
 }
 
 #[test]

@@ -12,14 +12,13 @@
 //! Every run is pinned to one instant with `LOFIEVER_NOW` so that all runs
 //! (killed, final, reference) cover the same window.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Span, Timelike, Utc};
 
-use crate::util::{short_specs, TempStation};
+use crate::util::{files, short_specs, TempStation};
 
 /// The station: two renditions, 20 s chunks, published to the folder
 /// `site/` (so a run has an upload phase after the render).
@@ -85,31 +84,6 @@ fn must_succeed(o: &Output, what: &str) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-}
-
-/// Every file under `dir` (relative path with `/`), dot-names included.
-fn files(dir: &Path) -> BTreeMap<String, PathBuf> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .expect("under dir")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, p);
-            }
-        }
-    }
-    out
 }
 
 /// Files under `dir` other than dot-names (the lock, temporary files).

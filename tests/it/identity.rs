@@ -13,32 +13,14 @@ use lofiever::schedule::Schedule;
 use lofiever::time::SampleCount;
 use serde_json::Value;
 
-use crate::util::{short_specs, stderr, stdout, TempStation, TEST_STATION_TOML};
+use crate::util::{file_bytes, short_specs, stderr, stdout, TempStation, TEST_STATION_TOML};
 
 /// Every file under `dir` (relative path → bytes), dot-files excepted.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("read dir") {
-            let e = e.expect("entry");
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let key = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if e.path().is_dir() {
-                walk(&e.path(), &key, out);
-            } else {
-                out.insert(key, std::fs::read(e.path()).expect("read"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, "", &mut out);
-    out
+    file_bytes(dir)
+        .into_iter()
+        .filter(|(k, _)| !k.split('/').any(|part| part.starts_with('.')))
+        .collect()
 }
 
 fn segments(t: &BTreeMap<String, Vec<u8>>) -> BTreeMap<&String, &Vec<u8>> {
@@ -147,15 +129,8 @@ fn render_strict_stops_at_a_gone_recording_and_names_it() {
     let (st, before, i) = planned_station(now);
     let gone = before.items[i].clone();
     std::fs::remove_file(st.root().join("catalog").join(&gone.track)).expect("rm");
-    let later = (now + Duration::seconds(60)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
-        .args(["render", "--minutes", "5", "--strict"])
-        .current_dir(st.root())
-        .env_remove("LOFIEVER_TARGET")
-        .env("LOFIEVER_NOW", &later)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run lofiever");
+    let later = now + Duration::seconds(60);
+    let o = st.run_at(later, &["render", "--minutes", "5", "--strict"]);
     assert!(!o.status.success(), "render --strict went on");
     let err = stderr(&o);
     assert!(
@@ -212,15 +187,7 @@ fn remove_takes_a_track_out_from_the_cut_and_changes_nothing_before_it() {
         .expect("an item 30 min ahead")
         .clone();
 
-    let pinned = now.to_rfc3339_opts(SecondsFormat::Millis, true);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
-        .args(["remove", &victim.track])
-        .current_dir(st.root())
-        .env_remove("LOFIEVER_TARGET")
-        .env("LOFIEVER_NOW", &pinned)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run lofiever");
+    let o = st.run_at(now, &["remove", &victim.track]);
     assert!(o.status.success(), "remove: {}", stderr(&o));
     assert!(stdout(&o).contains("taken out from"), "{}", stdout(&o));
     // Nothing is published by `remove` itself.
@@ -331,17 +298,7 @@ fn remove_keeps_the_later_items_of_the_old_plan_in_their_order() {
         .find(|it| it.start() >= cut && Some(&it.hash) != across.as_ref())
         .expect("an item after the cut")
         .clone();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_lofiever"))
-        .args(["remove", &victim.hash])
-        .current_dir(st.root())
-        .env_remove("LOFIEVER_TARGET")
-        .env(
-            "LOFIEVER_NOW",
-            now.to_rfc3339_opts(SecondsFormat::Millis, true),
-        )
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run lofiever");
+    let o = st.run_at(now, &["remove", &victim.hash]);
     assert!(o.status.success(), "remove: {}", stderr(&o));
     render(&st, now, 20);
     let after = st.schedule();

@@ -62,6 +62,22 @@ fn spawn(root: &Path, args: &[&str]) -> Child {
         .expect("start lofiever")
 }
 
+/// Starts `render --shard I/N --plan ID` on each machine at once (N = how
+/// many machines).
+fn spawn_shards(machines: &[TempStation], id: &str) -> Vec<Child> {
+    let n = machines.len();
+    machines
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            spawn(
+                m.root(),
+                &["render", "--shard", &format!("{}/{n}", i + 1), "--plan", id],
+            )
+        })
+        .collect()
+}
+
 fn run(root: &Path, args: &[&str]) -> Output {
     lofiever_command(root, Some((KEY, SECRET)), "warn", args)
         .env("LOFIEVER_NOW", NOW)
@@ -171,16 +187,7 @@ fn four_shards_at_once_then_finish_equal_one_unsharded_run_and_a_killed_shard_is
         "plan publishes no station object, only its journal"
     );
     let machines: Vec<TempStation> = (0..4).map(|_| station(&endpoint, bucket)).collect();
-    let children: Vec<Child> = machines
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            spawn(
-                m.root(),
-                &["render", "--shard", &format!("{}/4", i + 1), "--plan", &id],
-            )
-        })
-        .collect();
+    let children = spawn_shards(&machines, &id);
     for (i, c) in children.into_iter().enumerate() {
         let out = ok(
             c.wait_with_output().expect("wait"),
@@ -388,16 +395,7 @@ fn three_channels_in_four_shards_at_once_equal_one_unsharded_run() {
         "plan publishes one journal per channel and nothing else"
     );
     let machines: Vec<TempStation> = (0..4).map(|_| network(&endpoint, bucket)).collect();
-    let children: Vec<Child> = machines
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            spawn(
-                m.root(),
-                &["render", "--shard", &format!("{}/4", i + 1), "--plan", &id],
-            )
-        })
-        .collect();
+    let children = spawn_shards(&machines, &id);
     let mut channels_per_shard = Vec::new();
     for (i, c) in children.into_iter().enumerate() {
         let out = ok(

@@ -1,6 +1,7 @@
 //! Test helpers: a temporary station with a small synthetic catalog, the
 //! binary under test, and the external tools.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -88,6 +89,57 @@ impl TempStation {
             .output()
             .expect("run lofiever")
     }
+
+    /// [`TempStation::run`] with the clock pinned at `now` (`LOFIEVER_NOW`).
+    pub fn run_at(&self, now: chrono::DateTime<chrono::Utc>, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_lofiever"))
+            .args(args)
+            .current_dir(self.root())
+            .env_remove("LOFIEVER_TARGET")
+            .env(
+                "LOFIEVER_NOW",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run lofiever")
+    }
+}
+
+/// Every file under `dir` (relative path with `/`), dot-names included.
+pub fn files(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(dir)
+                    .expect("under dir")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, p);
+            }
+        }
+    }
+    out
+}
+
+/// Every file under `dir` with its bytes (see [`files`]).
+pub fn file_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    files(dir)
+        .into_iter()
+        .map(|(k, p)| {
+            let bytes = std::fs::read(&p).expect("read");
+            (k, bytes)
+        })
+        .collect()
 }
 
 /// Short versions of the demo catalog's first tracks (with its 44.1 kHz one),
