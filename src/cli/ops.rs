@@ -397,7 +397,6 @@ fn place_text(title: &str, p: &status::Place) -> String {
     s
 }
 
-/// Runs `lofiever verify`.
 /// Runs `lofiever verify` for the main station and each channel (or the
 /// one `--channel` names).
 pub fn verify(main: &Station, args: &VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
