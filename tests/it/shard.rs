@@ -78,6 +78,33 @@ fn spawn_shards(machines: &[TempStation], id: &str) -> Vec<Child> {
         .collect()
 }
 
+/// Kills a running shard once it has rendered a few segments into its work
+/// folder (of any channel), and reaps it: a machine lost in the middle of
+/// its share.
+fn kill_midway(mut victim: Child, root: &Path, what: &str) {
+    let started = Instant::now();
+    loop {
+        let rendered = crate::util::files(root)
+            .keys()
+            .filter(|k| k.ends_with(".m4s"))
+            .count();
+        if rendered >= 4 {
+            break;
+        }
+        assert!(
+            victim.try_wait().expect("poll").is_none(),
+            "{what} ended before it could be killed midway"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{what} never rendered"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    victim.kill().expect("kill the shard");
+    victim.wait().expect("reap");
+}
+
 fn run(root: &Path, args: &[&str]) -> Output {
     lofiever_command(root, Some((KEY, SECRET)), "warn", args)
         .env("LOFIEVER_NOW", NOW)
@@ -212,34 +239,11 @@ fn four_shards_at_once_then_finish_equal_one_unsharded_run_and_a_killed_shard_is
     probe.create_bucket(bucket);
     let box_ = station(&endpoint, bucket);
     let id = plan(&box_);
-    let mut victim = spawn(
+    let victim = spawn(
         box_.root(),
         &["--threads", "1", "render", "--shard", "2/4", "--plan", &id],
     );
-    let started = Instant::now();
-    let out_dir = box_.root().join("out");
-    loop {
-        let rendered = ["48k", "64k"]
-            .iter()
-            .filter_map(|r| std::fs::read_dir(out_dir.join(r)).ok())
-            .flat_map(|d| d.filter_map(|e| e.ok()))
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".m4s"))
-            .count();
-        if rendered >= 4 {
-            break;
-        }
-        assert!(
-            victim.try_wait().expect("poll").is_none(),
-            "shard 2 ended before it could be killed midway"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "shard 2 never rendered"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    victim.kill().expect("kill shard 2");
-    victim.wait().expect("reap");
+    kill_midway(victim, box_.root(), "shard 2");
     // Its work is not complete, so finish refuses, in one line, publishing nothing.
     // (The killed writer's lock is stale and may be cleared: not station state.)
     let unlocked = |l: Vec<(String, u64, String)>| {
@@ -344,7 +348,7 @@ fn network(endpoint: &str, bucket: &str) -> TempStation {
 }
 
 #[test]
-fn three_channels_in_four_shards_at_once_equal_one_unsharded_run() {
+fn three_channels_in_four_shards_at_once_one_killed_and_rerun_equal_one_unsharded_run() {
     let weed = shared_weed();
     let endpoint = weed.endpoint();
     let probe = Probe::new(&endpoint, KEY, SECRET);
@@ -395,16 +399,33 @@ fn three_channels_in_four_shards_at_once_equal_one_unsharded_run() {
         "plan publishes one journal per channel and nothing else"
     );
     let machines: Vec<TempStation> = (0..4).map(|_| network(&endpoint, bucket)).collect();
-    let children = spawn_shards(&machines, &id);
+    let mut children = spawn_shards(&machines, &id);
+    // Shard 2's machine is lost midway; the other three finish.
+    kill_midway(children.remove(1), machines[1].root(), "shard 2");
     let mut channels_per_shard = Vec::new();
     for (i, c) in children.into_iter().enumerate() {
         let out = ok(
             c.wait_with_output().expect("wait"),
-            &format!("shard {}", i + 1),
+            &format!("shard {}", if i == 0 { 1 } else { i + 2 }),
         );
         assert!(out.contains(&format!("plan {id}")), "{out}");
         channels_per_shard.push(out.matches(": channel ").count());
     }
+    let line = fails(
+        run(machines[0].root(), &["render", "--finish", "--plan", &id]),
+        "finish before shard 2 is run again",
+    );
+    assert!(line.contains("is not complete"), "{line}");
+    // Shard 2 again, on its own machine: it renders what the killed run had
+    // not uploaded.
+    let out = ok(
+        run(
+            machines[1].root(),
+            &["render", "--shard", "2/4", "--plan", &id],
+        ),
+        "shard 2 again",
+    );
+    channels_per_shard.push(out.matches(": channel ").count());
     assert!(
         channels_per_shard.iter().all(|&n| n >= 1) && channels_per_shard.iter().sum::<usize>() >= 4,
         "every shard renders a share: {channels_per_shard:?}"
