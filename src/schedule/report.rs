@@ -7,6 +7,8 @@
 //! | rule violations | [`super::rules::check`] on the items starting in the window, against everything scheduled before them (the shuffle: against its own items) |
 //! | key-compatible | transitions whose keys are the same or adjacent on the Camelot wheel, of those with both keys known |
 //! | tempo jumps > 8 % | octave-aware tempo change above 8 %, of transitions with both tempos known |
+//! | confident key and tempo | transitions whose two tracks both have key and tempo estimates the analyzer is sure of ([`cost::Trust::sure`]: key confidence ≥ 0.6, tempo ≥ 0.2), of all transitions: how much of the smoothness above can be believed |
+//! | key-compatible, confident keys | the key-compatible share among transitions whose two keys are both sure |
 //! | energy / brightness jump | mean absolute change of level (catalog percentile, 0..1) |
 //! | energy vs day part | Pearson correlation, over the window's whole hours, of the day-part target energy at mid-hour and the time-weighted mean energy level played in that hour |
 //!
@@ -16,6 +18,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::cost;
 use super::moods::{Mood, SplitMix64};
 use super::plan::Model;
 use super::rules::{check, fmt_span, Rule, Rules, Violation};
@@ -38,6 +41,12 @@ pub struct Metrics {
     pub key_known: usize,
     /// Of those, same or adjacent Camelot keys.
     pub key_compatible: usize,
+    /// Transitions with both keys known and sure ([`cost::KEY_TRUST`]).
+    pub key_sure: usize,
+    /// Of those, same or adjacent Camelot keys.
+    pub key_sure_compatible: usize,
+    /// Transitions whose two tracks have sure keys and sure tempos.
+    pub confident: usize,
     /// Transitions with both tempos known.
     pub tempo_known: usize,
     /// Of those, octave-aware tempo change above 8 %.
@@ -61,6 +70,16 @@ impl Metrics {
     /// Key-compatible share of the transitions with known keys (0..=1).
     pub fn key_compatible_share(&self) -> Option<f64> {
         share(self.key_compatible, self.key_known)
+    }
+
+    /// Share of transitions whose features were all sure (0..=1).
+    pub fn confident_share(&self) -> Option<f64> {
+        share(self.confident, self.transitions)
+    }
+
+    /// Key-compatible share among transitions with two sure keys (0..=1).
+    pub fn sure_key_compatible_share(&self) -> Option<f64> {
+        share(self.key_sure_compatible, self.key_sure)
     }
 
     /// Share of tempo jumps above 8 % among transitions with known tempos.
@@ -330,6 +349,9 @@ fn metrics(
         transitions: window.len().saturating_sub(1),
         key_known: 0,
         key_compatible: 0,
+        key_sure: 0,
+        key_sure_compatible: 0,
+        confident: 0,
         tempo_known: 0,
         tempo_jumps: 0,
         energy_jump: 0.0,
@@ -345,18 +367,29 @@ fn metrics(
             continue;
         };
         let (ta, tb) = (model.tracks[a], model.tracks[b]);
+        let (key, tempo) = (cost::KEY_TRUST, cost::TEMPO_TRUST);
+        let keys_sure = key.sure(ta.key_confidence) && key.sure(tb.key_confidence);
+        let tempos_sure = tempo.sure(ta.tempo_confidence) && tempo.sure(tb.tempo_confidence);
         if let (Some(ka), Some(kb)) = (ta.key, tb.key) {
             m.key_known += 1;
-            if camelot_distance(ka, kb) <= 1 {
-                m.key_compatible += 1;
+            let compatible = camelot_distance(ka, kb) <= 1;
+            m.key_compatible += usize::from(compatible);
+            if keys_sure {
+                m.key_sure += 1;
+                m.key_sure_compatible += usize::from(compatible);
             }
         }
         if let (Some(x), Some(y)) = (ta.tempo_bpm, tb.tempo_bpm) {
             m.tempo_known += 1;
-            if super::cost::tempo_jump(x, y) > 0.08 {
+            if cost::tempo_jump(x, y) > 0.08 {
                 m.tempo_jumps += 1;
             }
         }
+        let known = ta.key.is_some()
+            && tb.key.is_some()
+            && ta.tempo_bpm.is_some()
+            && tb.tempo_bpm.is_some();
+        m.confident += usize::from(known && keys_sure && tempos_sure);
         e_sum += (model.energy_level(a) - model.energy_level(b)).abs();
         e_n += 1;
         if let (Some(x), Some(y)) = (model.brightness_level(a), model.brightness_level(b)) {
@@ -520,9 +553,19 @@ impl fmt::Display for Report {
                 pct(r.key_compatible_share()),
             ),
             (
+                "  on confident keys only".into(),
+                pct(s.sure_key_compatible_share()),
+                pct(r.sure_key_compatible_share()),
+            ),
+            (
                 "tempo jumps > 8 %".into(),
                 pct(s.tempo_jump_share()),
                 pct(r.tempo_jump_share()),
+            ),
+            (
+                "confident key and tempo".into(),
+                pct(s.confident_share()),
+                pct(r.confident_share()),
             ),
             (
                 "mean energy jump (0..1)".into(),

@@ -39,6 +39,10 @@ pub struct Track {
     pub tempo_bpm: Option<f64>,
     /// Musical key, if known.
     pub key: Option<Key>,
+    /// The analyzer's confidence in the tempo, 0..=1 (0 when it gave none).
+    pub tempo_confidence: f64,
+    /// The analyzer's confidence in the key, 0..=1 (0 when it gave none).
+    pub key_confidence: f64,
     /// Mean short-term RMS level (dBFS), if known.
     pub energy_db: Option<f64>,
     /// Mean spectral centroid (Hz): brightness, if known.
@@ -111,6 +115,8 @@ impl Track {
             tempo_bpm: (f.tempo_bpm.is_finite() && TEMPO_RANGE.contains(&f.tempo_bpm))
                 .then_some(f.tempo_bpm),
             key,
+            tempo_confidence: unit(f.tempo_confidence),
+            key_confidence: unit(f.key_confidence),
             // A mean RMS level is below 0 dBFS; exactly 0 is "not measured".
             energy_db: (f.energy_db.is_finite() && f.energy_db < 0.0).then_some(f.energy_db),
             centroid_hz: positive(f.centroid_hz),
@@ -133,6 +139,15 @@ impl Track {
     pub fn has_artist(&self) -> bool {
         let a = self.artist.trim();
         !a.is_empty() && a != UNKNOWN_ARTIST
+    }
+}
+
+/// A confidence as written, clamped to 0..=1 (not finite: 0).
+fn unit(v: f64) -> f64 {
+    if v.is_finite() {
+        v.clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 

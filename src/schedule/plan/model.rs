@@ -99,6 +99,10 @@ pub(crate) struct Feat {
     pub(super) bin: usize,
     /// Key slot ([`Key::index`]), or [`UNKNOWN_KEY`].
     pub(super) key_slot: usize,
+    /// How far the key estimate is believed ([`cost::KEY_TRUST`]).
+    pub(super) key_trust: f64,
+    /// How far the tempo estimate is believed ([`cost::TEMPO_TRUST`]).
+    pub(super) tempo_trust: f64,
     /// Energy level, 0..=1 (catalog percentile).
     pub energy: f64,
     /// Tempo level, 0..=1 (catalog percentile).
@@ -326,6 +330,8 @@ impl<'a> Model<'a> {
                 log2_bpm,
                 bin,
                 key_slot: t.key.map_or(UNKNOWN_KEY, |k| k.index()),
+                key_trust: cost::KEY_TRUST.of(t.key_confidence),
+                tempo_trust: cost::TEMPO_TRUST.of(t.tempo_confidence),
                 energy: energy_levels[i].unwrap_or(0.5),
                 tempo_level: tempo_levels[i],
                 bright: bright_levels[i],
@@ -520,21 +526,29 @@ impl<'a> Model<'a> {
         self.target_at(t.saturating_add(self.half_length))
     }
 
-    /// The weighted key and tempo terms of `c` after `p`: a lower bound of
-    /// the whole cost (every other term is ≥ 0).
+    /// The weighted key and tempo terms of `c` after `p`, each trusted by
+    /// both sides' confidence ([`cost::trusted`]): a lower bound of the
+    /// whole cost (every other term is ≥ 0).
     pub(super) fn transition(&self, p: usize, c: usize) -> (f64, f64) {
         let (pf, f) = (&self.feats[p], &self.feats[c]);
+        let w = &self.cfg.weights;
         let tempo = match (pf.log2_bpm, f.log2_bpm) {
             (Some(a), Some(b)) => {
                 let (d, octave) = cost::fold(b - a);
-                cost::tempo_cost(d, octave)
+                cost::trusted(
+                    cost::tempo_cost(d, octave),
+                    pf.tempo_trust * f.tempo_trust,
+                    cost::UNKNOWN,
+                )
             }
             _ => cost::UNKNOWN,
         };
-        (
+        let key = cost::trusted(
             self.key_costs[pf.key_slot * KEY_SLOTS + f.key_slot],
-            self.cfg.weights.tempo * tempo,
-        )
+            pf.key_trust * f.key_trust,
+            w.key * cost::UNKNOWN,
+        );
+        (key, w.tempo * tempo)
     }
 
     pub(super) fn fit_window(&self) -> u64 {
@@ -651,14 +665,16 @@ pub(super) fn bucket_order(
                 .filter(|(_, b)| **b)
                 .map(|(id, _)| {
                     let (dk, db) = (id / BIN_SLOTS, id % BIN_SLOTS);
-                    let key = key_costs[sk * KEY_SLOTS + dk];
+                    // Bounds whatever the confidences (`Model::transition`).
+                    let key = cost::KEY_TRUST
+                        .bound(key_costs[sk * KEY_SLOTS + dk], w.key * cost::UNKNOWN);
                     let tempo = if sb == UNKNOWN_BIN || db == UNKNOWN_BIN {
                         cost::UNKNOWN
                     } else {
                         let diff = sb.abs_diff(db);
                         let bins = diff.min(TEMPO_BINS - diff);
                         let octaves = bins.saturating_sub(1) as f64 / TEMPO_BINS as f64;
-                        cost::tempo_cost(octaves, false)
+                        cost::TEMPO_TRUST.bound(cost::tempo_cost(octaves, false), cost::UNKNOWN)
                     };
                     (id as u32, key + w.tempo * tempo)
                 })
