@@ -24,6 +24,7 @@ use crate::progress::Progress;
 use crate::publish::{self, PutObject};
 use crate::schedule::{Busy, Schedule, Track};
 use crate::station::channel::{Channel, MAIN};
+use crate::station::schedule::Descriptor;
 use crate::station::{layout, Station};
 
 /// One station of the repository: the main one or a channel.
@@ -139,9 +140,32 @@ pub fn tracks_for(
             Some(hashes)
         }
     };
+    // Each track's mood words, learned over the whole catalog with the
+    // channel's mood settings (what `schedule --report` lists).
+    let mood_words: Option<Vec<[Descriptor; 3]>> = if f.moods.is_empty() {
+        None
+    } else {
+        let all: Vec<&Track> = tracks.iter().collect();
+        let cfg = &channel.station.schedule;
+        let moods =
+            crate::schedule::moods::learn(&all, cfg.k_min, cfg.k_max, channel.station.seed)?;
+        Some(
+            moods
+                .of_track
+                .iter()
+                .map(|&m| {
+                    moods
+                        .moods
+                        .get(m)
+                        .map_or([Descriptor::Mellow; 3], |m| m.words)
+                })
+                .collect(),
+        )
+    };
     let kept: Vec<Track> = tracks
         .iter()
-        .filter(|t| {
+        .enumerate()
+        .filter(|(i, t)| {
             let tag_ok = f.tags.is_empty()
                 || tags
                     .get(t.id.as_str())
@@ -150,19 +174,24 @@ pub fn tracks_for(
                 .tempo_bpm
                 .is_none_or(|(lo, hi)| t.tempo_bpm.is_some_and(|b| lo <= b && b <= hi));
             let listed_ok = listed.as_ref().is_none_or(|l| l.contains(t.hash.as_str()));
-            tag_ok && tempo_ok && listed_ok
+            let mood_ok = mood_words.as_ref().is_none_or(|w| {
+                w.get(*i)
+                    .is_some_and(|w| w.iter().any(|d| f.moods.contains(d)))
+            });
+            tag_ok && mood_ok && tempo_ok && listed_ok
         })
-        .cloned()
+        .map(|(_, t)| t.clone())
         .collect();
     if !kept.iter().any(|t| t.enabled) {
         return Err(Error::Config {
             file: channel.file.clone(),
             key: "filter".into(),
             message: format!(
-                "keeps none of the {} playable tracks of the catalog (tags {:?}, tempo {}, \
-                 playlist {}): widen it",
+                "keeps none of the {} playable tracks of the catalog (tags {:?}, moods {:?}, \
+                 tempo {}, playlist {}): widen it",
                 tracks.iter().filter(|t| t.enabled).count(),
                 f.tags,
+                f.moods.iter().map(|d| d.word()).collect::<Vec<_>>(),
                 f.tempo_bpm
                     .map_or_else(|| "any".into(), |(lo, hi)| format!("{lo}-{hi} BPM")),
                 f.playlist

@@ -8,7 +8,8 @@
 //! and the ladder. Two sections are its own: `[channel]` (the publish
 //! prefix under the main target, and whether it may play a recording
 //! another channel plays at the same moment) and `[filter]` (which tracks
-//! of the catalog it plays: tags, a tempo range, a playlist file).
+//! of the catalog it plays: tags, mood words, a tempo range, a playlist
+//! file).
 //!
 //! Validation is the station's own ([`Station::from_toml`] on the merged
 //! text), so every error names the channel file and the dotted key; the
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::schedule::Descriptor;
 use super::{Station, TargetSpec, EMBEDDED_NAME};
 use crate::error::{Error, Result};
 
@@ -67,6 +69,10 @@ pub struct Filter {
     /// At least one of these `catalog.csv` tags (case-insensitive); empty:
     /// any track.
     pub tags: Vec<String>,
+    /// At least one of these words in the label of the track's mood, as
+    /// learned over the whole catalog (`schedule --report` lists them);
+    /// empty: any mood.
+    pub moods: Vec<Descriptor>,
     /// Measured tempo within this range in BPM (inclusive); tracks with no
     /// measured tempo are left out.
     pub tempo_bpm: Option<(f64, f64)>,
@@ -87,7 +93,10 @@ pub struct Playlist {
 impl Filter {
     /// True when the filter lets every track through.
     pub fn is_empty(&self) -> bool {
-        self.tags.is_empty() && self.tempo_bpm.is_none() && self.playlist.is_none()
+        self.tags.is_empty()
+            && self.moods.is_empty()
+            && self.tempo_bpm.is_none()
+            && self.playlist.is_none()
     }
 }
 
@@ -107,6 +116,8 @@ struct RawChannelSection {
 struct RawFilter {
     /// `filter.tags`
     tags: Vec<String>,
+    /// `filter.moods`: mood words, e.g. `["calm", "dark"]`.
+    moods: Vec<String>,
     /// `filter.tempo_bpm = [min, max]`
     tempo_bpm: Option<Vec<f64>>,
     /// `filter.playlist`: a file relative to the station root.
@@ -316,6 +327,11 @@ fn filter(raw: &RawFilter, root: &Path) -> std::result::Result<Filter, (&'static
         }
         tags.push(t);
     }
+    let moods = raw
+        .moods
+        .iter()
+        .map(|w| w.parse::<Descriptor>().map_err(|e| ("filter.moods", e)))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let tempo_bpm = match raw.tempo_bpm.as_deref() {
         None => None,
         Some(&[lo, hi]) if lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi => {
@@ -367,6 +383,7 @@ fn filter(raw: &RawFilter, root: &Path) -> std::result::Result<Filter, (&'static
     };
     Ok(Filter {
         tags,
+        moods,
         tempo_bpm,
         playlist,
     })
@@ -452,7 +469,7 @@ mod tests {
                 "study.toml",
                 "[station]\nname = \"Study\"\n[schedule.rotation]\nrepeat_window_hours = 3.0\n\
                  [[schedule.day_parts]]\nat = \"00:00\"\nname = \"all day\"\nenergy = 0.2\ntempo = 0.2\n\
-                 [filter]\ntags = [\"Calm\"]\ntempo_bpm = [60, 90]\n",
+                 [filter]\ntags = [\"Calm\"]\nmoods = [\"calm\", \"Dark\"]\ntempo_bpm = [60, 90]\n",
             ),
             (
                 "sleep.toml",
@@ -481,6 +498,7 @@ mod tests {
         assert_ne!(m.repeat_window, r.repeat_window);
         assert_ne!(study.station.schedule.day_parts, main.schedule.day_parts);
         assert_eq!(study.filter.tags, ["calm"]);
+        assert_eq!(study.filter.moods, [Descriptor::Calm, Descriptor::Dark]);
         assert_eq!(study.filter.tempo_bpm, Some((60.0, 90.0)));
         assert_eq!(study.station.target, under(&main.target, "study"));
         assert_eq!(study.station.output_dir, main.output_dir.join("study"));
@@ -500,6 +518,7 @@ mod tests {
             ("[publish]\ntarget = \"x\"\n", "line 1, column 2"),
             ("[filter]\ntempo_bpm = [90, 60]\n", "filter.tempo_bpm"),
             ("[filter]\ntags = [\"\"]\n", "filter.tags"),
+            ("[filter]\nmoods = [\"sleepy\"]\n", "filter.moods"),
             ("[filter]\nplaylist = \"nowhere.txt\"\n", "filter.playlist"),
             ("[channel]\nprefix = \"96k\"\n", "channel.prefix"),
             ("[channel]\nprefix = \"Bad Name\"\n", "channel.prefix"),

@@ -301,6 +301,52 @@ fn bad_channel_files_get_one_line_and_change_nothing() {
     assert!(file_bytes(&out).is_empty(), "nothing written");
 }
 
+/// `filter.moods` keeps the tracks whose mood (learned over the whole
+/// catalog, as `schedule --report` lists them) carries one of the words.
+#[test]
+fn a_mood_filter_plays_only_the_tracks_of_those_moods() {
+    let st = TempStation::new(TEST_STATION_TOML);
+    st.add_tracks(&short_specs(10));
+    let dir = st.root().join("pipeline").join(channel::CHANNELS_DIR);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("calm.toml"),
+        "[channel]\nshare_tracks = true\n[filter]\nmoods = [\"calm\"]\n",
+    )
+    .expect("write");
+    let o = st.run(&["render", "--minutes", "2"]);
+    assert!(o.status.success(), "render: {}", stderr(&o));
+
+    // The calm tracks, by the library's own mood model over the catalog.
+    let station = st.station();
+    let (_, tracks) = lofiever::job::analyze_and_tracks(&station, &lofiever::progress::Silent)
+        .expect("analysed");
+    let all: Vec<&lofiever::schedule::Track> = tracks.iter().collect();
+    let cfg = &station.schedule;
+    let moods = lofiever::schedule::moods::learn(&all, cfg.k_min, cfg.k_max, station.seed)
+        .expect("moods");
+    let calm: Vec<&str> = tracks
+        .iter()
+        .zip(&moods.of_track)
+        .filter(|(_, &m)| {
+            moods.moods[m]
+                .words
+                .contains(&lofiever::station::schedule::Descriptor::Calm)
+        })
+        .map(|(t, _)| t.hash.as_str())
+        .collect();
+    assert!(
+        !calm.is_empty() && calm.len() < tracks.len(),
+        "a catalog with calm and other moods: {} of {}",
+        calm.len(),
+        tracks.len()
+    );
+    let played = plays(&st.root().join("out"), "calm", station.epoch.instant().timestamp());
+    for (hash, _, _) in &played {
+        assert!(calm.contains(&hash.as_str()), "{hash} is not calm: {calm:?}");
+    }
+}
+
 #[test]
 fn a_single_station_publishes_no_index_and_its_page_knows_no_channels() {
     let r = crate::util::rendered();
