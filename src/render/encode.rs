@@ -87,8 +87,10 @@ const MAX_PASSES: usize = 4;
 pub struct PeakCheck {
     /// Encoding passes (1 when the first one was within the ceiling).
     pub passes: usize,
-    /// The true peak of the decoded packets returned (linear, 1 = 0 dBTP);
-    /// `None` when the audio was too quiet to need checking.
+    /// The true peak of the decoded packets returned (linear, 1 = 0 dBTP),
+    /// measured only when a correction was made (for the log line that
+    /// says so); `None` otherwise, so a chunk that needs no correction
+    /// costs one true-peak scan of its decoded audio, not two.
     pub decoded_peak: Option<f32>,
 }
 
@@ -114,9 +116,11 @@ pub fn encode_within_ceiling(
     encode_with_peak(pcm, peak, bitrate, complexity, ceiling_dbtp, lookahead)
 }
 
-/// [`encode_within_ceiling`] with the true peak of `pcm` already known
-/// (`input_peak`, linear): a chunk is encoded once per rendition, and its
-/// peak is the same for all of them.
+/// [`encode_within_ceiling`] with the true peak of `pcm`, or a bound at or
+/// above it, already known (`input_peak`, linear): a chunk is encoded once
+/// per rendition, and its peak is the same for all of them. A bound only
+/// ever checks more chunks, and a check that finds nothing returns the
+/// same packets, so the output is the same.
 pub fn encode_with_peak(
     pcm: &[f32],
     input_peak: f32,
@@ -158,7 +162,7 @@ pub fn encode_with_peak(
         if found.is_empty() || passes == MAX_PASSES {
             let check = PeakCheck {
                 passes,
-                decoded_peak: Some(super::limiter::true_peak(&decoded)),
+                decoded_peak: (passes > 1).then(|| super::limiter::true_peak(&decoded)),
             };
             return Ok((packets, check));
         }

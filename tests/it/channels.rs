@@ -319,12 +319,12 @@ fn a_mood_filter_plays_only_the_tracks_of_those_moods() {
 
     // The calm tracks, by the library's own mood model over the catalog.
     let station = st.station();
-    let (_, tracks) = lofiever::job::analyze_and_tracks(&station, &lofiever::progress::Silent)
-        .expect("analysed");
+    let (_, tracks) =
+        lofiever::job::analyze_and_tracks(&station, &lofiever::progress::Silent).expect("analysed");
     let all: Vec<&lofiever::schedule::Track> = tracks.iter().collect();
     let cfg = &station.schedule;
-    let moods = lofiever::schedule::moods::learn(&all, cfg.k_min, cfg.k_max, station.seed)
-        .expect("moods");
+    let moods =
+        lofiever::schedule::moods::learn(&all, cfg.k_min, cfg.k_max, station.seed).expect("moods");
     let calm: Vec<&str> = tracks
         .iter()
         .zip(&moods.of_track)
@@ -341,9 +341,16 @@ fn a_mood_filter_plays_only_the_tracks_of_those_moods() {
         calm.len(),
         tracks.len()
     );
-    let played = plays(&st.root().join("out"), "calm", station.epoch.instant().timestamp());
+    let played = plays(
+        &st.root().join("out"),
+        "calm",
+        station.epoch.instant().timestamp(),
+    );
     for (hash, _, _) in &played {
-        assert!(calm.contains(&hash.as_str()), "{hash} is not calm: {calm:?}");
+        assert!(
+            calm.contains(&hash.as_str()),
+            "{hash} is not calm: {calm:?}"
+        );
     }
 }
 
