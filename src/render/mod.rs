@@ -346,8 +346,10 @@ pub fn render_chunk(
         })
         .collect::<Result<Vec<_>>>()?;
 
-    // The programme's true peak, for every rendition's check.
-    let input_peak = limiter::true_peak(pcm);
+    // A bound on the programme's true peak, for every rendition's decision
+    // whether to check (loud chunks are checked either way, so the exact
+    // peak is not worth its filter).
+    let input_peak = limiter::true_peak_bound(pcm);
     station
         .renditions
         .iter()
