@@ -140,32 +140,21 @@ pub fn tracks_for(
             Some(hashes)
         }
     };
-    // Each track's mood words, learned over the whole catalog with the
-    // channel's mood settings (what `schedule --report` lists).
-    let mood_words: Option<Vec<[Descriptor; 3]>> = if f.moods.is_empty() {
+    // The planner's model of the whole catalog with the channel's settings
+    // knows each playable track's mood, as `schedule --report` lists them.
+    let model = if f.moods.is_empty() {
         None
     } else {
-        let all: Vec<&Track> = tracks.iter().collect();
-        let cfg = &channel.station.schedule;
-        let moods =
-            crate::schedule::moods::learn(&all, cfg.k_min, cfg.k_max, channel.station.seed)?;
-        Some(
-            moods
-                .of_track
-                .iter()
-                .map(|&m| {
-                    moods
-                        .moods
-                        .get(m)
-                        .map_or([Descriptor::Mellow; 3], |m| m.words)
-                })
-                .collect(),
-        )
+        Some(crate::schedule::plan::Model::new(tracks, &channel.station)?)
+    };
+    let mood_of = |t: &Track| -> Option<[Descriptor; 3]> {
+        let m = model.as_ref()?;
+        let mood = m.moods.of_track.get(*m.index.get(t.id.as_str())?)?;
+        m.moods.moods.get(*mood).map(|m| m.words)
     };
     let kept: Vec<Track> = tracks
         .iter()
-        .enumerate()
-        .filter(|(i, t)| {
+        .filter(|t| {
             let tag_ok = f.tags.is_empty()
                 || tags
                     .get(t.id.as_str())
@@ -174,13 +163,14 @@ pub fn tracks_for(
                 .tempo_bpm
                 .is_none_or(|(lo, hi)| t.tempo_bpm.is_some_and(|b| lo <= b && b <= hi));
             let listed_ok = listed.as_ref().is_none_or(|l| l.contains(t.hash.as_str()));
-            let mood_ok = mood_words.as_ref().is_none_or(|w| {
-                w.get(*i)
-                    .is_some_and(|w| w.iter().any(|d| f.moods.contains(d)))
-            });
+            // A disabled track has no mood and never plays: it stays, so
+            // its scheduled items are still recognised.
+            let mood_ok = f.moods.is_empty()
+                || !t.enabled
+                || mood_of(t).is_some_and(|w| w.iter().any(|d| f.moods.contains(d)));
             tag_ok && mood_ok && tempo_ok && listed_ok
         })
-        .map(|(_, t)| t.clone())
+        .cloned()
         .collect();
     if !kept.iter().any(|t| t.enabled) {
         return Err(Error::Config {

@@ -192,12 +192,7 @@ pub const TEMPO_TRUST: Trust = Trust {
 impl Trust {
     /// The trust of one estimate of this confidence (0..=1; not finite: 0).
     pub fn of(&self, confidence: f64) -> f64 {
-        let c = if confidence.is_finite() {
-            confidence.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        self.floor + (1.0 - self.floor) * (c / self.full).min(1.0)
+        self.floor + (1.0 - self.floor) * (unit(confidence) / self.full).min(1.0)
     }
 
     /// Whether an estimate of this confidence is fully believed.
@@ -213,6 +208,15 @@ impl Trust {
         } else {
             trusted(raw, self.floor * self.floor, neutral)
         }
+    }
+}
+
+/// A confidence as written, clamped to 0..=1 (not finite: 0).
+pub fn unit(confidence: f64) -> f64 {
+    if confidence.is_finite() {
+        confidence.clamp(0.0, 1.0)
+    } else {
+        0.0
     }
 }
 

@@ -385,10 +385,7 @@ fn metrics(
                 m.tempo_jumps += 1;
             }
         }
-        let known = ta.key.is_some()
-            && tb.key.is_some()
-            && ta.tempo_bpm.is_some()
-            && tb.tempo_bpm.is_some();
+        let known = ta.key.zip(tb.key).is_some() && ta.tempo_bpm.zip(tb.tempo_bpm).is_some();
         m.confident += usize::from(known && keys_sure && tempos_sure);
         e_sum += (model.energy_level(a) - model.energy_level(b)).abs();
         e_n += 1;

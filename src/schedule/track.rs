@@ -115,8 +115,8 @@ impl Track {
             tempo_bpm: (f.tempo_bpm.is_finite() && TEMPO_RANGE.contains(&f.tempo_bpm))
                 .then_some(f.tempo_bpm),
             key,
-            tempo_confidence: unit(f.tempo_confidence),
-            key_confidence: unit(f.key_confidence),
+            tempo_confidence: super::cost::unit(f.tempo_confidence),
+            key_confidence: super::cost::unit(f.key_confidence),
             // A mean RMS level is below 0 dBFS; exactly 0 is "not measured".
             energy_db: (f.energy_db.is_finite() && f.energy_db < 0.0).then_some(f.energy_db),
             centroid_hz: positive(f.centroid_hz),
@@ -139,15 +139,6 @@ impl Track {
     pub fn has_artist(&self) -> bool {
         let a = self.artist.trim();
         !a.is_empty() && a != UNKNOWN_ARTIST
-    }
-}
-
-/// A confidence as written, clamped to 0..=1 (not finite: 0).
-fn unit(v: f64) -> f64 {
-    if v.is_finite() {
-        v.clamp(0.0, 1.0)
-    } else {
-        0.0
     }
 }
 

@@ -62,12 +62,8 @@ pub enum Belief {
 }
 
 /// Plans `days` days over the analysed pieces with the shipped station
-/// configuration (seed `seed`); returns the played pieces in order.
-pub fn plan(analysed: &[(Piece, Features)], days: u64, seed: u64) -> Vec<&Piece> {
-    plan_with(analysed, days, seed, Belief::Confidences)
-}
-
-/// [`plan`], with the estimates taken as `belief` says.
+/// configuration (seed `seed`), the estimates taken as `belief` says;
+/// returns the played pieces in order.
 pub fn plan_with(
     analysed: &[(Piece, Features)],
     days: u64,

@@ -257,10 +257,6 @@ pub fn rejoin(
     Ok(out)
 }
 
-/// Notices for scheduled items still to play whose recording is no longer
-/// in the catalog, under its path or any other (a moved file is found by
-/// its content hash). The planner never re-plans them; `lofiever render`
-/// cuts the schedule before them (see `job`), `render --strict` stops.
 /// Appends track `c` at the state's horizon, timed as the planner times
 /// items, and counts it in the state.
 fn append(model: &Model, state: &mut State, schedule: &mut Schedule, c: usize, station: &Station) {
@@ -274,6 +270,10 @@ fn append(model: &Model, state: &mut State, schedule: &mut Schedule, c: usize, s
     schedule.items.push(item);
 }
 
+/// Notices for scheduled items still to play whose recording is no longer
+/// in the catalog, under its path or any other (a moved file is found by
+/// its content hash). The planner never re-plans them; `lofiever render`
+/// cuts the schedule before them (see `job`), `render --strict` stops.
 fn vanished(
     items: &[Item],
     model: &Model<'_>,
