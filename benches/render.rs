@@ -3,6 +3,11 @@
 //! - (a) programme seconds rendered per wall-second (one rendition, all cores);
 //! - (b) the whole render against bare libopus encoding of the same PCM with
 //!   the same settings and the same parallel chunks (the floor): target ≤ 1.15;
+//! - (b') the same against encoding plus decoding every packet: the codec
+//!   work of a render that checks each chunk's decoded true peak (chunks
+//!   near the ceiling, which in loudness-normalised music is nearly all of
+//!   them), so what the render adds beyond the codec is shown apart from
+//!   what the check costs;
 //! - (c) an ffmpeg pipeline producing the same kind of output from the same
 //!   tracks (decode, loudness gain, acrossfade, libopus, DASH muxer): target
 //!   lofiever ≥ 2× faster;
@@ -160,6 +165,31 @@ fn main() {
         (t.elapsed().as_secs_f64(), bytes)
     };
     let (mut t_floor, bytes) = floor_once();
+    // (b') the floor of a render that keeps the decoded true peak under the
+    // ceiling: the same encoding, plus libopus decoding every packet, as the
+    // render's check does for every chunk near the ceiling (all of them
+    // here). What the render adds beyond the codec work it must do.
+    let codec_once = || {
+        let t = Instant::now();
+        let samples: usize = pcms
+            .par_iter()
+            .map(|pcm| {
+                let mut enc = render::encode::OpusEncoder::new(96_000, 10).expect("encoder");
+                let packets: Vec<Vec<u8>> = pcm
+                    .chunks_exact(1920)
+                    .map(|f| enc.encode_frame(f).expect("encode"))
+                    .collect();
+                let mut dec = opus::Decoder::new(48_000, opus::Channels::Stereo).expect("decoder");
+                let mut out = vec![0f32; 5760 * 2];
+                packets
+                    .iter()
+                    .map(|p| dec.decode_float(p, &mut out, false).expect("decode"))
+                    .sum::<usize>()
+            })
+            .sum();
+        (t.elapsed().as_secs_f64(), samples)
+    };
+    let (mut t_codec, decoded_samples) = codec_once();
     let floor_programme_s =
         (last - first + 1) as f64 * station.grid.chunk_duration().0 as f64 / 48_000.0;
     assert_eq!(
@@ -261,6 +291,7 @@ fn main() {
     for _ in 1..repeat {
         t_render = t_render.min(render_once().0);
         t_floor = t_floor.min(floor_once().0);
+        t_codec = t_codec.min(codec_once().0);
         t_ffmpeg = t_ffmpeg.min(ffmpeg_once());
         t_one = t_one.min(one_once());
     }
@@ -274,6 +305,8 @@ fn main() {
     println!("  (a) lofiever render:          {programme_s:7.0} s of programme in {t_render:6.2} s = {ours:6.1} x real time");
     println!("  (b) bare libopus (floor):     {:7.0} s in {t_floor:6.2} s ({bytes} bytes); render / floor = {:.3}",
         floor_programme_s, t_render / t_floor);
+    println!("  (b') encode + decode (floor of a checked render): {:7.0} s decoded in {t_codec:6.2} s; render / this floor = {:.3}",
+        decoded_samples as f64 / 48_000.0, t_render / t_codec);
     println!("      decode + mix + limit alone (fresh decoders per chunk): {t_prep:6.2} s");
     println!("  (c) ffmpeg pipeline:          {ff_programme_s:7.0} s of programme in {t_ffmpeg:6.2} s = {theirs:6.1} x real time; lofiever / ffmpeg = {:.2}x",
         ours / theirs);

@@ -777,7 +777,7 @@ fn publish_line(s: &lofiever::publish::Summary, dest: &str) -> String {
     }
     if s.too_old > 0 {
         line.push_str(&format!(
-            ", {} local segments older than the keep window left out",
+            ", {} local objects older than the keep window left out",
             s.too_old
         ));
     }
@@ -792,19 +792,31 @@ fn print_retention(
     dry_run: bool,
     say: &dyn Fn(String),
 ) -> anyhow::Result<()> {
-    let (Some(from), Some((first, last))) = (r.keep_from, &r.range) else {
+    let Some(from) = r.keep_from else {
         return Ok(());
     };
+    if r.deleted == 0 && r.playlists == 0 {
+        return Ok(());
+    }
     let cut = station
         .epoch
         .instant_of(station.grid.segment_start(from)?)?;
-    let line = format!(
-        "retention{}: {} {} segments that ended before {} from {place} ({first} … {last})",
+    let mut line = format!(
+        "retention{}: {} {} segments that ended before {} from {place}",
         if dry_run { " (dry run)" } else { "" },
         if dry_run { "would delete" } else { "deleted" },
         r.deleted,
         lofiever::schedule::store::fmt_instant(cut),
     );
+    if let Some((first, last)) = &r.range {
+        line.push_str(&format!(" ({first} … {last})"));
+    }
+    if r.playlists > 0 {
+        line.push_str(&format!(
+            ", and {} HLS playlists of the days that began before then",
+            r.playlists
+        ));
+    }
     if dry_run {
         println!("{line}");
     } else {

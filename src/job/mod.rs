@@ -465,11 +465,15 @@ pub fn write_station_files(
 /// Writes into the output folder the HLS playlists of every day that is
 /// rendered to its end before `done_until` and has none yet, locally or at
 /// the target (`present`): see [`crate::package::hls::new_day_playlists`].
-/// Off when `stream.hls` is false.
+/// Starts at the first day the keep window as of `now` keeps whole
+/// ([`publish::retention::first_kept_day`]), so a day whose playlists
+/// retention deleted is never written again with fewer segments. Off when
+/// `stream.hls` is false.
 pub fn write_day_playlists(
     station: &Station,
     schedule: &Schedule,
     done_until: SampleIndex,
+    now: DateTime<Utc>,
     present: &dyn Fn(&str) -> bool,
 ) -> Result<usize> {
     let Some(start) = schedule.start() else {
@@ -478,7 +482,11 @@ pub fn write_day_playlists(
     if !station.hls {
         return Ok(0);
     }
-    let first_day = store::day_of(station.epoch, start)?;
+    // Days retention has begun to delete are not written again.
+    let mut first_day = store::day_of(station.epoch, start)?;
+    if let Some(keep) = publish::retention::keep(station, now)? {
+        first_day = first_day.max(keep.day);
+    }
     let files = crate::package::hls::new_day_playlists(station, first_day, done_until, present)?;
     for (key, bytes) in &files {
         crate::fsutil::write_atomic(&station.output_dir.join(key), bytes)?;
@@ -846,7 +854,7 @@ pub(crate) fn run_prepared(
     let done_until = station
         .grid
         .segment_start(wanted_segments(station, window)?.end)?;
-    write_day_playlists(station, &schedule, done_until, &|key| {
+    write_day_playlists(station, &schedule, done_until, window.now, &|key| {
         remote.contains_key(key) || station.output_dir.join(key).exists()
     })?;
     let published = publish::run_station(

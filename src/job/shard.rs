@@ -613,6 +613,7 @@ pub fn finish(
         station,
         &schedule,
         SampleIndex(journal.done_until),
+        journal.planned_at,
         &|key| remote.contains_key(key) || out.join(key).exists(),
     )?;
     lock.check()?;

@@ -53,7 +53,6 @@ use crate::error::{Error, Result};
 use crate::progress::{Progress, Unit};
 use crate::station::layout::{segment_number, Kind};
 use crate::station::{Station, TargetSpec};
-use crate::time::SegmentNumber;
 
 /// The HTTP Content-Type for `key`.
 pub fn content_type(key: &str) -> &'static str {
@@ -268,7 +267,7 @@ pub struct Options {
     pub dry_run: bool,
     /// Segments before this one are not uploaded (retention would delete
     /// them); `None` uploads all.
-    pub keep_from: Option<SegmentNumber>,
+    pub keep: Option<retention::Keep>,
 }
 
 impl Options {
@@ -278,7 +277,7 @@ impl Options {
         Ok(Options {
             concurrency: station.publish.concurrency.max(1),
             dry_run,
-            keep_from: retention::keep_from(station, now)?,
+            keep: retention::keep(station, now)?,
         })
     }
 }
@@ -303,7 +302,8 @@ pub struct Summary {
     pub bytes: u64,
     /// Objects already at the target with the same content.
     pub skipped: u64,
-    /// Local segments older than the keep window, not uploaded.
+    /// Local segments (and HLS playlists of days) older than the keep
+    /// window, not uploaded.
     pub too_old: u64,
     /// Requests the target retried so far (this run's listing included: a
     /// target is opened per run).
@@ -337,8 +337,8 @@ pub fn run_with_listing(
     let local = DirTarget::new(out_dir).list("")?;
     let mut candidates: Vec<(&String, &ObjectInfo)> = Vec::with_capacity(local.len());
     for (key, info) in &local {
-        match (options.keep_from, segment_number(key)) {
-            (Some(from), Some(n)) if n < from => summary.too_old += 1,
+        match options.keep {
+            Some(keep) if !retention::kept(key, keep) => summary.too_old += 1,
             _ => candidates.push((key, info)),
         }
     }
@@ -620,7 +620,7 @@ pub fn run_station(
             progress,
         )?);
     }
-    if let Some(from) = options.keep_from {
+    if let Some(from) = options.keep {
         // Objects uploaded just now are all at or after `from`, so the
         // listing from before the upload holds every segment to delete.
         out.retention = retention::apply(target, &remote, from, dry_run)?;
@@ -757,7 +757,7 @@ mod tests {
         let opts = Options {
             concurrency: 4,
             dry_run: false,
-            keep_from: None,
+            keep: None,
         };
         let first = run(out.path(), &target, &opts, &Silent).expect("publish");
         assert_eq!((first.uploaded, first.skipped), (24, 0));
@@ -796,7 +796,7 @@ mod tests {
         let opts = Options {
             concurrency: 1,
             dry_run: false,
-            keep_from: None,
+            keep: None,
         };
         let err = run(out.path(), &target, &opts, &Silent)
             .expect_err("must fail")
@@ -825,7 +825,10 @@ mod tests {
         let opts = Options {
             concurrency: 2,
             dry_run: false,
-            keep_from: Some(SegmentNumber(6)),
+            keep: Some(retention::Keep {
+                from: crate::time::SegmentNumber(6),
+                day: chrono::NaiveDate::MIN,
+            }),
         };
         let s = run(out.path(), &DirTarget::new(dst.path()), &opts, &Silent).expect("publish");
         assert_eq!(s.too_old, 6);

@@ -202,6 +202,20 @@ pub fn schedule_day_of(key: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
 }
 
+/// The UTC day an HLS playlist key names (`hls/2026-11-24.m3u8`,
+/// `96k/2026-11-24.m3u8`); `None` for any other key.
+pub fn playlist_day_of(key: &str) -> Option<NaiveDate> {
+    let (folder, file) = key.split_once('/')?;
+    let name = file.strip_suffix(".m3u8")?;
+    let rendition = folder
+        .strip_suffix('k')
+        .is_some_and(|kbps| !kbps.is_empty() && kbps.bytes().all(|b| b.is_ascii_digit()));
+    if folder != HLS_DIR && !rendition {
+        return None;
+    }
+    NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +255,15 @@ mod tests {
         assert_eq!(hls_multivariant(day), "hls/2026-11-24.m3u8");
         assert_eq!(Kind::of(&hls_media("96k", day)), Kind::Playlist);
         assert_eq!(Kind::of(&hls_multivariant(day)), Kind::Playlist);
+        assert_eq!(playlist_day_of(&hls_media("96k", day)), Some(day));
+        assert_eq!(playlist_day_of(&hls_multivariant(day)), Some(day));
+        for k in [
+            "page/2026-11-24.m3u8",
+            "96k/today.m3u8",
+            "96k/2026-11-24.m4s",
+        ] {
+            assert_eq!(playlist_day_of(k), None, "{k}");
+        }
         assert_eq!(Kind::of(MPD), Kind::Mpd);
         assert_eq!(Kind::of(CLOCK), Kind::Clock);
         for f in PAGE_FILES.iter().filter(|f| **f != CLOCK) {

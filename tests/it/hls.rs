@@ -186,4 +186,48 @@ fn a_day_rendered_to_its_end_gets_playlists_that_ffmpeg_plays_and_no_run_rewrite
             .expect("mtime");
         assert_eq!(m, mtime, "{} was rewritten", p.display());
     }
+
+    // Once the day's first segment is older than the keep window (a day
+    // and ten minutes by default), retention deletes the day's playlists
+    // with its segments, and no later run writes them again: a playlist
+    // never lists a segment that is gone.
+    let gone = [
+        "hls/2025-03-01.m3u8",
+        "64k/2025-03-01.m3u8",
+        "96k/2025-03-01.m3u8",
+    ];
+    for now in ["2025-03-03T00:03:00Z", "2025-03-03T00:05:00Z"] {
+        let run = Window {
+            now: at(now),
+            ..window
+        };
+        job::run(&s, &run, &Silent).expect("a run two days on");
+        for k in gone {
+            assert!(
+                !out.join(k).exists(),
+                "{k} outlived its day's first segment (run at {now})"
+            );
+        }
+        let mut listed = 0;
+        for folder in ["64k", "96k"] {
+            for entry in std::fs::read_dir(out.join(folder)).expect("rendition folder") {
+                let path = entry.expect("entry").path();
+                if path.extension().is_some_and(|e| e == "m3u8") {
+                    let text = std::fs::read_to_string(&path).expect("playlist");
+                    for seg in text.lines().filter(|l| l.ends_with(".m4s")) {
+                        listed += 1;
+                        assert!(
+                            out.join(folder).join(seg).is_file(),
+                            "{} lists {seg}, which is gone (run at {now})",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            (1..1000).contains(&listed),
+            "the later day's playlists list {listed} segments"
+        );
+    }
 }
