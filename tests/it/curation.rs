@@ -56,12 +56,11 @@ fn tuning_figures() {
 const SUBSET: std::ops::Range<u64> = 0..24;
 
 /// Bounds a little under what the subset measures with the analyzer as it
-/// is (key weighted 0.79, Acc1 0.727, Acc2 0.955 on these 24 pieces; see
+/// is (key weighted 0.767, Acc1 0.818, Acc2 0.955 on these 24 pieces; see
 /// README, "Curation on labelled audio"), so a regression fails and noise
-/// does not. The tempo bounds are under the targets because the
-/// analyzer is: raise them when it improves.
+/// (one piece either way) does not.
 const KEY_WEIGHTED_BOUND: f64 = 0.72;
-const ACC1_BOUND: f64 = 0.65;
+const ACC1_BOUND: f64 = 0.75;
 const ACC2_BOUND: f64 = 0.90;
 
 #[test]
