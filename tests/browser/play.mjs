@@ -391,6 +391,11 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
       metadata: window.__metadata || null,
       mediaSession: window.__mediaSession || null,
       events: (l.events || []).slice(-20),
+      channelsShown: (() => {
+        // What the listener sees, not the attribute: a style can override `hidden`.
+        const nav = document.getElementById('channels');
+        return !!nav && getComputedStyle(nav).display !== 'none' && nav.getClientRects().length > 0;
+      })(),
       channels: (() => {
         const nav = document.getElementById('channels');
         const select = document.getElementById('channel-select');
@@ -433,6 +438,7 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
     media_session: s.mediaSession || null,
     page_events: s.events || [],
     channels: s.channels || [],
+    channels_shown: s.channelsShown === true,
     ignored: [...ignored],
   };
 }

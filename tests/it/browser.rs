@@ -262,6 +262,8 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
         "browser: {}",
         serde_json::to_string(&report).unwrap_or_default()
     );
+    // A station without channels shows no channel list (not an empty one).
+    assert_eq!(report["channels_shown"], false, "{report:#}");
     assert_lock_screen(&report, station);
 }
 

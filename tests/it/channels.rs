@@ -401,6 +401,7 @@ fn the_page_plays_every_channel_and_lists_them_all() {
                 "the study channel plays {heard:?}, not one of its playlist {study:?}"
             );
         }
+        assert_eq!(report["channels_shown"], true, "{prefix}: {report:#}");
         let listed = report["channels"].as_array().cloned().unwrap_or_default();
         let titles: Vec<&str> = listed.iter().filter_map(|c| c["title"].as_str()).collect();
         assert_eq!(titles.len(), 3, "{prefix}: channel list {listed:?}");
