@@ -1244,6 +1244,15 @@
       // user activation that lets it play with sound.
       state.attached = true;
       state.settlePending = true;
+      if (state.engine.name === 'native HLS') {
+        // Safari's own player (older iPhones) lets a media element play only if
+        // play() was first called inside a tap; the real play() below comes
+        // after the clock wait and the playlist fetch, outside it. Calling it
+        // now, before the element has a source, allows the element; the promise
+        // settles (or is aborted by the source being set) on its own.
+        const unlock = audio.play();
+        if (unlock && typeof unlock.catch === 'function') unlock.catch(() => {});
+      }
       // The start point comes from the station clock: give its first measurement
       // (about a second after the page loaded, usually long done) a moment.
       stationClock.ready(50, CLOCK_WAIT_MS).then(() => attachEngine()).catch((e) => {

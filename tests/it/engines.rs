@@ -179,6 +179,51 @@ fn webkit_asked_for_shaka_plays_and_says_which_player_in_words() {
     }
 }
 
+/// WebKitGTK's own HLS player (`?player=native`, what an older iPhone's
+/// Safari uses: no Media Source there): the page opens the day's playlist
+/// and plays at the station's moment, with the schedule's item shown. The
+/// host's clock is set to 40 s before a rendered midnight (HLS playlists
+/// exist for complete days).
+#[test]
+fn webkit_plays_the_days_playlist_with_its_own_hls_at_the_stations_moment() {
+    tool("WebKitWebDriver");
+    let _one = exclusive();
+    let (station, midnight) = midnight_station();
+    let clock = *midnight - chrono::Duration::seconds(40);
+    let (server, url) = serve_at(&station.root().join("out"), Some(clock));
+    let report = node(
+        "play.mjs",
+        &[
+            "--url",
+            &format!("{url}?player=native"),
+            "--browser",
+            "webkit",
+            "--seconds",
+            "5",
+            "--timeout",
+            "90",
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    eprintln!(
+        "webkit native: {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert_eq!(report["ok"], true, "native HLS did not play: {report:#}");
+    assert_eq!(report["player"]["engine"], "native HLS", "{report:#}");
+    let ms = report["programme_time_ms"]
+        .as_i64()
+        .expect("programme_time_ms");
+    let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
+    assert!(
+        heard < *midnight && heard > clock - chrono::Duration::seconds(8),
+        "native HLS plays {heard}, not the station's moment near {clock}: {report:#}"
+    );
+    let title = report["now_playing"]["title"].as_str().unwrap_or("");
+    assert_now_playing_matches_schedule(station, title, ms);
+}
+
 /// Six listeners at once, on one host clock, in three engines and over both
 /// protocols: Chromium with dash.js and with Shaka, Firefox and WebKitGTK
 /// with dash.js, and two HLS listeners (hls.js in Chromium and in WebKitGTK;
