@@ -85,14 +85,14 @@ fn correlation(a: &[f64; 12], b: &[f64; 12]) -> f64 {
 
 /// The correlation of `chroma` with each of the 24 keys, in [`Key::ALL`] order.
 pub fn scores(chroma: &[f64; 12]) -> [f64; 24] {
+    // Correlation ignores offset and scale, so the shifted major profile and
+    // the z-scored minor one stay comparable.
     let major = with_harmonics(&MAJOR_PROFILE);
-    let minor = MINOR_PROFILE;
-    // (Correlation ignores offset and scale, so the two stay comparable.)
     std::array::from_fn(|i| {
         let key = Key::ALL[i];
         let profile = match key.mode {
             Mode::Major => &major,
-            Mode::Minor => &minor,
+            Mode::Minor => &MINOR_PROFILE,
         };
         let tonic = usize::from(key.tonic.index());
         let rotated: [f64; 12] = std::array::from_fn(|pc| profile[(pc + 12 - tonic) % 12]);

@@ -19,8 +19,9 @@
 //! which halved jazz at 120–150 and much orchestral music), 0.765 at
 //! 90/0.5, 0.800 at 95/0.6, 0.843 at 100/0.7 to 110/0.9; 100/0.7 sits in
 //! the middle of that plateau. On the report seeds it took Acc1 from 0.797
-//! to 0.885 (Acc2 0.969 → 0.960) and left the synthetic ground truth exact. The winner is refined on a fine grid with an 8-beat
-//! comb, whose long lags give sub-frame precision (≈0.1 % at 90 BPM).
+//! to 0.885 (Acc2 0.969 → 0.960) and left the synthetic ground truth
+//! exact. The winner is refined on a fine grid with an 8-beat comb, whose
+//! long lags give sub-frame precision (≈0.1 % at 90 BPM).
 //!
 //! *Confidence* (0..1) is the normalised autocorrelation of the winning
 //! comb (how strongly the curve repeats at that period, square-rooted)

@@ -594,11 +594,24 @@ fn hls_engines_play_the_days_playlists_at_the_stations_moment() {
     server.stop();
     assert_eq!(report["ok"], true, "{engine} did not play: {report:#}");
     assert_eq!(report["player"]["engine"], engine, "{report:#}");
+    assert_heard_before_midnight(&report, station, engine, clock, midnight);
+}
+
+/// An HLS `engine` started at the preview's `clock`, shortly before
+/// `midnight`, played the station's moment of the day that ends (the
+/// preview's clock ran on while the page started, so within 8 s of `clock`),
+/// and the page showed the schedule's item at that moment.
+pub(crate) fn assert_heard_before_midnight(
+    report: &serde_json::Value,
+    station: &TempStation,
+    engine: &str,
+    clock: chrono::DateTime<Utc>,
+    midnight: chrono::DateTime<Utc>,
+) {
     let ms = report["programme_time_ms"]
         .as_i64()
         .expect("programme_time_ms");
     let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
-    // The preview's clock ran on while the page started and played.
     let latency = heard.signed_duration_since(clock).num_milliseconds();
     eprintln!("{engine}: heard {heard}, {latency} ms from the preview's start clock");
     assert!(

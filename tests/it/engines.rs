@@ -18,8 +18,8 @@
 use serde_json::Value;
 
 use crate::browser::{
-    assert_listeners_in_sync, assert_now_playing_matches_schedule, exclusive, f, midnight_station,
-    node, serve, serve_at, sync_station,
+    assert_heard_before_midnight, assert_listeners_in_sync, assert_now_playing_matches_schedule,
+    exclusive, f, midnight_station, node, serve, serve_at, sync_station,
 };
 use crate::util::tool;
 
@@ -212,16 +212,7 @@ fn webkit_plays_the_days_playlist_with_its_own_hls_at_the_stations_moment() {
     );
     assert_eq!(report["ok"], true, "native HLS did not play: {report:#}");
     assert_eq!(report["player"]["engine"], "native HLS", "{report:#}");
-    let ms = report["programme_time_ms"]
-        .as_i64()
-        .expect("programme_time_ms");
-    let heard = chrono::DateTime::from_timestamp_millis(ms).expect("valid instant");
-    assert!(
-        heard < *midnight && heard > clock - chrono::Duration::seconds(8),
-        "native HLS plays {heard}, not the station's moment near {clock}: {report:#}"
-    );
-    let title = report["now_playing"]["title"].as_str().unwrap_or("");
-    assert_now_playing_matches_schedule(station, title, ms);
+    assert_heard_before_midnight(&report, station, "native HLS", clock, *midnight);
 }
 
 /// Six listeners at once, on one host clock, in three engines and over both
