@@ -17,8 +17,8 @@
 //
 // Programme position: every --sample-ms, each page reports the true time (this
 // machine's clock, whatever the page's own Date says) and audio.currentTime in the
-// same task, so its latency (true clock - heard position) is exact whatever the
-// moment the sample is taken; the inter-listener skew at a round is max - min of the
+// same task, at the moment currentTime moves (see READ), so its latency (true
+// clock - heard position) is exact whatever the moment the sample is taken; the inter-listener skew at a round is max - min of the
 // latencies of the listeners that are playing (= the spread of their programme
 // positions at one common wall-clock instant). Statistics count the rounds from
 // --warmup seconds after the last listener started playing.
@@ -194,11 +194,21 @@ const INSTALL_PROBE = () => {
   window.__probe = p;
 };
 
-const READ = () => {
+/**
+ * The position and the true time at the moment the position moves. Engines update
+ * currentTime in steps: Chromium and WebKitGTK about every 4 ms, Firefox every
+ * 40 ms (measured here), so a reading taken at a random moment is on average half a
+ * step old, 20 ms in Firefox, and would count that much latency the listener does
+ * not have. Polls (1 ms timers, at most 100 ms) until currentTime changes, and reads
+ * the clock in the same task as the new position; a position that does not move
+ * (paused, stalled, seeking) is read as it is.
+ */
+const READ = () => new Promise((done) => {
   const l = window.lofiever;
   const a = l.audio;
-  return {
-    wall: window.__trueNow ? window.__trueNow() : Date.now(),
+  const trueNow = () => (window.__trueNow ? window.__trueNow() : Date.now());
+  const read = () => ({
+    wall: trueNow(),
     // Programme seconds since the epoch: media time for DASH, plus where the day's
     // playlist starts for HLS.
     t: a.currentTime + (l.mediaOffsetS || 0),
@@ -206,8 +216,17 @@ const READ = () => {
     seeking: a.seeking,
     ready: a.readyState,
     rate: a.playbackRate,
+  });
+  const first = read();
+  if (first.paused || first.seeking || first.ready < 3) { done(first); return; }
+  const until = performance.now() + 100;
+  const poll = () => {
+    const r = read();
+    if (r.t !== first.t || performance.now() > until) done(r);
+    else setTimeout(poll, 1);
   };
-};
+  poll();
+});
 
 const SNAPSHOT = () => {
   const l = window.lofiever;
