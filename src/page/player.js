@@ -234,7 +234,9 @@
   }
 
   function startClock(station) {
-    stationClock = new window.LofieverClock.ClockSync({ sources: clockSources(station) }).start();
+    // Each new reading reaches the player in the same task (not at the next tick), so
+    // the page and its player never work from two different clocks.
+    stationClock = new window.LofieverClock.ClockSync({ sources: clockSources(station), onChange: () => applyClock() }).start();
   }
 
   /** A problem to show on the page as it is (no "Error:" prefix, no stack). */
