@@ -84,6 +84,8 @@
   const MAX_RESEEKS = 3;
   /** Start-up, resume, a jump: a latency error beyond this is removed with one seek. */
   const SETTLE_S = 0.1;
+  /** How many recent seek outcomes tell how precisely this engine seeks. */
+  const SEEK_MISSES = 4;
   /**
    * Before the first sound, a clock correction larger than this (the measurement
    * came in after the start-up stopped waiting for it) attaches the stream again:
@@ -181,6 +183,8 @@
     reseeks: 0,
     /** How many seek outcomes learnSeekLead has learned from. */
     seeksLearned: 0,
+    /** How far off the last few seeks landed (|error| once audio flowed), s. */
+    seekMisses: [],
     /**
      * The outcome pending (learnPending) is that of the start-up, which needed no
      * seek: learned from only if the engine lost time once audio flowed.
@@ -1040,7 +1044,7 @@
     const bandS = Math.max(0.5, (st.latency.maxMs - st.latency.targetMs) / 1000);
     const now = Date.now();
     if (Math.abs(errS) > bandS
-        || (state.errWindow.length >= ERR_WINDOW && Math.abs(errS) > SETTLE_S && now - state.lastSettleAt > RESETTLE_MS)) {
+        || (state.errWindow.length >= ERR_WINDOW && Math.abs(errS) > resettleS(bandS) && now - state.lastSettleAt > RESETTLE_MS)) {
       state.lastSettleAt = now;
       state.errWindow.length = 0;
       if (audio.playbackRate !== 1) audio.playbackRate = 1;
@@ -1211,6 +1215,19 @@
   }
 
   /**
+   * The least error holdLatency removes with a seek rather than the rate: SETTLE_S
+   * where seeks land where they aim (Chromium), but the typical miss of this
+   * engine's recent seeks where they land a few hundred ms either side of it
+   * (WebKitGTK): a seek there would trade a small error for a random one, again
+   * and again. Never more than the latency band, beyond which a seek always runs.
+   */
+  function resettleS(bandS) {
+    const misses = state.seekMisses.slice().sort((a, b) => a - b);
+    const typical = misses.length ? misses[misses.length >> 1] : 0;
+    return Math.min(bandS, Math.max(SETTLE_S, typical));
+  }
+
+  /**
    * Some engines lose time after every seek (WebKitGTK restarts its audio
    * pipeline and comes back a few hundred ms late, Firefox's audio output a second
    * or more; Chromium loses nothing): the page learns how much from the error it
@@ -1219,6 +1236,8 @@
    * loss varies from seek to seek).
    */
   function learnSeekLead(errorAfterSeek) {
+    state.seekMisses.push(Math.abs(errorAfterSeek));
+    if (state.seekMisses.length > SEEK_MISSES) state.seekMisses.shift();
     const lead = state.seekLeadS - errorAfterSeek;
     const gain = state.seeksLearned === 0 ? 1 : 0.5;
     state.seeksLearned += 1;
