@@ -270,18 +270,29 @@ async function run(opts) {
     // (audio.played is no help: Chromium counts the start-up seek from 0 as played.)
     let advanced = 0;
     let prev = null;
+    const animations = new Set();
     while (Date.now() < deadline) {
       const probe = await page.evaluate(() => {
         const a = window.lofiever && window.lofiever.audio;
         if (!a) return null;
+        const playing = !a.paused && a.readyState >= 3 && a.currentTime > 0;
         return {
           t: a.currentTime,
           seeking: a.seeking,
           wall: performance.now(),
           error: a.error ? `media error ${a.error.code}: ${a.error.message}` : null,
+          // CSS animations and transitions running while the music plays: each one
+          // repaints at the display's rate, for hours if it never ends.
+          animations: playing && typeof document.getAnimations === 'function'
+            ? document.getAnimations().filter((x) => x.playState === 'running')
+              .map((x) => x.animationName || x.transitionProperty || 'animation')
+            : [],
         };
       });
       if (probe && probe.error) break; // the page's own error list has it
+      // From the second second of media on (a press of the button starts its own
+      // short transitions).
+      if (probe && advanced >= 1) for (const name of probe.animations) animations.add(name);
       if (probe && prev && !probe.seeking && !prev.seeking) {
         const step = probe.t - prev.t;
         const allowed = ((probe.wall - prev.wall) / 1000) * 1.1 + 0.05;
@@ -296,6 +307,7 @@ async function run(opts) {
     }
     const keys = opts.mediaKeys && advanced >= opts.seconds ? await pressMediaKeys(page) : null;
     const report = await done(advanced);
+    report.animations_while_playing = [...animations];
     if (keys) report.media_keys = keys;
     return report;
   } finally {

@@ -231,6 +231,18 @@ pub(crate) fn assert_now_playing_matches_schedule(
     );
 }
 
+/// While the music plays, the page runs no CSS animation or transition: each
+/// repaints at the display's rate, and one that never ends (a breathing halo, a
+/// progress bar's transition restarted by every update) cost a small device most
+/// of a core, starving its audio of the time it keeps.
+pub(crate) fn assert_no_animation_while_playing(report: &serde_json::Value) {
+    assert_eq!(
+        report["animations_while_playing"],
+        serde_json::json!([]),
+        "animations run while playing: {report:#}"
+    );
+}
+
 pub(crate) fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
@@ -264,6 +276,7 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     );
     // A station without channels shows no channel list (not an empty one).
     assert_eq!(report["channels_shown"], false, "{report:#}");
+    assert_no_animation_while_playing(&report);
     assert_lock_screen(&report, station);
 }
 

@@ -18,8 +18,9 @@
 use serde_json::Value;
 
 use crate::browser::{
-    assert_heard_before_midnight, assert_listeners_in_sync, assert_now_playing_matches_schedule,
-    exclusive, f, midnight_station, node, serve, serve_at, sync_station,
+    assert_heard_before_midnight, assert_listeners_in_sync, assert_no_animation_while_playing,
+    assert_now_playing_matches_schedule, exclusive, f, midnight_station, node, serve, serve_at,
+    sync_station,
 };
 use crate::util::tool;
 
@@ -96,6 +97,7 @@ fn assert_played(report: &Value, browser: &str, seconds: f64) {
         .as_i64()
         .expect("programme_time_ms");
     assert_now_playing_matches_schedule(sync_station(), title, ms);
+    assert_no_animation_while_playing(report);
 }
 
 /// A message for people: words, not a bare error code (no run of 3+ digits).
