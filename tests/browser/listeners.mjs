@@ -21,7 +21,9 @@
 // clock - heard position) is exact whatever the moment the sample is taken; the inter-listener skew at a round is max - min of the
 // latencies of the listeners that are playing (= the spread of their programme
 // positions at one common wall-clock instant). Statistics count the rounds from
-// --warmup seconds after the last listener started playing.
+// --warmup seconds after the last listener started playing; rounds start at the
+// first press of play, so each listener's report also says how soon after its
+// first sound it was within 20 ms of the target for 2 s (on_target_after_s).
 //
 // --clock-offsets A,B,...  listener i's device clock is wrong by the i-th value (ms,
 //                    + = fast): Date.now(), new Date(), Date() and
@@ -54,6 +56,8 @@ import { BROWSERS, SUPPORTS, launch } from './engines.mjs';
 
 const USAGE = 'usage: listeners.mjs --url URL [--players [BROWSER:]PLAYER,...] (BROWSER chromium|firefox|webkit, default chromium; PLAYER dashjs|shaka|hlsjs|native) [--stagger S] [--warmup S] [--seconds S] [--sample-ms MS] [--pause I:AT:FOR] [--delete-dir DIR --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout S] [--chromium PATH] [--clock-offsets MS,...] [--delay-ms MIN:MAX] [--cached-age S (not with firefox)] [--host-offset-ms N]';
 const TOLERANCE_MS = 30;
+/** "On target": within this of the target latency (the issue's ±20 ms). */
+const ON_TARGET_MS = 20;
 
 class UsageError extends Error {}
 
@@ -328,25 +332,52 @@ async function run(opts) {
     const epochMs = Date.parse(station.epoch);
     const targetMs = station.latency.target_ms;
     const segMs = (station.segment_samples / station.sample_rate) * 1000;
-    for (let i = 0; i < opts.players.length; i++) {
-      if (i > 0) await sleep(opts.stagger * 1000);
-      listeners.push(await openListener(browsers, opts, i, log));
-    }
-    // Everyone playing?
-    const deadline = Date.now() + 60000;
-    for (const l of listeners) {
-      for (;;) {
-        const at = await l.page.evaluate(() => window.__probe.playingAt);
-        if (at !== null) { l.playingAt = at; break; }
-        if (Date.now() > deadline) throw new Error(`listener ${l.index} (${l.browser}:${l.engine}) never started playing`);
-        await sleep(200);
+    // Rounds of samples from the first press of play on (listeners join the rounds
+    // as they open), so that how soon each one reaches the target is seen too.
+    const rounds = [];
+    const sampleRound = async () => {
+      const roundStart = Date.now();
+      const present = listeners.slice();
+      const samples = await Promise.all(present.map((l) => l.page.evaluate(READ).catch((e) => ({ error: e.message }))));
+      rounds.push({ at: roundStart, samples });
+      return roundStart;
+    };
+    let opening = true;
+    const earlySampler = (async () => {
+      while (opening) {
+        const roundStart = listeners.length ? await sampleRound() : Date.now();
+        await sleep(Math.max(1, opts.sampleMs - (Date.now() - roundStart)));
       }
+    })();
+    const audibleNow = (i) => {
+      const last = rounds.length ? rounds[rounds.length - 1].samples[i] : null;
+      return !!last && !last.error && !last.paused && last.ready >= 3 && last.t > 0;
+    };
+    try {
+      for (let i = 0; i < opts.players.length; i++) {
+        if (i > 0) await sleep(opts.stagger * 1000);
+        listeners.push(await openListener(browsers, opts, i, log));
+      }
+      // Everyone playing?
+      const deadline = Date.now() + 60000;
+      for (const l of listeners) {
+        while (!audibleNow(l.index)) {
+          if (Date.now() > deadline) throw new Error(`listener ${l.index} (${l.browser}:${l.engine}) never started playing`);
+          await sleep(100);
+        }
+      }
+    } finally {
+      opening = false;
+      await earlySampler;
+    }
+    for (const l of listeners) {
+      l.playingAt = await l.page.evaluate(() => window.__probe.playingAt);
+      if (l.playingAt === null) throw new Error(`listener ${l.index} (${l.browser}:${l.engine}) never fired 'playing'`);
     }
     const lastStart = Math.max(...listeners.map((l) => l.playingAt));
     const startWall = lastStart + opts.warmup * 1000;
     log(`all ${listeners.length} playing; measuring from ${opts.warmup} s after the last one started`);
 
-    const rounds = [];
     const nowPlaying = [];
     const pause = opts.pause ? { index: opts.pause.index, pressedAt: null, resumedAt: null } : null;
     const gap = opts.deleteDir ? { segment: null, deletedAt: null, files: [] } : null;
@@ -384,8 +415,7 @@ async function run(opts) {
           await l.page.screenshot(path.join(opts.screenshots, l.index === 1 ? 'gap-phone.png' : 'gap-desktop.png'));
         }
       }
-      const samples = await Promise.all(listeners.map((l) => l.page.evaluate(READ).catch((e) => ({ error: e.message }))));
-      rounds.push({ at: roundStart, samples });
+      await sampleRound();
       if (roundStart >= nextNowPlaying) {
         nextNowPlaying += 5000;
         const snaps = await Promise.all(listeners.map((l) => l.page.evaluate(SNAPSHOT).catch(() => null)));
@@ -443,6 +473,25 @@ async function run(opts) {
       }
       lat.forEach((x, i) => { if (x !== null) perListener[i].push(Math.abs(x - targetMs)); });
     }
+
+    // How soon after its first sound each listener is within ON_TARGET_MS of the
+    // target latency and stays so for 2 s (null: never, in the run).
+    const onTargetAfterS = (i) => {
+      let first = null;
+      let run0 = null;
+      for (const r of rounds) {
+        const lat = latencyOf(r.samples[i]);
+        if (first === null) {
+          if (lat === null) continue;
+          first = r.at;
+        }
+        const ok = lat !== null && Math.abs(lat - targetMs) <= ON_TARGET_MS;
+        if (ok && run0 === null) run0 = r.at;
+        if (!ok) run0 = null;
+        if (run0 !== null && r.at - run0 >= 2000) return Math.round(run0 - first) / 1000;
+      }
+      return null;
+    };
 
     let gapReport = null;
     if (gap && gap.segment !== null) {
@@ -504,6 +553,7 @@ async function run(opts) {
         // Player errors about the deleted segment are expected; anything else is not.
         unexpected_errors: [...l.errors, ...info.page_errors.filter((e) => !(gap && gap.segment !== null && e.includes(`/${gap.segment}.m4s`)))],
         abs_latency_error_ms: stats(perListener[l.index]),
+        on_target_after_s: onTargetAfterS(l.index),
       });
     }
 

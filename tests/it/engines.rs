@@ -226,13 +226,16 @@ fn webkit_plays_the_days_playlist_with_its_own_hls_at_the_stations_moment() {
 /// rendered midnight (its devices are all hours off it, which the page
 /// measures). The bound is the suite's generous one.
 ///
+/// Firefox must also reach the target (±20 ms for 2 s) within 10 s of its
+/// first sound, among the others.
+///
 /// Not in the suite's default run because it fails more often than not: on
 /// this 2-core machine (three browsers at once), Chromium's three listeners,
 /// Firefox's and WebKitGTK's hls.js sit within 2-45 ms of the target (p95), but
 /// WebKitGTK's dash.js listener comes out of its start-up about 1 s late, and
 /// its one re-seek lands 0.01-1 s off, which the 4 % rate takes up to 25 s to
-/// remove: skew p95 54-305 ms in the last four runs, one
-/// of them within this test's bound (issue 13).
+/// remove: skew p95 54-350 ms, one run in six within this test's bound.
+/// Firefox reached the target 7.5-13.8 s after its first sound (issue 13).
 #[test]
 #[ignore = "fails in about 3 runs of 4: WebKitGTK's dash.js listener is still closing a 0.1-1 s seek miss when the measurement starts (issue 13); cargo test --test it engines::six -- --ignored"]
 fn six_listeners_in_three_engines_and_two_protocols_hear_the_same_moment() {
@@ -285,4 +288,14 @@ fn six_listeners_in_three_engines_and_two_protocols_hear_the_same_moment() {
         .collect();
     eprintln!("engines: {engines:?}");
     assert_listeners_in_sync(&report, "three engines, DASH and HLS");
+    // Firefox reaches the target within 10 s of its first sound, among the others.
+    for l in report["listeners"].as_array().expect("listeners") {
+        if l["browser"] == "firefox" {
+            let after = f(&l["on_target_after_s"]);
+            assert!(
+                after <= 10.0,
+                "Firefox reached the target after {after} s: {l:#}"
+            );
+        }
+    }
 }
