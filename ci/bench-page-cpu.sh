@@ -32,13 +32,7 @@ die() { printf 'bench-page-cpu: error: %s\n' "$*" >&2; exit 1; }
 . "$ROOT/ci/lofiever-bin.sh"
 lofiever_bin dev
 
-WORK="$(mktemp -d /tmp/lofiever-bench-cpu.XXXXXX)"
-PREVIEW_PID=""
-cleanup() {
-  if [ -n "$PREVIEW_PID" ]; then kill "$PREVIEW_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_workdir /tmp/lofiever-bench-cpu.XXXXXX
 
 mkdir -p "$WORK/pipeline"
 cat >"$WORK/pipeline/station.toml" <<'EOF'
@@ -61,14 +55,7 @@ MINUTES=$(( 5 + (SECONDS_MEASURED + 40) * 2 * $(echo "$BROWSERS" | wc -w) / 60 )
 log "rendering $MINUTES minutes of the demo station"
 (cd "$WORK" && "$LOFIEVER" demo --station pipeline/station.toml --minutes "$MINUTES" --no-serve --quiet)
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-(cd "$WORK" && exec "$LOFIEVER" preview --station pipeline/station.toml --port "$PORT" --quiet >/dev/null 2>"$WORK/preview.log") &
-PREVIEW_PID=$!
-for _ in $(seq 50); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/clock.txt" && break
-  sleep 0.2
-done
-curl -sf -o /dev/null "http://127.0.0.1:$PORT/clock.txt" || die "the preview did not start: $(cat "$WORK/preview.log")"
+start_preview
 # The baseline: a page with nothing on it, from the same host.
 printf '<!doctype html><title>empty</title>\n' >"$WORK/out/empty.html"
 

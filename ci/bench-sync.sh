@@ -42,13 +42,7 @@ die() { printf 'bench-sync: error: %s\n' "$*" >&2; exit 1; }
 . "$ROOT/ci/lofiever-bin.sh"
 lofiever_bin dev
 
-WORK="$(mktemp -d /tmp/lofiever-bench-sync.XXXXXX)"
-PREVIEW_PID=""
-cleanup() {
-  if [ -n "$PREVIEW_PID" ]; then kill "$PREVIEW_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_workdir /tmp/lofiever-bench-sync.XXXXXX
 
 # The station: the test suite's sync station (two renditions, a fast encoder, an
 # epoch over a year back so media time is past 2^32 ms).
@@ -81,14 +75,7 @@ MINUTES=$(( 10 + 3 * (SECONDS_MEASURED + 60) / 60 ))
 log "rendering $MINUTES minutes of the demo station"
 (cd "$WORK" && "$LOFIEVER" demo --station pipeline/station.toml --minutes "$MINUTES" --no-serve --quiet)
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-(cd "$WORK" && exec "$LOFIEVER" preview --station pipeline/station.toml --port "$PORT" --quiet >/dev/null 2>"$WORK/preview.log") &
-PREVIEW_PID=$!
-for _ in $(seq 50); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/clock.txt" && break
-  sleep 0.2
-done
-curl -sf -o /dev/null "http://127.0.0.1:$PORT/clock.txt" || die "the preview did not start: $(cat "$WORK/preview.log")"
+start_preview
 URL="http://127.0.0.1:$PORT/index.html"
 
 WRONG="0,-700,400,2500,-300,300,-900"
