@@ -172,10 +172,12 @@
     caps: null,
     /** When holdLatency last seeked. */
     lastSettleAt: 0,
-    /** holdLatency's last readings of the latency error (s). */
+    /**
+     * holdLatency's last readings: { errS: the latency error (> 0: ahead), atMs:
+     * performance.now(), pos: audio.currentTime }, the last two to tell whether
+     * audio flows.
+     */
     errWindow: [],
-    /** [performance.now(), position] at each reading of errWindow: is audio flowing? */
-    flowWindow: [],
     /** How far past the live point a seek aims (learnSeekLead), s. */
     seekLeadS: 0,
     /** The last jumpToLive seeked, and its outcome is still to be learned from. */
@@ -1012,25 +1014,23 @@
     if (!engine || !state.attached) return;
     if (engine.followDay) engine.followDay().catch((e) => reportError(engine.name, undefined, String(e.message || e)));
     if (!isAudible() || audio.seeking || state.settlePending) {
-      clearErrWindow();
+      state.errWindow.length = 0;
       return;
     }
     const st = state.station;
     // The median of the last second of readings: some engines (WebKitGTK) report
     // the position with tens of ms of jitter, which a controller must not chase.
-    state.errWindow.push(audio.currentTime + mediaOffsetS() - livePositionS()); // > 0: ahead
+    state.errWindow.push({ errS: audio.currentTime + mediaOffsetS() - livePositionS(), atMs: performance.now(), pos: audio.currentTime });
     if (state.errWindow.length > ERR_WINDOW) state.errWindow.shift();
-    state.flowWindow.push([performance.now(), audio.currentTime]);
-    if (state.flowWindow.length > ERR_WINDOW) state.flowWindow.shift();
-    const sorted = state.errWindow.slice().sort((a, b) => a - b);
+    const sorted = state.errWindow.map((r) => r.errS).sort((a, b) => a - b);
     const errS = sorted[sorted.length >> 1];
     // Nothing is learned or corrected until the position moves with the clock:
     // WebKitGTK reports a playing element whose position stands still for up to
     // seconds after a seek under load, and a seek then (the error grows by a
     // second a second) only starts that wait again: a seek every few seconds,
-    // nothing heard in between.
+    // nothing heard in between. (So what follows has a full window of readings.)
     if (!flowing()) return;
-    if (state.learnPending && state.errWindow.length >= ERR_WINDOW && Date.now() - state.lastJumpAt >= LEARN_AFTER_MS) {
+    if (state.learnPending && Date.now() - state.lastJumpAt >= LEARN_AFTER_MS) {
       state.learnPending = false;
       // A start that needed no seek teaches the lead only if it lost time.
       const learn = !state.judgingStart || Math.abs(errS) > SETTLE_S;
@@ -1054,9 +1054,9 @@
     const bandS = Math.max(0.5, (st.latency.maxMs - st.latency.targetMs) / 1000);
     const now = Date.now();
     if (Math.abs(errS) > bandS
-        || (state.errWindow.length >= ERR_WINDOW && Math.abs(errS) > resettleS(bandS) && now - state.lastSettleAt > RESETTLE_MS)) {
+        || (Math.abs(errS) > resettleS(bandS) && now - state.lastSettleAt > RESETTLE_MS)) {
       state.lastSettleAt = now;
-      clearErrWindow();
+      state.errWindow.length = 0;
       if (audio.playbackRate !== 1) audio.playbackRate = 1;
       jumpToLive(0, Math.abs(errS) > bandS ? 'drift' : 'resettle');
       return;
@@ -1219,22 +1219,19 @@
     state.learnPending = true;
     state.judgingStart = false;
     state.lastJumpAt = Date.now();
-    clearErrWindow();
+    state.errWindow.length = 0;
     audio.currentTime = target + state.seekLeadS;
     return true;
   }
 
-  function clearErrWindow() {
-    state.errWindow.length = 0;
-    state.flowWindow.length = 0;
-  }
-
   /** Whether the position advanced at about the clock's pace over the last error window. */
   function flowing() {
-    const w = state.flowWindow;
+    const w = state.errWindow;
     if (w.length < ERR_WINDOW) return false;
-    const wallS = (w[w.length - 1][0] - w[0][0]) / 1000;
-    const pace = wallS > 0 ? (w[w.length - 1][1] - w[0][1]) / wallS : 0;
+    const first = w[0];
+    const last = w[w.length - 1];
+    const wallS = (last.atMs - first.atMs) / 1000;
+    const pace = wallS > 0 ? (last.pos - first.pos) / wallS : 0;
     return pace > 0.8 && pace < 1.2;
   }
 
@@ -1358,7 +1355,7 @@
         state.learnPending = true;
         state.judgingStart = true;
         state.lastJumpAt = Date.now();
-        clearErrWindow();
+        state.errWindow.length = 0;
       }
     };
     audio.addEventListener('playing', () => {
