@@ -63,11 +63,11 @@ printf '<!doctype html><title>empty</title>\n' >"$WORK/out/empty.html"
 # core) of its descendants over SECONDS_MEASURED, from 12 s after it started. On
 # the empty page play.mjs waits for a play button until its timeout, which keeps
 # the browser open for the measurement.
-python3 - "$WORK" "$PORT" "$SECONDS_MEASURED" "$BROWSER_DIR" $BROWSERS <<'EOF'
+python3 - "$PORT" "$SECONDS_MEASURED" "$BROWSER_DIR" $BROWSERS <<'EOF'
 import os, subprocess, sys, time
 
-work, port, seconds, browser_dir = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-browsers = sys.argv[5:]
+port, seconds, browser_dir = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+browsers = sys.argv[4:]
 tick = os.sysconf("SC_CLK_TCK")
 
 def cpu_of_descendants(root):

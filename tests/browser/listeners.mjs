@@ -18,9 +18,10 @@
 // Programme position: every --sample-ms, each page reports the true time (this
 // machine's clock, whatever the page's own Date says) and audio.currentTime in the
 // same task, at the moment currentTime moves (see READ), so its latency (true
-// clock - heard position) is exact whatever the moment the sample is taken; the inter-listener skew at a round is max - min of the
-// latencies of the listeners that are playing (= the spread of their programme
-// positions at one common wall-clock instant). Statistics count the rounds from
+// clock - heard position) is exact whatever the moment the sample is taken; the
+// inter-listener skew at a round is max - min of the latencies of the listeners
+// that are playing (= the spread of their programme positions at one common
+// wall-clock instant). Statistics count the rounds from
 // --warmup seconds after the last listener started playing; rounds start at the
 // first press of play, so each listener's report also says how soon after its
 // first sound it was within 20 ms of the target for 2 s (on_target_after_s).
