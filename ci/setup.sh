@@ -10,6 +10,8 @@
 #                                   MiniBrowser (libwebkit2gtk-4.1-0)
 #                    xvfb           a display for MiniBrowser
 #                    pulseaudio     a null audio sink: Firefox plays only with a device
+#                    pulseaudio-utils  pacat, pactl: a silent client keeps that sink
+#                                   running in short periods, as a sound card does
 #                    gstreamer1.0-plugins-{base,good,bad}, gstreamer1.0-libav,
 #                    gstreamer1.0-pulseaudio   WebKitGTK's media: MP4, Opus, audio out
 #                    libxml2-utils  xmllint, MPD schema checks
@@ -56,7 +58,7 @@ apt_install() {
 # ---- Debian packages -------------------------------------------------------
 debian_packages() {
   local wanted=(cmake ffmpeg chromium libxml2-utils asc-music nginx-light
-    firefox-esr webkit2gtk-driver xvfb pulseaudio
+    firefox-esr webkit2gtk-driver xvfb pulseaudio pulseaudio-utils
     gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
     gstreamer1.0-libav gstreamer1.0-pulseaudio
     fluid-soundfont-gm)  # the GM SoundFont of the labelled corpus (tests/corpus)
@@ -83,6 +85,7 @@ debian_packages() {
   [ -n "$minibrowser" ] && [ -x "$minibrowser" ] || die "MiniBrowser (libwebkit2gtk-4.1-0) is missing after installing webkit2gtk-driver"
   command -v Xvfb >/dev/null 2>&1 || die "Xvfb is missing after installing xvfb"
   command -v pulseaudio >/dev/null 2>&1 || die "pulseaudio is missing after installing pulseaudio"
+  command -v pacat >/dev/null 2>&1 || die "pacat is missing after installing pulseaudio-utils"
   command -v ffprobe >/dev/null 2>&1 || die "ffprobe is missing after installing ffmpeg"
   command -v xmllint >/dev/null 2>&1 || die "xmllint is missing after installing libxml2-utils"
   command -v cmake >/dev/null 2>&1 || die "cmake is missing after installing cmake"

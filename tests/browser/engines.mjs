@@ -198,7 +198,16 @@ class Resources {
 /**
  * A private PulseAudio daemon whose only sink is a null sink: the browser has an
  * audio device that consumes samples in real time, and nothing is heard. Returns
- * { server: 'unix:…', stop }.
+ * the environment that sends a browser's audio there ({ PULSE_SERVER }); `res`
+ * stops the daemon.
+ *
+ * A null sink with no client idles in blocks of 2 s (`pactl list sinks`:
+ * "configured 2000000 usec"), and a stream that joins waits for the block in hand
+ * to end: up to 2 s of silence while the element says it plays. Firefox opens a
+ * new stream after every seek, WebKitGTK's GStreamer after every seek and start,
+ * so each of their seeks lost a random 0-2 s here, which a sound card, running
+ * all the time in periods of a few ms, never does. A silent client holding a
+ * short latency keeps the sink running in short periods, as a sound card does.
  */
 async function startPulse(res) {
   const tmp = tempDir('lofiever-pulse-');
@@ -214,7 +223,28 @@ async function startPulse(res) {
     if (p.exited) throw new Error(`pulseaudio exited: ${p.output()}`);
     return fs.existsSync(socket);
   });
-  return { PULSE_SERVER: `unix:${socket}` };
+  const server = `unix:${socket}`;
+  const keeper = start('pacat', ['--playback', '--raw', `--latency-msec=${SINK_PERIOD_MS}`, '/dev/zero'],
+    { env: { ...env, PULSE_SERVER: server } });
+  res.add(() => keeper.stop());
+  await until('the silent client to hold the sink', 10000, () => {
+    if (keeper.exited) throw new Error(`pacat exited: ${keeper.output()}`);
+    return sinkRunning(env, server);
+  });
+  return { PULSE_SERVER: server };
+}
+
+/** The null sink's period while the silent client holds it (ms), as a sound card's. */
+const SINK_PERIOD_MS = 10;
+
+/** Whether the daemon's sink is RUNNING (a client is playing into it). */
+function sinkRunning(env, server) {
+  try {
+    const out = execFileSync('pactl', ['list', 'short', 'sinks'], { env: { ...env, PULSE_SERVER: server }, encoding: 'utf8' });
+    return /\tRUNNING\s*$/m.test(out);
+  } catch (e) {
+    return false;
+  }
 }
 
 /** Xvfb on a display it picks itself (-displayfd); returns ':N'. */
