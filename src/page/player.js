@@ -63,7 +63,8 @@
   const SEEK_LEAD_MAX_S = 2.5;
   /**
    * A seek's outcome is judged this long after it: Firefox plays on for a moment
-   * after a seek and then stalls its audio output for a second or more.
+   * after a seek and then waits for its new audio stream, which an output that is
+   * slow to wake (a PulseAudio sink idling in long periods) delays by seconds.
    */
   const LEARN_AFTER_MS = 2500;
   /** After a seek without a 'playing' event (WebKit), the audio flows again by then. */
@@ -72,9 +73,15 @@
   const ERR_WINDOW = 9;
   /**
    * holdLatency's dead band on WebKit engines: every change of the playback rate
-   * costs WebKitGTK's GStreamer pipeline a little time, so it changes it less often.
+   * costs WebKitGTK's GStreamer pipeline a little time, so it changes it less
+   * often. (A rate that follows the error, as elsewhere, changed it every second
+   * or so and left WebKitGTK's listeners 45 ms off at p50.)
    */
   const WEBKIT_TOLERANCE_S = 0.03;
+  /** holdLatency's catch-up: the time constant with which the rate removes an error. */
+  const CATCHUP_TAU_S = 2;
+  /** holdLatency's catch-up changes the playback rate in steps of this. */
+  const RATE_STEP = 0.005;
   /** Where the page holds the latency itself: another seek at most this often. */
   const RESETTLE_MS = 3500;
   /**
@@ -1003,8 +1010,7 @@
    * Holds the latency where the player does not: for the HLS engines (a VOD list
    * has no live catch-up) and for dash.js where it takes the browser for Safari
    * (it then changes the rate only by 0.25 or more, for a WebKit bug). The rate
-   * as in dash.js's step mode: outside the tolerance, the station's min/max rate
-   * until within a third of it, then 1.0. An error beyond SETTLE_S (WebKitGTK
+   * follows the error (catchUpRate). An error beyond SETTLE_S (WebKitGTK
    * comes back from a seek a few hundred ms late) is removed with another seek,
    * at most every RESETTLE_MS, aimed past the live point by what the engine was
    * seen to lose (learnSeekLead); beyond the latency band, at once.
@@ -1039,8 +1045,8 @@
       if (!engine.ownsLatency) {
         // A player that holds the latency itself (dash.js's catch-up) would take
         // what the seek lost at its gentle rate: 1.5 s at 1.04x is 40 s (Firefox
-        // loses that much after a seek). Seek again, now with the learned lead; a
-        // few times at most, as the lead converges.
+        // lost that much on an audio output slow to wake). Seek again, now with
+        // the learned lead; a few times at most, as the lead converges.
         if (Math.abs(errS) > SETTLE_S && state.reseeks < MAX_RESEEKS) {
           state.reseeks += 1;
           jumpToLive(SETTLE_S, 'reseek');
@@ -1061,12 +1067,33 @@
       jumpToLive(0, Math.abs(errS) > bandS ? 'drift' : 'resettle');
       return;
     }
-    const tol = state.caps && state.caps.dashjsCannotCatchUp ? WEBKIT_TOLERANCE_S : SYNC_TOLERANCE_S;
-    const catching = audio.playbackRate !== 1;
-    let rate = audio.playbackRate;
-    if (!catching && Math.abs(errS) > tol) rate = errS > 0 ? st.playbackRate.min : st.playbackRate.max;
-    else if (catching && (Math.abs(errS) < tol / 3 || (errS > 0) === (audio.playbackRate > 1))) rate = 1;
+    const costly = !!(state.caps && state.caps.dashjsCannotCatchUp);
+    const rate = catchUpRate(errS, audio.playbackRate, st.playbackRate, costly);
     if (rate !== audio.playbackRate) audio.playbackRate = rate;
+  }
+
+  /**
+   * The playback rate with which holdLatency removes a latency error of errS (s,
+   * > 0: ahead) while playing at `rate`: 1 within the tolerance, or, once
+   * correcting, within a third of it. Beyond it, proportional to the error, so
+   * that it decays with a time constant of CATCHUP_TAU_S, in steps of RATE_STEP
+   * within the station's bounds: the full rate until the error is gone (dash.js's
+   * step mode) overshoots where the error is seen late (the window's median lags
+   * by half a second), and Chromium's hls.js listener swung 20-30 ms either side
+   * of the target every few seconds. Where each change of the rate costs the
+   * engine time (`costly`: WebKit, whose GStreamer seeks to change it), the
+   * fewest changes: the full rate until within a third of a wider tolerance.
+   */
+  function catchUpRate(errS, rate, bounds, costly) {
+    const tol = costly ? WEBKIT_TOLERANCE_S : SYNC_TOLERANCE_S;
+    const correcting = rate !== 1;
+    if (Math.abs(errS) < (correcting ? tol / 3 : tol)) return 1;
+    if (costly) {
+      if (!correcting) return errS > 0 ? bounds.min : bounds.max;
+      return (errS > 0) === (rate > 1) ? 1 : rate;
+    }
+    const steps = Math.round(-errS / CATCHUP_TAU_S / RATE_STEP) || Math.sign(-errS);
+    return Math.min(bounds.max, Math.max(bounds.min, Math.round((1 + steps * RATE_STEP) * 1e4) / 1e4));
   }
 
   /**
@@ -1249,12 +1276,12 @@
   }
 
   /**
-   * Some engines lose time after every seek (WebKitGTK restarts its audio
-   * pipeline and comes back a few hundred ms late, Firefox's audio output a second
-   * or more; Chromium loses nothing): the page learns how much from the error it
-   * finds once a second of audio has flowed after a seek, and seeks that much
-   * further next time: the first outcome taken whole, later ones half (the
-   * loss varies from seek to seek).
+   * Some engines lose time after every seek (WebKitGTK and Firefox open a new
+   * audio stream, which starts tens of ms late on a running sound card and
+   * seconds late on an output slow to wake; Chromium loses nothing): the page
+   * learns how much from the error it finds once a second of audio has flowed
+   * after a seek, and seeks that much further next time: the first outcome
+   * taken whole, later ones half (the loss varies from seek to seek).
    */
   function learnSeekLead(errorAfterSeek) {
     state.seekMisses.push(Math.abs(errorAfterSeek));
@@ -1351,7 +1378,7 @@
         state.settlePending = false;
         if (state.learnPending || jumpToLive(SETTLE_S, 'settle')) return;
         // At the live point already: the outcome is judged all the same, as after a
-        // seek (Firefox may start its audio output and then stall it for a second).
+        // seek (Firefox may start its audio output and then stall it, waiting for the device).
         state.learnPending = true;
         state.judgingStart = true;
         state.lastJumpAt = Date.now();
