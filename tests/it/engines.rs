@@ -112,8 +112,9 @@ fn in_plain_words(text: &str) -> bool {
     text.split_whitespace().filter(|w| w.len() > 2).count() >= 4
 }
 
-/// Firefox loses a second or more after every seek (its audio output stalls);
-/// the page learns that and seeks again, so that within 10 s of media a
+/// Firefox can lose a second or more after a seek (its audio output waits for
+/// a device slow to wake: here, before the rig's sink was kept running); the
+/// page learns that and seeks again, so that within 10 s of media a
 /// listener plays at the station's latency rather than catching up at 1.04x
 /// for most of a minute. The bound is generous (the bench measures the
 /// figure): a listener still catching up is 0.5 s or more off.
