@@ -72,12 +72,13 @@
   /** Readings (one per 100 ms) whose median holdLatency steers by. */
   const ERR_WINDOW = 9;
   /**
-   * holdLatency's dead band on WebKit engines: every change of the playback rate
-   * costs WebKitGTK's GStreamer pipeline a little time, so it changes it less
-   * often. (A rate that follows the error, as elsewhere, changed it every second
-   * or so and left WebKitGTK's listeners 45 ms off at p50.)
+   * holdLatency's dead band on WebKit engines, where it changes the rate as
+   * seldom as it can: the full rate until within a third of this band. A rate
+   * that follows the error, as elsewhere, changes it every second or so, which
+   * left WebKitGTK's listeners 45 ms off at p50 (why is not pinned down: a
+   * second at 1.04 gains 31 ms of the 40 there, but 23 in Chromium).
    */
-  const WEBKIT_TOLERANCE_S = 0.03;
+  const WEBKIT_TOLERANCE_S = 0.018;
   /** holdLatency's catch-up: the time constant with which the rate removes an error. */
   const CATCHUP_TAU_S = 2;
   /** holdLatency's catch-up changes the playback rate in steps of this. */
@@ -1067,8 +1068,8 @@
       jumpToLive(0, Math.abs(errS) > bandS ? 'drift' : 'resettle');
       return;
     }
-    const costly = !!(state.caps && state.caps.dashjsCannotCatchUp);
-    const rate = catchUpRate(errS, audio.playbackRate, st.playbackRate, costly);
+    const seldom = !!(state.caps && state.caps.dashjsCannotCatchUp);
+    const rate = catchUpRate(errS, audio.playbackRate, st.playbackRate, seldom);
     if (rate !== audio.playbackRate) audio.playbackRate = rate;
   }
 
@@ -1080,15 +1081,15 @@
    * within the station's bounds: the full rate until the error is gone (dash.js's
    * step mode) overshoots where the error is seen late (the window's median lags
    * by half a second), and Chromium's hls.js listener swung 20-30 ms either side
-   * of the target every few seconds. Where each change of the rate costs the
-   * engine time (`costly`: WebKit, whose GStreamer seeks to change it), the
-   * fewest changes: the full rate until within a third of a wider tolerance.
+   * of the target every few seconds. On WebKit (`seldom`, see
+   * WEBKIT_TOLERANCE_S) the fewest changes: the full rate until within a third
+   * of its own band.
    */
-  function catchUpRate(errS, rate, bounds, costly) {
-    const tol = costly ? WEBKIT_TOLERANCE_S : SYNC_TOLERANCE_S;
+  function catchUpRate(errS, rate, bounds, seldom) {
+    const tol = seldom ? WEBKIT_TOLERANCE_S : SYNC_TOLERANCE_S;
     const correcting = rate !== 1;
     if (Math.abs(errS) < (correcting ? tol / 3 : tol)) return 1;
-    if (costly) {
+    if (seldom) {
       if (!correcting) return errS > 0 ? bounds.min : bounds.max;
       return (errS > 0) === (rate > 1) ? 1 : rate;
     }
