@@ -14,6 +14,10 @@
 #   proxy    the same 7, through a proxy delaying each way by 25-125 ms
 #            (round trips of 50-250 ms with jitter)
 #   cached   1 listener whose every answer carries `Age: 30` and a 30 s old Date
+#   engines  4 listeners in three engines: Chromium with dash.js and Shaka,
+#            Firefox ESR and WebKitGTK with dash.js (issue 13's targets; its HLS
+#            listeners need a complete UTC day of programme, which the test
+#            engines::six renders)
 #
 # Listeners join 3 s apart; positions are sampled every 50 ms for 60 s after 10 s of
 # settling. It then runs the clock simulation (tests/browser/clock-sim.mjs: the
@@ -24,12 +28,12 @@
 #
 #   usage: ci/bench-sync.sh [SECONDS]           (default 60)
 #   env:   LOFIEVER_BIN   the binary to use (default: cargo build, dev profile)
-#          SCENARIOS      e.g. "wrong proxy" (default: all four)
+#          SCENARIOS      e.g. "wrong proxy" (default: all five)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SECONDS_MEASURED="${1:-60}"
-SCENARIOS="${SCENARIOS:-right wrong proxy cached}"
+SCENARIOS="${SCENARIOS:-right wrong proxy cached engines}"
 BROWSER="$ROOT/tests/browser"
 
 log() { printf 'bench-sync: %s\n' "$*" >&2; }
@@ -95,6 +99,7 @@ for s in $SCENARIOS; do
     wrong) run wrong --players "$PLAYERS7" --clock-offsets "$WRONG" --seconds "$SECONDS_MEASURED" ;;
     proxy) run proxy --players "$PLAYERS7" --clock-offsets "$WRONG" --delay-ms 25:125 --seconds "$SECONDS_MEASURED" ;;
     cached) run cached --players dashjs --cached-age 30 --seconds 10 ;;
+    engines) run engines --players dashjs,shaka,firefox:dashjs,webkit:dashjs --stagger 2 --seconds "$SECONDS_MEASURED" ;;
     *) die "unknown scenario $s" ;;
   esac
 done
@@ -117,8 +122,12 @@ def load(name):
 def verdict(ok):
     return "holds" if ok else "MISSED"
 
-targets = {"right": 25.0, "wrong": 30.0, "proxy": 40.0}
-print("Sync: listeners of the page in Chromium (dash.js and Shaka), skew = max - min of")
+targets = {"right": 25.0, "wrong": 30.0, "proxy": 40.0, "engines": 40.0}
+# Each listener's latency error p95 must stay within this (issue 12 for "wrong",
+# issue 13's +-20 ms for "engines").
+listener_targets = {"wrong": 15.0, "engines": 20.0}
+print("Sync: listeners of the page (Chromium with dash.js and Shaka; Firefox and WebKitGTK")
+print("in \"engines\"), skew = max - min of")
 print("their programme positions at one instant; latency error = |true latency - target|")
 print()
 print(f"{'scenario':8} {'listeners':>9} {'skew p50':>9} {'p95':>7} {'max':>7}  {'target':>12}  {'worst listener |lat err| p95':>28}  stalls errors")
@@ -135,15 +144,17 @@ for s in scenarios:
     stalls = sum(l["stalls_measured"] for l in ls)
     errors = sum(len(l["unexpected_errors"]) + len(l["unexpected_http"]) for l in ls)
     t = targets[s]
-    lat_ok = worst <= 15.0 if s == "wrong" else True
-    print(f"{s:8} {len(ls):>9} {sk['p50']:>9} {sk['p95']:>7} {sk['max']:>7}  p95 <= {t:<4} {verdict(sk['p95'] <= t):6}  {worst:>10} ms {'(<= 15: ' + verdict(lat_ok) + ')' if s == 'wrong' else '':>16}  {stalls:>6} {errors:>6}")
+    lt = listener_targets.get(s)
+    lat_note = f"(<= {lt:g}: {verdict(worst <= lt)})" if lt is not None else ""
+    print(f"{s:8} {len(ls):>9} {sk['p50']:>9} {sk['p95']:>7} {sk['max']:>7}  p95 <= {t:<4} {verdict(sk['p95'] <= t):6}  {worst:>10} ms {lat_note:>16}  {stalls:>6} {errors:>6}")
     for l in ls:
         c = l.get("clock") or {}
         off = c.get("offsetMs")
         est_err = (off + l["clock_wrong_by_ms"]) if off is not None else None
-        print(f"           #{l['index']} {l['engine']:6} clock {l['clock_wrong_by_ms']:+6} ms: measured to "
+        print(f"           #{l['index']} {l['browser']:8} {l['engine']:6} clock {l['clock_wrong_by_ms']:+6} ms: measured to "
               f"{est_err:+6.1f} ms (stated +-{c.get('errorMs', float('nan')):.1f}, rtt {c.get('rttMs')} ms), "
-              f"|lat err| p50/p95 {l['abs_latency_error_ms']['p50']}/{l['abs_latency_error_ms']['p95']} ms; says: {l['sync']}")
+              f"|lat err| p50/p95 {l['abs_latency_error_ms']['p50']}/{l['abs_latency_error_ms']['p95']} ms, "
+              f"on target {l.get('on_target_after_s')} s after its first sound; says: {l['sync']}")
 if "cached" in scenarios:
     d = load("cached")
     if d.get("ok"):
