@@ -67,6 +67,10 @@
    * slow to wake (a PulseAudio sink idling in long periods) delays by seconds.
    */
   const LEARN_AFTER_MS = 2500;
+  /** heardPositionS advances a timeupdate's position this long at most (they come every 250 ms or sooner). */
+  const HEARD_EXTRAPOLATE_S = 0.3;
+  /** heardPositionS's estimate is at most this far beyond currentTime (Firefox's steps are 40 ms). */
+  const HEARD_STEP_MAX_S = 0.06;
   /** After a seek without a 'playing' event (WebKit), the audio flows again by then. */
   const SEEKED_SETTLE_MS = 300;
   /** Readings (one per 100 ms) whose median holdLatency steers by. */
@@ -197,6 +201,8 @@
     seeksLearned: 0,
     /** How far off the last few seeks landed (|error| once audio flowed), s. */
     seekMisses: [],
+    /** The position at the last timeupdate: { pos: audio.currentTime, atMs: performance.now() }. */
+    lastUpdate: null,
     /**
      * The outcome pending (learnPending) is that of the start-up, which needed no
      * seek: learned from only if the engine lost time once audio flowed.
@@ -1203,7 +1209,25 @@
   /** Absolute UTC ms of the sample being heard, or null before the stream has a position. */
   function programmeTimeMs() {
     if (!state.station || !state.engine || !(audio.currentTime > 0)) return null;
-    return state.station.epochMs + (audio.currentTime + mediaOffsetS()) * 1000;
+    return state.station.epochMs + (heardPositionS() + mediaOffsetS()) * 1000;
+  }
+
+  /**
+   * The media position being heard at this instant. Firefox moves currentTime
+   * in 40 ms steps and fires timeupdate right after one, so a read at a random
+   * moment is on average 20 ms old (the sync line said "±30 ms" for a listener
+   * 3 ms off): the position at the last timeupdate, advanced since at the
+   * playback rate, is not. Where currentTime moves every few ms (Chromium,
+   * WebKit) the two agree; never less than currentTime, and only between two
+   * updates.
+   */
+  function heardPositionS() {
+    const t = audio.currentTime;
+    const u = state.lastUpdate;
+    if (!u || audio.paused || audio.seeking || audio.readyState < 3) return t;
+    const sinceS = (performance.now() - u.atMs) / 1000;
+    const est = u.pos + sinceS * audio.playbackRate;
+    return sinceS < HEARD_EXTRAPOLATE_S && est > t && est - t < HEARD_STEP_MAX_S ? est : t;
   }
 
   /** Station clock minus the heard position, in ms (null before there is a position). */
@@ -1398,6 +1422,10 @@
         if (state.settlePending && isAudible() && !audio.seeking) settle();
       }, SEEKED_SETTLE_MS);
     });
+    audio.addEventListener('timeupdate', () => {
+      state.lastUpdate = audio.seeking ? null : { pos: audio.currentTime, atMs: performance.now() };
+    });
+    audio.addEventListener('seeking', () => { state.lastUpdate = null; });
     audio.addEventListener('canplay', () => {
       if (state.retryPlay && state.wantPlaying && audio.paused) {
         state.retryPlay = false;
