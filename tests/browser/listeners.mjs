@@ -529,6 +529,15 @@ async function run(opts) {
     }
 
     // ---- per listener: errors, stalls, page events
+    // A listener whose page no longer answers (its browser or driver ended, as
+    // WebKitGTK's MiniBrowser did once in about twenty runs): say which, and since when.
+    const gone = (l, e) => {
+      const failed = rounds.find((r) => r.samples[l.index] && r.samples[l.index].error);
+      const since = failed ? ` Its page stopped answering ${((failed.at - t0) / 1000).toFixed(1)} s into the run (${failed.samples[l.index].error.split('\n')[0]}).` : '';
+      const what = String(e.message || e).split('\n')[0];
+      const why = e.name && !what.startsWith(e.name) ? `${e.name}: ${what}` : what;
+      return `listener ${l.index} (${l.browser}:${l.engine}) is gone: its page no longer answers (${why}).${since} The browser or its driver ended during the run; its figures are lost.`;
+    };
     const out = [];
     for (const l of listeners) {
       const info = await l.page.evaluate((c) => {
@@ -541,7 +550,7 @@ async function run(opts) {
           events: x.events.slice(), stalls: window.__probe.stalls.slice(),
           sync: document.getElementById('sync').textContent, status: document.getElementById('status').textContent,
         };
-      }, codecs);
+      }, codecs).catch((e) => { throw new Error(gone(l, e)); });
       const expected = (u) => gap && gap.segment !== null && segmentOf(u) === gap.segment;
       const http = l.http.filter((h) => !/\/schedule\/\d{4}-\d\d-\d\d\.json$/.test(new URL(h.url).pathname));
       out.push({
