@@ -78,9 +78,9 @@
   /**
    * holdLatency's dead band on WebKit engines, where it changes the rate as
    * seldom as it can: the full rate until within a third of this band. A rate
-   * that follows the error, as elsewhere, changes it every second or so, which
-   * left WebKitGTK's listeners 45 ms off at p50 (why is not pinned down: a
-   * second at 1.04 gains 31 ms of the 40 there, but 23 in Chromium).
+   * that follows the error, as elsewhere, left WebKitGTK's hls.js listener
+   * 45 ms off at p50 in two runs (why is not pinned down: a second at 1.04
+   * gains 31 ms of the 40 there, but 23 in Chromium).
    */
   const WEBKIT_TOLERANCE_S = 0.018;
   /** holdLatency's catch-up: the time constant with which the rate removes an error. */

@@ -530,7 +530,8 @@ async function run(opts) {
 
     // ---- per listener: errors, stalls, page events
     // A listener whose page no longer answers (its browser or driver ended, as
-    // WebKitGTK's MiniBrowser did once in about twenty runs): say which, and since when.
+    // WebKitGTK's WebDriver session did once in about thirty runs): say which,
+    // and since when.
     const gone = (l, e) => {
       const failed = rounds.find((r) => r.samples[l.index] && r.samples[l.index].error);
       const since = failed ? ` Its page stopped answering ${((failed.at - t0) / 1000).toFixed(1)} s into the run (${failed.samples[l.index].error.split('\n')[0]}).` : '';
