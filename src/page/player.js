@@ -114,6 +114,17 @@
    * (a network outage rather than one missing segment): jump anyway.
    */
   const STALL_RESYNC_MS = 8000;
+  /**
+   * Stuck this long with more than STUCK_AHEAD_S of audio buffered ahead: not
+   * waiting for data, the element itself stands still while it says it plays
+   * (seen once in about seventeen WebKitGTK hls.js listeners after a seek, which
+   * further seeks did not mend). Longer than the 0-2 s an audio output slow to wake
+   * holds a start.
+   */
+  const ELEMENT_STUCK_MS = 3000;
+  const STUCK_AHEAD_S = 1;
+  /** The stream is given to the element anew at most this often (else it jumps). */
+  const REATTACH_MIN_MS = 20000;
   /** Start-up waits at most this long for the first measurement of the host's clock. */
   const CLOCK_WAIT_MS = 1500;
   /** A player is given the clock offset again when it moved by more than this. */
@@ -170,6 +181,10 @@
     /** Last seen playhead and when it last moved, for the stall watchdog. */
     lastHead: 0,
     lastHeadMovedAt: 0,
+    /** Programme s where the watchdog's last jump put the playhead (null: none pending). */
+    stallJumpToS: null,
+    /** When the watchdog last gave the stream anew. */
+    reattachedAt: -Infinity,
     /** Player errors and media element errors, oldest first. */
     errors: [],
     /** What the page did about problems (jumps, skips), oldest first, for tests and support. */
@@ -1772,6 +1787,12 @@
    * the player keeps retrying the next segment. Once the live point has passed that
    * segment (or after STALL_RESYNC_MS whatever the cause), jump to the live point:
    * the listener hears a gap exactly as long as the missing audio, and stays in sync.
+   *
+   * A stuck element: stuck with audio buffered ahead (ELEMENT_STUCK_MS), or stuck
+   * again before it played a second past where the last jump put it. A seek does not
+   * mend that; the stream is given to the element anew (a new MediaSource or
+   * source), which starts at the live point (at most every REATTACH_MIN_MS; a jump
+   * in between).
    */
   function stallWatchdog() {
     const now = Date.now();
@@ -1787,11 +1808,20 @@
     const end = bufferedEndAt(audio.currentTime) + mediaOffsetS();
     const n = Math.floor((end + 0.05) / st.segmentS);
     const resumeS = (n + 1) * st.segmentS;
-    if (livePositionS() < resumeS && stuckMs < STALL_RESYNC_MS) return;
+    const aheadS = bufferedEndAt(audio.currentTime) - audio.currentTime;
+    const elementStuck = aheadS > STUCK_AHEAD_S && stuckMs >= ELEMENT_STUCK_MS;
+    if (livePositionS() < resumeS && stuckMs < STALL_RESYNC_MS && !elementStuck) return;
+    const posS = audio.currentTime + mediaOffsetS();
+    const jumpDidNotHelp = state.stallJumpToS !== null && posS < state.stallJumpToS + 1;
+    if ((elementStuck || jumpDidNotHelp) && now - state.reattachedAt >= REATTACH_MIN_MS) {
+      reattach(stuckMs, aheadS, jumpDidNotHelp);
+      return;
+    }
     const failed = state.failedSegments.find((f) => f.number === n);
     const event = { at: now, what: 'skip', segment: n, status: failed ? failed.status : null };
     state.events.push(event);
     if (jumpToLive(0, 'stall')) {
+      state.stallJumpToS = audio.currentTime + mediaOffsetS();
       const at = new Date(st.epochMs + n * st.segmentS * 1000).toISOString().slice(11, 19);
       const piece = `${+st.segmentS.toFixed(2)} s of the stream (${at} UTC)`;
       const say = (why) => {
@@ -1813,6 +1843,22 @@
       }
     }
     state.lastHeadMovedAt = now; // give the jump time before judging again
+  }
+
+  /** The stallWatchdog's remedy for an element that stands still: the stream anew. */
+  function reattach(stuckMs, aheadS, afterJump) {
+    const now = Date.now();
+    state.reattachedAt = now;
+    state.stallJumpToS = null;
+    state.lastHeadMovedAt = now;
+    state.events.push({ at: now, what: 'reattach', stuckMs, aheadMs: Math.round(aheadS * 1000), afterJump });
+    if (state.events.length > 200) state.events.shift();
+    state.settlePending = true;
+    state.errWindow.length = 0;
+    console.warn(`lofiever: the audio stood still for ${(stuckMs / 1000).toFixed(1)} s${afterJump ? ' after a jump' : ` with ${aheadS.toFixed(1)} s buffered`}; giving the player the stream anew.`);
+    setStatus('warn', 'The audio stood still, so the stream was started again at the live moment.');
+    state.problemShownAt = Date.now();
+    attachEngine().catch((e) => reportError(state.engine.name, undefined, String(e && e.message ? e.message : e)));
   }
 
   /**

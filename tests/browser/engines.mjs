@@ -82,9 +82,9 @@ const FIREFOX_PREFS = {
  * (before the page's own scripts) and rewriting the headers of responses.
  */
 export const SUPPORTS = {
-  chromium: { initScripts: true, rewriteResponses: true, mobileEmulation: true },
-  firefox: { initScripts: true, rewriteResponses: false, mobileEmulation: true },
-  webkit: { initScripts: true, rewriteResponses: true, mobileEmulation: false },
+  chromium: { initScripts: true, rewriteResponses: true, mobileEmulation: true, holdAudioOutput: false },
+  firefox: { initScripts: true, rewriteResponses: false, mobileEmulation: true, holdAudioOutput: true },
+  webkit: { initScripts: true, rewriteResponses: true, mobileEmulation: false, holdAudioOutput: true },
 };
 
 /** What an engine cannot do: the message says which engine and what. */
@@ -231,7 +231,18 @@ async function startPulse(res) {
     if (keeper.exited) throw new Error(`pacat exited: ${keeper.output()}`);
     return sinkRunning(env, server);
   });
-  return { PULSE_SERVER: server };
+  return {
+    env: { PULSE_SERVER: server },
+    /** Stops the audio server for `ms` (SIGSTOP, then SIGCONT): the output stands still. */
+    async hold(ms) {
+      process.kill(p.child.pid, 'SIGSTOP');
+      try {
+        await new Promise((r) => setTimeout(r, ms));
+      } finally {
+        process.kill(p.child.pid, 'SIGCONT');
+      }
+    },
+  };
 }
 
 /** The null sink's period while the silent client holds it (ms), as a sound card's. */
@@ -289,6 +300,8 @@ class Browser {
     this.res = new Resources();
     this.pages = [];
     this.version = null;
+    /** The rig's audio server, where this engine plays through it (startPulse). */
+    this.pulse = null;
   }
 
   /** { width, height, mobile, allowOrigin, userAgent (Chromium only) }: a page in a fresh profile. */
@@ -296,6 +309,16 @@ class Browser {
     const page = await this.openPage({ width: 1280, height: 800, mobile: false, allowOrigin: null, ...o });
     this.pages.push(page);
     return page;
+  }
+
+  /**
+   * The audio output stands still for `ms` while the pages think they play (an
+   * audio server that hangs, a Bluetooth device that drops out): Firefox and
+   * WebKitGTK play through the rig's PulseAudio, which is stopped that long.
+   */
+  async holdAudioOutput(ms) {
+    if (!this.pulse) throw new Unsupported(`${this.name}: its audio output cannot be held here (it does not play through the rig's audio server)`);
+    await this.pulse.hold(ms);
   }
 
   async close() {
@@ -439,7 +462,7 @@ class FirefoxBrowser extends Browser {
   get name() { return 'firefox'; }
 
   async start() {
-    const pulse = await startPulse(this.res);
+    this.pulse = await startPulse(this.res);
     // The profile is ours, not puppeteer's, so that it goes even when this process
     // is interrupted (puppeteer removes its own only on a clean close).
     const profile = tempDir('lofiever-firefox-');
@@ -450,7 +473,7 @@ class FirefoxBrowser extends Browser {
       executablePath: this.opts.executablePath || DEFAULT_PATHS.firefox,
       userDataDir: profile.dir,
       headless: true,
-      env: { ...process.env, ...pulse },
+      env: { ...process.env, ...this.pulse.env },
       extraPrefsFirefox: FIREFOX_PREFS,
     });
     this.res.add(() => this.browser.close());
@@ -547,7 +570,7 @@ class WebKitBrowser extends Browser {
       // WebKitGTK plays HLS by itself (as Safari does) only when asked to: its
       // GStreamer backend leaves hlsdemux out unless WEBKIT_GST_ENABLE_HLS_SUPPORT=1.
       const driverProc = start(this.opts.driverPath || DEFAULT_PATHS.webkitDriver, [`--port=${port}`], {
-        env: { ...process.env, ...this.pulse, DISPLAY: this.display, WEBKIT_GST_ENABLE_HLS_SUPPORT: '1' },
+        env: { ...process.env, ...this.pulse.env, DISPLAY: this.display, WEBKIT_GST_ENABLE_HLS_SUPPORT: '1' },
       });
       res.add(() => driverProc.stop());
       await until('WebKitWebDriver to listen', 10000, async () => {

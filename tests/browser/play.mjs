@@ -6,9 +6,14 @@
 //        [--browser chromium|firefox|webkit] [--timeout 60]
 //        [--screenshot out.png --width 390 --height 844]
 //        [--external block|allow] [--chromium /usr/bin/chromium]
+//        [--hold-audio-at S --hold-audio-ms MS]   (firefox, webkit)
 //
 //   {"ok": bool, "advanced_s": n, "now_playing": {...}|null, "errors": [...],
 //    "programme_time_ms": n, "browser": "firefox", ...}
+//
+// --hold-audio-at/--hold-audio-ms: once S s of media have played, the audio output
+// stands still for MS ms (the rig's audio server is stopped) while the page thinks
+// it plays; reported as audio_held.
 //
 // --browser: Debian's Chromium (default), Firefox ESR or WebKitGTK's MiniBrowser,
 // started and driven by engines.mjs (which says what each engine can do). Every
@@ -25,9 +30,9 @@
 // missing schedule days (HTTP 404 for schedule/*.json, which the page handles) are
 // listed under "ignored".
 
-import { BROWSERS, launch } from './engines.mjs';
+import { BROWSERS, SUPPORTS, launch } from './engines.mjs';
 
-const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--hold-clock-ms MS] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--hold-clock-ms MS] [--hold-audio-at S --hold-audio-ms MS] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -43,6 +48,8 @@ function parseArgs(argv) {
     metadata: false,
     mediaKeys: false,
     holdClockMs: 0,
+    holdAudioAt: null,
+    holdAudioMs: 0,
     browser: 'chromium',
     chromium: null,
   };
@@ -66,6 +73,8 @@ function parseArgs(argv) {
       case 'metadata': opts.metadata = true; break;
       case 'media-keys': opts.mediaKeys = true; break;
       case 'hold-clock-ms': opts.holdClockMs = Number(value()); break;
+      case 'hold-audio-at': opts.holdAudioAt = Number(value()); break;
+      case 'hold-audio-ms': opts.holdAudioMs = Number(value()); break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -75,8 +84,11 @@ function parseArgs(argv) {
     if (!Number.isFinite(opts[k]) || opts[k] <= 0) throw new UsageError(`--${k} must be a positive number`);
   }
   if (!Number.isFinite(opts.holdClockMs) || opts.holdClockMs < 0) throw new UsageError('--hold-clock-ms must be a number of ms, 0 or more');
+  if ((opts.holdAudioAt === null) !== (opts.holdAudioMs === 0)) throw new UsageError('--hold-audio-at and --hold-audio-ms go together');
+  if (opts.holdAudioAt !== null && !(opts.holdAudioAt >= 0 && opts.holdAudioMs > 0)) throw new UsageError('--hold-audio-at: seconds of media, 0 or more; --hold-audio-ms: ms, more than 0');
   if (!['block', 'allow'].includes(opts.external)) throw new UsageError('--external must be block or allow');
   if (!BROWSERS.includes(opts.browser)) throw new UsageError(`--browser must be one of ${BROWSERS.join(', ')}`);
+  if (opts.holdAudioAt !== null && !SUPPORTS[opts.browser].holdAudioOutput) throw new UsageError(`--hold-audio-at: not with ${opts.browser} (it does not play through the rig's audio server)`);
   return opts;
 }
 
@@ -271,7 +283,13 @@ async function run(opts) {
     let advanced = 0;
     let prev = null;
     const animations = new Set();
+    let held = null;
+    let holding = null;
     while (Date.now() < deadline) {
+      if (opts.holdAudioAt !== null && !held && advanced >= opts.holdAudioAt) {
+        held = { at_media_s: advanced, ms: opts.holdAudioMs, at: Date.now() };
+        holding = browser.holdAudioOutput(opts.holdAudioMs);
+      }
       const probe = await page.evaluate(() => {
         const a = window.lofiever && window.lofiever.audio;
         if (!a) return null;
@@ -302,12 +320,14 @@ async function run(opts) {
       if (advanced >= opts.seconds) break;
       await sleep(250);
     }
+    if (holding) await holding;
     if (advanced < opts.seconds) {
       errors.push(`audio advanced only ${advanced.toFixed(2)} s of the ${opts.seconds} s wanted within ${opts.timeout} s`);
     }
     const keys = opts.mediaKeys && advanced >= opts.seconds ? await pressMediaKeys(page) : null;
     const report = await done(advanced);
     report.animations_while_playing = [...animations];
+    if (held) report.audio_held = held;
     if (keys) report.media_keys = keys;
     return report;
   } finally {

@@ -1121,9 +1121,9 @@ fn chromium_plays_across_a_remove_cut_without_a_stall() {
         .cloned()
         .unwrap_or_default();
     assert!(
-        !events
-            .iter()
-            .any(|e| e["what"] == "skip" || (e["what"] == "jump" && e["why"] == "stall")),
+        !events.iter().any(|e| e["what"] == "skip"
+            || e["what"] == "reattach"
+            || (e["what"] == "jump" && e["why"] == "stall")),
         "the page stalled or skipped: {events:#?}"
     );
     let ms = report["programme_time_ms"]

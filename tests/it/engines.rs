@@ -218,6 +218,81 @@ fn webkit_plays_the_days_playlist_with_its_own_hls_at_the_stations_moment() {
     assert_heard_before_midnight(&report, station, "native HLS", clock, *midnight);
 }
 
+/// The audio output stands still for 6 s while the element says it plays,
+/// with seconds of audio buffered (the rig's audio server is stopped: an
+/// audio server that hangs, a Bluetooth device that drops out; in one of
+/// about seventeen WebKitGTK hls.js listeners the element itself stood
+/// still after a seek, which further seeks did not mend). The page notices
+/// within ELEMENT_STUCK_MS, gives the player the stream anew, tells the
+/// listener in words, and is back at the station's moment. In WebKitGTK with
+/// hls.js, the engine and player of that hang (HLS: the host's clock is set
+/// 150 s before a rendered midnight).
+#[test]
+fn an_audio_output_that_stands_still_is_noticed_and_the_listener_rejoins_the_moment() {
+    tool("WebKitWebDriver");
+    let _one = exclusive();
+    let (station, midnight) = midnight_station();
+    let clock = *midnight - chrono::Duration::seconds(150);
+    // How far the host's clock runs ahead of this machine's.
+    let ahead_ms = (clock - chrono::Utc::now()).num_milliseconds();
+    let (server, url) = serve_at(&station.root().join("out"), Some(clock));
+    let report = node(
+        "play.mjs",
+        &[
+            "--url",
+            &format!("{url}?player=hlsjs"),
+            "--browser",
+            "webkit",
+            // Ends about 13 s after the page said so: its status line is
+            // cleared 15 s after a problem once music flows again.
+            "--seconds",
+            "13",
+            "--hold-audio-at",
+            "4",
+            "--hold-audio-ms",
+            "6000",
+            "--timeout",
+            "90",
+        ]
+        .map(String::from),
+    );
+    server.stop();
+    eprintln!(
+        "held output: {}",
+        serde_json::to_string(&report).unwrap_or_default()
+    );
+    assert_eq!(report["ok"], true, "playback failed: {report:#}");
+    assert_eq!(report["player"]["engine"], "hls.js", "{report:#}");
+    assert!(report["audio_held"].is_object(), "{report:#}");
+    let events = report["page_events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let reattach = events
+        .iter()
+        .find(|e| e["what"] == "reattach")
+        .unwrap_or_else(|| panic!("the page did not give the stream anew: {events:#?}"));
+    // It stood still with audio buffered ahead: not a stream waiting for data.
+    assert!(f(&reattach["aheadMs"]) > 1000.0, "{reattach:#}");
+    assert!(
+        f(&reattach["stuckMs"]) < 4500.0,
+        "noticed late: {reattach:#}"
+    );
+    let status = report["page_status"].as_str().unwrap_or("");
+    assert!(
+        status.contains("stood still") && in_plain_words(status),
+        "the listener was not told: {status:?}"
+    );
+    // Back at the station's latency, on the host's clock.
+    let target = station.station().target_latency_ms as f64;
+    let latency = f(&report["wall_clock_ms"]) + ahead_ms as f64 - f(&report["programme_time_ms"]);
+    assert!(
+        (latency - target).abs() <= 150.0,
+        "the page plays {latency} ms behind the host's clock, the target is {target} ms: {report:#}"
+    );
+    assert_heard_before_midnight(&report, station, "hls.js", clock, *midnight);
+}
+
 /// Six listeners at once, on one host clock, in three engines and over both
 /// protocols: Chromium with dash.js and with Shaka, Firefox and WebKitGTK
 /// with dash.js, and two HLS listeners (hls.js in Chromium and in WebKitGTK):
