@@ -9,7 +9,7 @@
 //        [--sample-ms 500] [--pause INDEX:AT:FOR]  e.g. --pause 4:5:30
 //        [--delete-dir OUT --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout 240]
 //        [--clock-offsets 0,-700,400,...] [--delay-ms MIN:MAX] [--cached-age S]
-//        [--host-offset-ms N]
+//        [--host-offset-ms N] [--open-first]
 //
 // --players: one entry per listener, BROWSER:PLAYER or PLAYER (Chromium), with
 // BROWSER chromium, firefox or webkit and PLAYER dashjs, shaka, hlsjs or native (HLS). Each browser
@@ -40,6 +40,12 @@
 //                    served at another moment, e.g. `lofiever preview --at`):
 //                    latencies are measured against the host's clock.
 //
+// --open-first      open every listener's page (and launch its browser) before the
+//                    first press of play; then press play --stagger s apart. Six
+//                    listeners share two cores here: without it, a browser being
+//                    launched (a WebKitGTK MiniBrowser takes seconds of CPU) slows the
+//                    listeners that have just started, which listeners on their own
+//                    devices never see.
 // --pause I:AT:FOR   listener I presses pause AT s into the measurement and play FOR s
 //                    later; reported: how long until its latency is back within the
 //                    tolerance of the others. It is left out of the skew while paused
@@ -55,7 +61,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BROWSERS, SUPPORTS, launch } from './engines.mjs';
 
-const USAGE = 'usage: listeners.mjs --url URL [--players [BROWSER:]PLAYER,...] (BROWSER chromium|firefox|webkit, default chromium; PLAYER dashjs|shaka|hlsjs|native) [--stagger S] [--warmup S] [--seconds S] [--sample-ms MS] [--pause I:AT:FOR] [--delete-dir DIR --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout S] [--chromium PATH] [--clock-offsets MS,...] [--delay-ms MIN:MAX] [--cached-age S (not with firefox)] [--host-offset-ms N]';
+const USAGE = 'usage: listeners.mjs --url URL [--players [BROWSER:]PLAYER,...] (BROWSER chromium|firefox|webkit, default chromium; PLAYER dashjs|shaka|hlsjs|native) [--stagger S] [--warmup S] [--seconds S] [--sample-ms MS] [--pause I:AT:FOR] [--delete-dir DIR --delete-at S] [--screenshots DIR] [--trace FILE] [--timeout S] [--chromium PATH] [--clock-offsets MS,...] [--delay-ms MIN:MAX] [--cached-age S (not with firefox)] [--host-offset-ms N] [--open-first]';
 const TOLERANCE_MS = 30;
 /** "On target": within this of the target latency (the issue's ±20 ms). */
 const ON_TARGET_MS = 20;
@@ -66,7 +72,7 @@ function parseArgs(argv) {
   const o = {
     url: null, players: ['dashjs', 'shaka', 'dashjs', 'shaka'], stagger: 3, warmup: 10, seconds: 60,
     sampleMs: 500, pause: null, deleteDir: null, deleteAt: null, screenshots: null, trace: null, timeout: 240,
-    chromium: null, clockOffsets: [], delay: null, cachedAge: null, hostOffsetMs: 0,
+    chromium: null, clockOffsets: [], delay: null, cachedAge: null, hostOffsetMs: 0, openFirst: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -99,6 +105,7 @@ function parseArgs(argv) {
       }
       case 'cached-age': o.cachedAge = Number(value()); break;
       case 'host-offset-ms': o.hostOffsetMs = Number(value()); break;
+      case 'open-first': o.openFirst = true; break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -292,9 +299,13 @@ async function openListener(browsers, opts, index, log) {
   await page.waitFor('#play:not([disabled]), #status[data-level="error"]', 60000);
   if (!(await page.isEnabled('#play'))) throw new Error(`${who}: the page never became ready: ${await page.textContent('#status')}`);
   await page.evaluate(INSTALL_PROBE);
-  await page.click('#play');
-  log(`${who} pressed play`);
+  l.who = who;
   return l;
+}
+
+async function pressPlay(l, log) {
+  await l.page.click('#play');
+  log(`${l.who} pressed play`);
 }
 
 function segmentOf(url) {
@@ -355,9 +366,23 @@ async function run(opts) {
       return !!last && !last.error && !last.paused && last.ready >= 3 && last.t > 0;
     };
     try {
-      for (let i = 0; i < opts.players.length; i++) {
-        if (i > 0) await sleep(opts.stagger * 1000);
-        listeners.push(await openListener(browsers, opts, i, log));
+      if (opts.openFirst) {
+        // Pages are sampled only once pressed (an open page is not yet a listener).
+        const opened = [];
+        for (let i = 0; i < opts.players.length; i++) opened.push(await openListener(browsers, opts, i, log));
+        log(`all ${opened.length} pages open`);
+        for (const l of opened) {
+          if (l.index > 0) await sleep(opts.stagger * 1000);
+          await pressPlay(l, log);
+          listeners.push(l);
+        }
+      } else {
+        for (let i = 0; i < opts.players.length; i++) {
+          if (i > 0) await sleep(opts.stagger * 1000);
+          const l = await openListener(browsers, opts, i, log);
+          await pressPlay(l, log);
+          listeners.push(l);
+        }
       }
       // Everyone playing?
       const deadline = Date.now() + 60000;
