@@ -123,6 +123,8 @@
    */
   const ELEMENT_STUCK_MS = 3000;
   const STUCK_AHEAD_S = 1;
+  /** A playhead that stood still this long and moved on by itself is noted (events). */
+  const STOOD_NOTE_MS = 1000;
   /** The stream is given to the element anew at most this often (else it jumps). */
   const REATTACH_MIN_MS = 20000;
   /** Start-up waits at most this long for the first measurement of the host's clock. */
@@ -181,6 +183,8 @@
     /** Last seen playhead and when it last moved, for the stall watchdog. */
     lastHead: 0,
     lastHeadMovedAt: 0,
+    /** The watchdog saw the playhead where it saw it last, while it should move. */
+    headStill: false,
     /** Programme s where the watchdog's last jump put the playhead (null: none pending). */
     stallJumpToS: null,
     /** When the watchdog last gave the stream anew. */
@@ -1797,10 +1801,19 @@
   function stallWatchdog() {
     const now = Date.now();
     if (!state.wantPlaying || audio.paused || audio.seeking || audio.currentTime !== state.lastHead) {
+      // Moving again after standing still a second or more, by itself: kept for
+      // support and tests (how long engines stand still, and after what).
+      const stoodMs = now - state.lastHeadMovedAt;
+      if (state.headStill && state.wantPlaying && !audio.paused && !audio.seeking && stoodMs >= STOOD_NOTE_MS) {
+        state.events.push({ at: now, what: 'stood', ms: stoodMs, sinceJumpMs: now - state.lastJumpAt });
+        if (state.events.length > 200) state.events.shift();
+      }
+      state.headStill = false;
       state.lastHead = audio.currentTime;
       state.lastHeadMovedAt = now;
       return;
     }
+    state.headStill = true;
     const stuckMs = now - state.lastHeadMovedAt;
     if (stuckMs < STUCK_MS || !state.attached || !(audio.currentTime > 0)) return;
     const st = state.station;
@@ -1853,7 +1866,11 @@
     state.lastHeadMovedAt = now;
     state.events.push({ at: now, what: 'reattach', stuckMs, aheadMs: Math.round(aheadS * 1000), afterJump });
     if (state.events.length > 200) state.events.shift();
+    // The new start is settled with a seek of its own; the stuck seek's outcome
+    // (if one was pending) is not this start's lag, and teaches nothing.
     state.settlePending = true;
+    state.learnPending = false;
+    state.judgingStart = false;
     state.errWindow.length = 0;
     console.warn(`lofiever: the audio stood still for ${(stuckMs / 1000).toFixed(1)} s${afterJump ? ' after a jump' : ` with ${aheadS.toFixed(1)} s buffered`}; giving the player the stream anew.`);
     setStatus('warn', 'The audio stood still, so the stream was started again at the live moment.');
