@@ -71,7 +71,7 @@ class UsageError extends Error {}
 function parseArgs(argv) {
   const o = {
     url: null, players: ['dashjs', 'shaka', 'dashjs', 'shaka'], stagger: 3, warmup: 10, seconds: 60,
-    sampleMs: 500, pause: null, deleteDir: null, deleteAt: null, screenshots: null, trace: null, timeout: 240,
+    sampleMs: 500, pause: null, deleteDir: null, deleteAt: null, screenshots: null, trace: process.env.LISTENERS_TRACE || null, timeout: 240,
     chromium: null, clockOffsets: [], delay: null, cachedAge: null, hostOffsetMs: 0, openFirst: false,
   };
   for (let i = 0; i < argv.length; i++) {
