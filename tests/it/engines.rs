@@ -308,8 +308,8 @@ fn an_audio_output_that_stands_still_is_noticed_and_the_listener_rejoins_the_mom
 /// the 14 runs since the last page change: all passed; skew p95 14-64 ms
 /// (median 26; the target is 40, met in 12 of 14); each listener's
 /// latency error p50 at most 17 ms, and the worst listener's p95 per run 9-59
-/// ms (the issue's ±20 met in 7 of 14: WebKitGTK's listeners, whose every
-/// rate change costs 7-24 ms, are the tail); Firefox on the target 0.7-7.5 s
+/// ms (the issue's ±20 met in 7 of 14: WebKitGTK's listeners, where a rate
+/// change costs a median 7-24 ms, are the tail); Firefox on the target 0.7-7.5 s
 /// after its first sound. It failed as
 /// a rule before the test rig's audio device kept running (startPulse in
 /// tests/browser/engines.mjs): each seek of Firefox and WebKitGTK then stood
