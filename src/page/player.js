@@ -117,9 +117,9 @@
   /**
    * Stuck this long with more than STUCK_AHEAD_S of audio buffered ahead: not
    * waiting for data, the element itself stands still while it says it plays
-   * (seen once in about seventeen WebKitGTK hls.js listeners after a seek, which
-   * further seeks did not mend). Longer than the 0-2 s an audio output slow to wake
-   * holds a start.
+   * (WebKitGTK's dash.js or hls.js element, right after a seek, in 3 of 20
+   * six-listener runs; once, further seeks did not mend it). Longer than the
+   * 0-2 s an audio output slow to wake holds a start.
    */
   const ELEMENT_STUCK_MS = 3000;
   const STUCK_AHEAD_S = 1;
@@ -127,6 +127,8 @@
   const STOOD_NOTE_MS = 1000;
   /** The stream is given to the element anew at most this often (else it jumps). */
   const REATTACH_MIN_MS = 20000;
+  /** state.events keeps at most this many. */
+  const MAX_EVENTS = 200;
   /** Start-up waits at most this long for the first measurement of the host's clock. */
   const CLOCK_WAIT_MS = 1500;
   /** A player is given the clock offset again when it moved by more than this. */
@@ -191,7 +193,7 @@
     reattachedAt: -Infinity,
     /** Player errors and media element errors, oldest first. */
     errors: [],
-    /** What the page did about problems (jumps, skips), oldest first, for tests and support. */
+    /** What the page did about problems (jumps, skips), oldest first, for tests and support (noteEvent). */
     events: [],
     /** Media segments that failed to load: { start, end, status, url } in media seconds. */
     failedSegments: [],
@@ -674,7 +676,7 @@
     // iOS/iPadOS ManagedMediaSource tells when it wants data (dash.js follows it);
     // kept for support and tests.
     for (const [name, what] of [['MANAGED_MEDIA_SOURCE_START_STREAMING', 'mms-start'], ['MANAGED_MEDIA_SOURCE_END_STREAMING', 'mms-end']]) {
-      if (ev[name]) player.on(ev[name], () => state.events.push({ at: Date.now(), what }));
+      if (ev[name]) player.on(ev[name], () => noteEvent({ at: Date.now(), what }));
     }
     player.on(ev.PLAYBACK_NOT_ALLOWED, () => {
       state.wantPlaying = false;
@@ -977,7 +979,7 @@
         switching = true;
         try {
           const next = utcDay(Date.parse(day + 'T00:00:00Z') + DAY_MS);
-          state.events.push({ at: Date.now(), what: 'day', from: day, to: next });
+          noteEvent({ at: Date.now(), what: 'day', from: day, to: next });
           await loadDay(next);
           const p = audio.play();
           if (p && typeof p.catch === 'function') p.catch(onPlayRejected);
@@ -1284,8 +1286,7 @@
     const target = livePositionS() - mediaOffsetS(); // in media time
     const error = audio.currentTime - target; // > 0: ahead (early), < 0: behind (late)
     if (!(Math.abs(error) > thresholdS)) return false;
-    state.events.push({ at: Date.now(), what: 'jump', why, fromS: audio.currentTime, toS: target, errorMs: Math.round(error * 1000), leadMs: Math.round(state.seekLeadS * 1000) });
-    if (state.events.length > 200) state.events.shift();
+    noteEvent({ at: Date.now(), what: 'jump', why, fromS: audio.currentTime, toS: target, errorMs: Math.round(error * 1000), leadMs: Math.round(state.seekLeadS * 1000) });
     state.settlePending = true;
     state.learnPending = true;
     state.judgingStart = false;
@@ -1769,6 +1770,12 @@
 
   // ---------------------------------------------------------------- main
 
+  /** Keeps what the page did (state.events), the last MAX_EVENTS of it. */
+  function noteEvent(event) {
+    state.events.push(event);
+    if (state.events.length > MAX_EVENTS) state.events.shift();
+  }
+
   /** Clears a problem from the status line once music has flowed again for a while. */
   function clearRecoveredProblem() {
     if (state.problemShownAt && isAudible() && Date.now() - state.problemShownAt > 15000) {
@@ -1805,8 +1812,7 @@
       // support and tests (how long engines stand still, and after what).
       const stoodMs = now - state.lastHeadMovedAt;
       if (state.headStill && state.wantPlaying && !audio.paused && !audio.seeking && stoodMs >= STOOD_NOTE_MS) {
-        state.events.push({ at: now, what: 'stood', ms: stoodMs, sinceJumpMs: now - state.lastJumpAt });
-        if (state.events.length > 200) state.events.shift();
+        noteEvent({ at: now, what: 'stood', ms: stoodMs, sinceJumpMs: now - state.lastJumpAt });
       }
       state.headStill = false;
       state.lastHead = audio.currentTime;
@@ -1818,10 +1824,11 @@
     if (stuckMs < STUCK_MS || !state.attached || !(audio.currentTime > 0)) return;
     const st = state.station;
     // Where what could be buffered ends, in programme time.
-    const end = bufferedEndAt(audio.currentTime) + mediaOffsetS();
+    const bufferedEnd = bufferedEndAt(audio.currentTime);
+    const end = bufferedEnd + mediaOffsetS();
     const n = Math.floor((end + 0.05) / st.segmentS);
     const resumeS = (n + 1) * st.segmentS;
-    const aheadS = bufferedEndAt(audio.currentTime) - audio.currentTime;
+    const aheadS = bufferedEnd - audio.currentTime;
     const elementStuck = aheadS > STUCK_AHEAD_S && stuckMs >= ELEMENT_STUCK_MS;
     if (livePositionS() < resumeS && stuckMs < STALL_RESYNC_MS && !elementStuck) return;
     const posS = audio.currentTime + mediaOffsetS();
@@ -1832,7 +1839,7 @@
     }
     const failed = state.failedSegments.find((f) => f.number === n);
     const event = { at: now, what: 'skip', segment: n, status: failed ? failed.status : null };
-    state.events.push(event);
+    noteEvent(event);
     if (jumpToLive(0, 'stall')) {
       state.stallJumpToS = audio.currentTime + mediaOffsetS();
       const at = new Date(st.epochMs + n * st.segmentS * 1000).toISOString().slice(11, 19);
@@ -1864,8 +1871,7 @@
     state.reattachedAt = now;
     state.stallJumpToS = null;
     state.lastHeadMovedAt = now;
-    state.events.push({ at: now, what: 'reattach', stuckMs, aheadMs: Math.round(aheadS * 1000), afterJump });
-    if (state.events.length > 200) state.events.shift();
+    noteEvent({ at: now, what: 'reattach', stuckMs, aheadMs: Math.round(aheadS * 1000), afterJump });
     // The new start is settled with a seek of its own; the stuck seek's outcome
     // (if one was pending) is not this start's lag, and teaches nothing.
     state.settlePending = true;
@@ -1874,8 +1880,8 @@
     state.errWindow.length = 0;
     console.warn(`lofiever: the audio stood still for ${(stuckMs / 1000).toFixed(1)} s${afterJump ? ' after a jump' : ` with ${aheadS.toFixed(1)} s buffered`}; giving the player the stream anew.`);
     setStatus('warn', 'The audio stood still, so the stream was started again at the live moment.');
-    state.problemShownAt = Date.now();
-    attachEngine().catch((e) => reportError(state.engine.name, undefined, String(e && e.message ? e.message : e)));
+    state.problemShownAt = now;
+    attachAgain();
   }
 
   /**
@@ -1888,9 +1894,9 @@
     if (!state.everPlayed && state.attachedOffsetMs !== null && state.retunes < MAX_RETUNES
         && Math.abs(offsetMs - state.attachedOffsetMs) > RETUNE_MS) {
       state.retunes += 1;
-      state.events.push({ at: Date.now(), what: 'retune', fromMs: Math.round(state.attachedOffsetMs), toMs: Math.round(offsetMs) });
+      noteEvent({ at: Date.now(), what: 'retune', fromMs: Math.round(state.attachedOffsetMs), toMs: Math.round(offsetMs) });
       console.warn(`lofiever: the station clock moved by ${Math.round(offsetMs - state.attachedOffsetMs)} ms before the first sound; starting the stream again from the corrected clock.`);
-      attachEngine().catch((e) => reportError(state.engine.name, undefined, String(e && e.message ? e.message : e)));
+      attachAgain();
       return;
     }
     state.engine.setClockOffset(offsetMs);
@@ -1905,6 +1911,11 @@
     const offsetMs = deviceOffsetMs();
     await state.engine.attach();
     state.attachedOffsetMs = offsetMs;
+  }
+
+  /** attachEngine while playing (applyClock, reattach): a failure is reported. */
+  function attachAgain() {
+    attachEngine().catch((e) => reportError(state.engine.name, undefined, String(e && e.message ? e.message : e)));
   }
 
   function tick() {
