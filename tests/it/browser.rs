@@ -171,7 +171,18 @@ fn serve_and_run(
     query: &str,
     args: &[&str],
 ) -> serde_json::Value {
-    let (server, url) = serve(&station.root().join("out"));
+    serve_and_run_at(station, None, script, query, args)
+}
+
+/// [`serve_and_run`], with the preview's clock set to `at` ([`serve_at`]).
+pub(crate) fn serve_and_run_at(
+    station: &TempStation,
+    at: Option<chrono::DateTime<Utc>>,
+    script: &str,
+    query: &str,
+    args: &[&str],
+) -> serde_json::Value {
+    let (server, url) = serve_at(&station.root().join("out"), at);
     let mut all = vec!["--url".to_string(), format!("{url}{query}")];
     all.extend(args.iter().map(|a| a.to_string()));
     let report = node(script, &all);
@@ -594,17 +605,13 @@ fn hls_engines_play_the_days_playlists_at_the_stations_moment() {
     // Forty seconds before midnight: the page plays 6 s behind, inside the day.
     let clock = midnight - chrono::Duration::seconds(40);
     let engine = "hls.js";
-    let (server, url) = serve_at(&station.root().join("out"), Some(clock));
-    let args = vec![
-        "--url".to_string(),
-        format!("{url}?player=hlsjs"),
-        "--seconds".into(),
-        "6".into(),
-        "--timeout".into(),
-        "90".into(),
-    ];
-    let report = node("play.mjs", &args);
-    server.stop();
+    let report = serve_and_run_at(
+        station,
+        Some(clock),
+        "play.mjs",
+        "?player=hlsjs",
+        &["--seconds", "6", "--timeout", "90"],
+    );
     assert_eq!(report["ok"], true, "{engine} did not play: {report:#}");
     assert_eq!(report["player"]["engine"], engine, "{report:#}");
     assert_heard_before_midnight(&report, station, engine, clock, midnight);
