@@ -190,6 +190,17 @@ pub(crate) fn serve_and_run_at(
     report
 }
 
+/// The first of the page's events (play.mjs's `page_events`) that is `what`.
+pub(crate) fn page_event<'a>(
+    report: &'a serde_json::Value,
+    what: &str,
+) -> Option<&'a serde_json::Value> {
+    report["page_events"]
+        .as_array()?
+        .iter()
+        .find(|e| e["what"] == what)
+}
+
 /// Runs a node script from tests/browser and parses the JSON line it prints.
 ///
 /// The script (and the Chromium it starts) runs at raised priority, `nice -n
@@ -562,16 +573,9 @@ fn a_late_clock_measurement_restarts_the_stream_at_the_stations_moment() {
         }),
         "errors other than the device clock's missing segments: {report:#}"
     );
-    let events = report["page_events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let retune = events
-        .iter()
-        .find(|e| e["what"] == "retune")
-        .unwrap_or_else(|| {
-            panic!("the page never started again on the measured clock: {report:#}")
-        });
+    let retune = page_event(&report, "retune").unwrap_or_else(|| {
+        panic!("the page never started again on the measured clock: {report:#}")
+    });
     let moved_ms = f(&retune["toMs"]) - f(&retune["fromMs"]);
     assert!(
         moved_ms.abs() > 60_000.0,

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::browser::{
     assert_heard_before_midnight, assert_listeners_in_sync, assert_no_animation_while_playing,
-    assert_now_playing_matches_schedule, exclusive, f, midnight_station, node, serve,
+    assert_now_playing_matches_schedule, exclusive, f, midnight_station, node, page_event, serve,
     serve_and_run_at, serve_at, sync_station,
 };
 use crate::util::tool;
@@ -253,14 +253,8 @@ fn an_audio_output_that_stands_still_is_noticed_and_the_listener_rejoins_the_mom
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
     assert_eq!(report["player"]["engine"], "hls.js", "{report:#}");
     assert!(report["audio_held"].is_object(), "{report:#}");
-    let events = report["page_events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let reattach = events
-        .iter()
-        .find(|e| e["what"] == "reattach")
-        .unwrap_or_else(|| panic!("the page did not give the stream anew: {events:#?}"));
+    let reattach = page_event(&report, "reattach")
+        .unwrap_or_else(|| panic!("the page did not give the stream anew: {report:#}"));
     // It stood still with audio buffered ahead: not a stream waiting for data.
     assert!(f(&reattach["aheadMs"]) > 1000.0, "{reattach:#}");
     assert!(
