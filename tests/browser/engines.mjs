@@ -184,13 +184,28 @@ async function until(what, timeoutMs, check) {
 class Resources {
   constructor() { this.stack = []; }
   add(fn) { this.stack.push(fn); }
+  /**
+   * Releases in reverse order. A step that does not finish within 15 s (a
+   * WebDriver `quit` to a browser that stopped answering) is given up on, so
+   * that the steps after it (ending the driver's process group) still run.
+   */
   async release() {
     const errors = [];
     while (this.stack.length) {
-      try { await this.stack.pop()(); } catch (e) { errors.push(e); }
+      const step = this.stack.pop();
+      try { await within(15000, Promise.resolve().then(step)); } catch (e) { errors.push(e); }
     }
     return errors;
   }
+}
+
+/** `promise`, or a rejection once it has taken over `ms`. */
+function within(ms, promise) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`gave up after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 // ---- PulseAudio and Xvfb ---------------------------------------------------------
@@ -702,7 +717,8 @@ class WebKitPage extends Page {
   async close() {
     if (this.closed) return;
     this.closed = true;
-    if (this.driver) await this.drain().catch(() => {});
+    // The last console lines, unless the browser no longer answers.
+    if (this.driver) await within(5000, this.drain()).catch(() => {});
     const errors = await this.res.release();
     if (errors.length) throw errors[0];
   }

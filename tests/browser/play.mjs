@@ -483,12 +483,22 @@ async function main() {
     process.stderr.write(`${e.message}\n`);
     process.exit(2);
   }
+  // A browser or driver that stops answering (a WebDriver call that never
+  // returns) must end the run with a report, not hang whoever waits for it:
+  // the load and the play each have --timeout, and a minute is left for
+  // starting and closing the browser. Exiting stops what the run started.
+  const limitS = 2 * opts.timeout + 60;
+  const watchdog = setTimeout(() => {
+    const error = `play.mjs: no result within ${limitS} s: the ${opts.browser} browser or its driver stopped answering`;
+    process.stdout.write(JSON.stringify({ ok: false, browser: opts.browser, advanced_s: 0, now_playing: null, errors: [error], programme_time_ms: null }) + '\n', () => process.exit(1));
+  }, limitS * 1000);
   let result;
   try {
     result = await run(opts);
   } catch (e) {
     result = { ok: false, browser: opts.browser, advanced_s: 0, now_playing: null, errors: [`play.mjs: ${e.message}`], programme_time_ms: null };
   }
+  clearTimeout(watchdog);
   // The same error over and over (a player retrying a URL) is said once, with
   // its count; and the exit waits for the line to reach the pipe (a pipe
   // takes 64 KiB before a write must wait, and exit() does not wait).

@@ -30,8 +30,9 @@
 //! they measure timing, and two Chromiums on two cores would disturb each other.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lofiever::job::{self, Window};
@@ -208,24 +209,96 @@ pub(crate) fn page_event<'a>(
 /// sync figures are about the players, and on a small machine shared with
 /// compilers and other tests an audio renderer starved of CPU stalls whatever
 /// the players do. Everything else about the run is unchanged.
+///
+/// A browser or its driver that stops answering must fail the test, never
+/// hang the suite (a CI run that never ends reports nothing at all): the
+/// script gets [`node_limit`] to finish, then SIGTERM (it stops the browsers,
+/// drivers and servers it started) and, 15 s later, SIGKILL.
 pub(crate) fn node(script: &str, args: &[String]) -> serde_json::Value {
     tool("chromium");
-    let out = Command::new(tool("nice"))
+    let limit = node_limit(args);
+    let mut child = Command::new(tool("nice"))
         .args(["-n", "-10", "node"])
         .arg(browser_dir().join(script))
         .args(args)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run node (install Node.js and run `bash ci/setup.sh`)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let started = Instant::now();
+    let mut killed = false;
+    while child.try_wait().expect("wait for node").is_none() {
+        if started.elapsed() > limit {
+            killed = true;
+            stop_child(&mut child);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A pipe still held by something the script left behind is not waited for.
+    let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| {
+        String::from_utf8_lossy(&rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default())
+            .into_owned()
+    };
+    let (stdout, stderr) = (collect(stdout), collect(stderr));
     // The script's progress log (shown with --nocapture, and on failure).
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    eprint!("{stderr}");
+    assert!(
+        !killed,
+        "{script} gave no result within {} s and was stopped (a browser or its \
+         driver stopped answering); its log is above, stdout: {stdout}",
+        limit.as_secs()
+    );
     let line = stdout.lines().last().unwrap_or("");
     serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "{script} printed no JSON ({e}): stdout {stdout} stderr {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
+        panic!("{script} printed no JSON ({e}): stdout {stdout} stderr {stderr}")
     })
+}
+
+/// How long a node script may run: twice its own `--timeout` (the browser's
+/// start, the page's load and the play each have that long; the scripts'
+/// defaults are at most 240 s) and two minutes for starting and closing
+/// browsers.
+fn node_limit(args: &[String]) -> Duration {
+    let own = args
+        .windows(2)
+        .find(|w| w[0] == "--timeout")
+        .and_then(|w| w[1].parse::<u64>().ok())
+        .unwrap_or(240);
+    Duration::from_secs(2 * own + 120)
+}
+
+/// Reads a child's pipe to its end on a thread of its own.
+fn read_all<R: std::io::Read + Send + 'static>(
+    pipe: Option<R>,
+) -> std::sync::mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        let _ = tx.send(buf);
+    });
+    rx
+}
+
+/// SIGTERM (a node script then stops what it started), SIGKILL after 15 s.
+fn stop_child(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(15) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Checks that a page showed the schedule's item at the programme time it was
