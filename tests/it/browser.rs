@@ -502,20 +502,26 @@ fn a_browser_without_media_source_extensions_is_told_what_to_do() {
     assert_eq!(report["page_sync"], "off air", "{report:#}");
 }
 
-/// A station rendered around the coming UTC midnight (a minute before it
-/// to three after, with the ten-minute seek-back before that): schedule
-/// files for both days, and the HLS playlists of the day that ends.
+/// A station rendered around a coming UTC midnight (a minute before it to
+/// three after, with the ten-minute seek-back before that): schedule files
+/// for both days, and the HLS playlists of the day that ends.
+///
+/// The midnight is at least two hours away, whenever the suite runs: the
+/// tests set the host's clock near it and rely on this machine's own clock
+/// being far from it (a device clock hours off whose moment is not
+/// rendered). Run shortly before a real midnight, the next one was minutes
+/// away, inside the rendered window.
 pub(crate) fn midnight_station() -> &'static (TempStation, chrono::DateTime<Utc>) {
     static CELL: OnceLock<(TempStation, chrono::DateTime<Utc>)> = OnceLock::new();
     CELL.get_or_init(|| {
         let station = TempStation::new(SYNC_STATION_TOML);
         station.add_tracks(&short_specs(4));
         let s = station.station();
-        let midnight = (Utc::now() + chrono::Duration::days(1))
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc();
+        let midnight = ((Utc::now() + chrono::Duration::hours(2)).date_naive()
+            + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
         let window = Window {
             now: midnight - chrono::Duration::seconds(60),
             ahead: SampleCount::from_secs(4 * 60).expect("small"),

@@ -371,6 +371,13 @@ fn rerenders_are_byte_identical_across_threads_chunk_order_and_window() {
     for entry in std::fs::read_dir(other.root().join("out/96k")).expect("rendered") {
         let p = entry.expect("entry").path();
         let name = p.file_name().expect("name").to_string_lossy().into_owned();
+        // The audio only: a run across a UTC midnight also writes the ending
+        // day's HLS playlist, which lists the day's segments that folder has
+        // (from its first run's start), so two folders started at different
+        // times list different beginnings of the same day.
+        if name.ends_with(".m3u8") {
+            continue;
+        }
         let theirs = std::fs::read(&p).expect("read");
         let ours =
             std::fs::read(out.join("96k").join(&name)).expect("same segment in the first render");
