@@ -236,6 +236,8 @@
     /** Things the listener should know that are not problems (a player fallback). */
     notes: [],
     shownKey: null,
+    /** The whole second of the current item last painted (paintNowPlaying). */
+    shownSecond: null,
     lastSyncPaint: 0,
   };
 
@@ -303,6 +305,27 @@
 
   function pad2(n) {
     return n < 10 ? '0' + n : String(n);
+  }
+
+  /**
+   * Sets an element's text only when it changes: a write of the same text is
+   * still a change of the document, and a repaint on a device without a GPU.
+   */
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  /** The progress bar at `pct` %, written only where it changes. */
+  function setBar(pct) {
+    const width = `${pct.toFixed(2)}%`;
+    if (ui.fill.style.width !== width) ui.fill.style.width = width;
+    const now = String(Math.round(pct));
+    if (ui.progress.getAttribute('aria-valuenow') !== now) ui.progress.setAttribute('aria-valuenow', now);
+  }
+
+  /** The same for an element's data-state. */
+  function setState(el, value) {
+    if (el.dataset.state !== value) el.dataset.state = value;
   }
 
   function formatDuration(ms) {
@@ -1609,40 +1632,53 @@
     return { title: 'Nothing scheduled right now', artist: '' };
   }
 
+  /**
+   * What plays and how far into it. The title, the artist and the Media Session
+   * (the lock screen) change with the item, also while the page is hidden; the
+   * clock figures and the bar are painted once a second (they show whole
+   * seconds), and not at all while hidden: on a device without a GPU each paint
+   * is CPU taken from the audio, and a phone in a pocket shows nothing.
+   */
   function paintNowPlaying(t) {
     const { current, next } = itemsAt(t);
     const key = current ? `${current.startMs}|${current.title}|${current.artist}` : `none|${(state.days.get(utcDay(t)) || {}).status}`;
     const nextKey = next ? `${next.startMs}|${next.title}` : 'none';
-    if (key + '#' + nextKey !== state.shownKey) {
+    const itemChanged = key + '#' + nextKey !== state.shownKey;
+    if (itemChanged) {
       state.shownKey = key + '#' + nextKey;
       ui.title.classList.toggle('placeholder', !current);
       if (current) {
-        ui.title.textContent = current.title || 'Untitled';
-        ui.artist.textContent = current.artist || '';
+        setText(ui.title, current.title || 'Untitled');
+        setText(ui.artist, current.artist || '');
       } else {
         const note = scheduleNote(t);
-        ui.title.textContent = note.title;
-        ui.artist.textContent = note.artist;
+        setText(ui.title, note.title);
+        setText(ui.artist, note.artist);
       }
-      ui.nextTitle.textContent = next ? next.title || 'Untitled' : '—';
-      ui.nextArtist.textContent = next ? next.artist || '' : '';
+      setText(ui.nextTitle, next ? next.title || 'Untitled' : '—');
+      setText(ui.nextArtist, next ? next.artist || '' : '');
       updateMediaSession(current);
     }
+    if (document.hidden) {
+      state.shownSecond = null; // painted in full when shown again
+      return;
+    }
+    const second = current ? Math.floor((t - current.startMs) / 1000) : null;
+    if (!itemChanged && second === state.shownSecond) return;
+    state.shownSecond = second;
     if (current && Number.isFinite(current.endMs) && current.endMs > current.startMs) {
       const total = current.endMs - current.startMs;
       const done = Math.min(Math.max(t - current.startMs, 0), total);
       const pct = (done / total) * 100;
-      ui.fill.style.width = `${pct.toFixed(2)}%`;
-      ui.progress.setAttribute('aria-valuenow', String(Math.round(pct)));
-      ui.elapsed.textContent = formatDuration(done);
-      ui.duration.textContent = formatDuration(total);
+      setBar(pct);
+      setText(ui.elapsed, formatDuration(done));
+      setText(ui.duration, formatDuration(total));
     } else {
-      ui.fill.style.width = '0%';
-      ui.progress.setAttribute('aria-valuenow', '0');
-      ui.elapsed.textContent = current ? formatDuration(t - current.startMs) : '';
-      ui.duration.textContent = '';
+      setBar(0);
+      setText(ui.elapsed, current ? formatDuration(t - current.startMs) : '');
+      setText(ui.duration, '');
     }
-    ui.nextAt.textContent = next ? `in ${formatDuration(next.startMs - t)}` : '';
+    setText(ui.nextAt, next ? `in ${formatDuration(next.startMs - t)}` : '');
   }
 
   /**
@@ -1735,14 +1771,14 @@
    */
   function paintSync(force) {
     const now = Date.now();
-    if (!force && now - state.lastSyncPaint < SYNC_REFRESH_MS) return;
+    if (document.hidden || (!force && now - state.lastSyncPaint < SYNC_REFRESH_MS)) return;
     state.lastSyncPaint = now;
     const st = state.station;
     const clockState = clockWords(stationClock ? stationClock.status() : null);
     const lat = isAudible() ? latencyMs() : null;
     if (!st || lat === null) {
-      ui.sync.dataset.state = 'idle';
-      ui.sync.textContent = (state.wantPlaying ? 'tuning in\u2026' : 'not playing') + (st ? ` \u00b7 ${clockState.text}` : '');
+      setState(ui.sync, 'idle');
+      setText(ui.sync, (state.wantPlaying ? 'tuning in\u2026' : 'not playing') + (st ? ` \u00b7 ${clockState.text}` : ''));
       return;
     }
     // > 0: ahead of the station's target position; < 0: behind it.
@@ -1750,22 +1786,22 @@
     const abs = Math.abs(offsetMs);
     const parts = [];
     if (!clockState.known) {
-      ui.sync.dataset.state = 'unsure';
+      setState(ui.sync, 'unsure');
       parts.push(`sync unknown (${amount(abs)} ${offsetMs < 0 ? 'behind' : 'ahead'} by this clock)`);
     } else if (abs + clockState.errorMs <= IN_SYNC_MS) {
-      ui.sync.dataset.state = 'ok';
+      setState(ui.sync, 'ok');
       parts.push(`in sync \u00b1${abs}\u00a0ms`);
     } else if (abs <= IN_SYNC_MS) {
-      ui.sync.dataset.state = 'unsure';
+      setState(ui.sync, 'unsure');
       parts.push(`within \u00b1${amount(abs + clockState.errorMs)}`);
     } else {
-      ui.sync.dataset.state = 'drift';
+      setState(ui.sync, 'drift');
       parts.push(`${amount(abs)} ${offsetMs < 0 ? 'behind' : 'ahead'}, catching up`);
     }
     // Non-breaking spaces keep each part on one line on a phone.
     parts.push(`delay\u00a0${(lat / 1000).toFixed(1)}\u00a0s`);
     parts.push(clockState.text);
-    ui.sync.textContent = parts.join(' \u00b7 ');
+    setText(ui.sync, parts.join(' \u00b7 '));
   }
 
   // ---------------------------------------------------------------- main
@@ -1980,6 +2016,13 @@
     setInterval(tick, TICK_MS);
     setInterval(holdLatency, 100);
     audio.addEventListener('playing', () => paintSync(true));
+    // Shown again (a phone taken out of the pocket): painted at once, not at
+    // the next whole second.
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden || !state.station) return;
+      paintNowPlaying(listeningPositionMs());
+      paintSync(true);
+    });
 
     try {
       const station = await loadStation();

@@ -32,7 +32,7 @@
 
 import { BROWSERS, SUPPORTS, launch } from './engines.mjs';
 
-const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--hold-clock-ms MS] [--hold-audio-at S --hold-audio-ms MS] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--hold-clock-ms MS] [--hold-audio-at S --hold-audio-ms MS] [--hide-at S --hide-for S] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -50,6 +50,8 @@ function parseArgs(argv) {
     holdClockMs: 0,
     holdAudioAt: null,
     holdAudioMs: 0,
+    hideAt: null,
+    hideFor: 0,
     browser: 'chromium',
     chromium: null,
   };
@@ -75,6 +77,8 @@ function parseArgs(argv) {
       case 'hold-clock-ms': opts.holdClockMs = Number(value()); break;
       case 'hold-audio-at': opts.holdAudioAt = Number(value()); break;
       case 'hold-audio-ms': opts.holdAudioMs = Number(value()); break;
+      case 'hide-at': opts.hideAt = Number(value()); break;
+      case 'hide-for': opts.hideFor = Number(value()); break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -86,6 +90,8 @@ function parseArgs(argv) {
   if (!Number.isFinite(opts.holdClockMs) || opts.holdClockMs < 0) throw new UsageError('--hold-clock-ms must be a number of ms, 0 or more');
   if ((opts.holdAudioAt === null) !== (opts.holdAudioMs === 0)) throw new UsageError('--hold-audio-at and --hold-audio-ms go together');
   if (opts.holdAudioAt !== null && !(opts.holdAudioAt >= 0 && opts.holdAudioMs > 0)) throw new UsageError('--hold-audio-at: seconds of media, 0 or more; --hold-audio-ms: ms, more than 0');
+  if ((opts.hideAt === null) !== (opts.hideFor === 0)) throw new UsageError('--hide-at and --hide-for go together');
+  if (opts.hideAt !== null && !(opts.hideAt >= 0 && opts.hideFor > 0)) throw new UsageError('--hide-at: seconds of media, 0 or more; --hide-for: seconds, more than 0');
   if (!['block', 'allow'].includes(opts.external)) throw new UsageError('--external must be block or allow');
   if (!BROWSERS.includes(opts.browser)) throw new UsageError(`--browser must be one of ${BROWSERS.join(', ')}`);
   if (opts.holdAudioAt !== null && !SUPPORTS[opts.browser].holdAudioOutput) throw new UsageError(`--hold-audio-at: not with ${opts.browser} (it does not play through the rig's audio server)`);
@@ -115,6 +121,39 @@ const HOLD_CLOCK = (ms) => {
     if (!url.includes('lofiever-clock=')) return fetch.call(this, input, init);
     return released.then(() => fetch.call(this, input, init));
   };
+};
+
+// The page as a phone's screen turned off or another tab brought to the front
+// leaves it: document.hidden, visibilityState 'hidden' and a visibilitychange
+// event (window.__setHidden(true/false)); and every change to what the page
+// shows of the programme (the texts, the bar, the sync line), with its time,
+// in window.__paints.
+const VISIBILITY = () => {
+  let hidden = false;
+  Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+  Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+  window.__setHidden = (h) => {
+    hidden = h;
+    document.dispatchEvent(new Event('visibilitychange'));
+    return performance.now();
+  };
+  window.__paints = [];
+  const watch = () => {
+    const ids = ['now-title', 'now-artist', 'progress-fill', 'elapsed', 'duration', 'next-title', 'next-artist', 'next-at', 'sync'];
+    const of = (node) => {
+      for (let n = node; n; n = n.parentNode) if (n.id && ids.includes(n.id)) return n.id;
+      return null;
+    };
+    new MutationObserver((records) => {
+      const at = performance.now();
+      for (const r of records) {
+        const id = of(r.target);
+        if (id) window.__paints.push({ at, id });
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  };
+  if (document.body) watch();
+  else document.addEventListener('DOMContentLoaded', watch);
 };
 
 // Records every Media Session metadata the page sets (what a lock screen or
@@ -174,6 +213,7 @@ async function run(opts) {
     if (opts.noMse) await page.addInitScript(NO_MSE);
     if (opts.noNativeHls) await page.addInitScript(NO_NATIVE_HLS);
     if (opts.holdClockMs > 0) await page.addInitScript(HOLD_CLOCK, opts.holdClockMs);
+    if (opts.hideAt !== null) await page.addInitScript(VISIBILITY);
 
     page.onConsole(({ type, text }) => {
       if (type !== 'error') return;
@@ -285,10 +325,17 @@ async function run(opts) {
     const animations = new Set();
     let held = null;
     let holding = null;
+    const hide = opts.hideAt === null ? null : { at: null, shownAt: null };
     while (Date.now() < deadline) {
       if (opts.holdAudioAt !== null && !held && advanced >= opts.holdAudioAt) {
         held = { at_media_s: advanced, ms: opts.holdAudioMs, at: Date.now() };
         holding = browser.holdAudioOutput(opts.holdAudioMs);
+      }
+      if (hide && hide.at === null && advanced >= opts.hideAt) {
+        hide.at = await page.evaluate(() => window.__setHidden(true));
+        hide.atWall = Date.now();
+      } else if (hide && hide.at !== null && hide.shownAt === null && Date.now() - hide.atWall >= opts.hideFor * 1000) {
+        hide.shownAt = await page.evaluate(() => window.__setHidden(false));
       }
       const probe = await page.evaluate(() => {
         const a = window.lofiever && window.lofiever.audio;
@@ -321,6 +368,7 @@ async function run(opts) {
       await sleep(250);
     }
     if (holding) await holding;
+    if (hide && hide.shownAt === null && hide.at !== null) hide.shownAt = await page.evaluate(() => window.__setHidden(false));
     if (advanced < opts.seconds) {
       errors.push(`audio advanced only ${advanced.toFixed(2)} s of the ${opts.seconds} s wanted within ${opts.timeout} s`);
     }
@@ -328,6 +376,7 @@ async function run(opts) {
     const report = await done(advanced);
     report.animations_while_playing = [...animations];
     if (held) report.audio_held = held;
+    if (hide) report.hidden = await visibilityReport(page, hide);
     if (keys) report.media_keys = keys;
     return report;
   } finally {
@@ -472,6 +521,35 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
     channels: s.channels || [],
     channels_shown: s.channelsShown === true,
     ignored: [...ignored],
+  };
+}
+
+/**
+ * What the page painted around --hide-at/--hide-for: the elements changed while
+ * hidden, how soon after being shown again it painted, and how often it
+ * painted each element per second while shown (after the first second of play).
+ */
+async function visibilityReport(page, hide) {
+  const paints = await page.evaluate(() => window.__paints);
+  if (hide.at === null) return { error: 'the page was never hidden: the audio did not reach --hide-at' };
+  const during = paints.filter((p) => p.at > hide.at && p.at < hide.shownAt);
+  const after = paints.find((p) => p.at >= hide.shownAt);
+  // Shown, playing: from the first paint of the sync line to the hide.
+  const first = paints.find((p) => p.id === 'elapsed');
+  const shownS = first ? (hide.at - first.at) / 1000 : 0;
+  const perS = {};
+  if (shownS >= 2) {
+    for (const p of paints) {
+      if (p.at >= first.at && p.at < hide.at) perS[p.id] = (perS[p.id] || 0) + 1;
+    }
+    for (const k of Object.keys(perS)) perS[k] = Math.round((perS[k] / shownS) * 100) / 100;
+  }
+  return {
+    hidden_ms: Math.round(hide.shownAt - hide.at),
+    changed_while_hidden: [...new Set(during.map((p) => p.id))],
+    painted_after_shown_ms: after ? Math.round(after.at - hide.shownAt) : null,
+    shown_s: Math.round(shownS * 10) / 10,
+    changes_per_s_shown: perS,
   };
 }
 

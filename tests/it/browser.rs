@@ -2,7 +2,8 @@
 //! by playwright-core (tests/browser/*.mjs), with dash.js and Shaka Player
 //! served from the local npm packages.
 //!
-//! - one listener plays the page for a few seconds (tests/browser/play.mjs);
+//! - one listener plays the page for a few seconds (tests/browser/play.mjs),
+//!   and while the page is hidden it paints nothing of the clock;
 //! - several listeners, dash.js and Shaka, joined seconds apart, each with its
 //!   own wrong device clock (off by up to 2.5 s), hear the same moment: the page
 //!   measures the host's clock, the players run on it, no stalls, no media
@@ -343,9 +344,22 @@ pub(crate) fn f(v: &serde_json::Value) -> f64 {
 }
 
 #[test]
-fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
+fn chromium_plays_the_page_without_media_errors_and_rests_while_hidden() {
     let _one = exclusive();
-    let report = play_rendered("", &["--seconds", "5", "--timeout", "90", "--media-keys"]);
+    let report = play_rendered(
+        "",
+        &[
+            "--seconds",
+            "8",
+            "--timeout",
+            "90",
+            "--media-keys",
+            "--hide-at",
+            "4",
+            "--hide-for",
+            "3",
+        ],
+    );
     let station = page_station();
     assert_eq!(report["ok"], true, "playback failed: {report:#}");
     let advanced = f(&report["advanced_s"]);
@@ -373,6 +387,42 @@ fn chromium_plays_the_page_for_five_seconds_without_media_errors() {
     assert_eq!(report["channels_shown"], false, "{report:#}");
     assert_no_animation_while_playing(&report);
     assert_lock_screen(&report, station);
+    assert_quiet_while_hidden(&report);
+}
+
+/// A page the listener cannot see (a phone's screen off, another tab in
+/// front; play.mjs `--hide-at`) paints nothing of the clock: no bar, no
+/// elapsed time, no sync line (only a new item's title and the lock screen
+/// would change). Shown again, it paints at once. While shown it paints the
+/// bar and the elapsed time once a second, the resolution they show: each
+/// paint, on a device without a GPU, is CPU the audio needs.
+fn assert_quiet_while_hidden(report: &serde_json::Value) {
+    let h = &report["hidden"];
+    assert!(f(&h["hidden_ms"]) >= 2500.0, "not hidden long: {h:#}");
+    let clockwork = ["progress-fill", "elapsed", "duration", "next-at", "sync"];
+    let changed: Vec<&str> = h["changed_while_hidden"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        changed.iter().all(|id| !clockwork.contains(id)),
+        "painted while hidden: {changed:?}: {h:#}"
+    );
+    assert!(
+        f(&h["painted_after_shown_ms"]) <= 100.0,
+        "shown again, the page should paint at once: {h:#}"
+    );
+    let shown_s = f(&h["shown_s"]);
+    assert!(shown_s >= 3.0, "too short a look: {h:#}");
+    for id in ["elapsed", "progress-fill"] {
+        // Once a second, and at each new item (the page station's tracks are
+        // short) and the first paint: four a second before.
+        let changes = f(&h["changes_per_s_shown"][id]) * shown_s;
+        assert!(
+            changes >= shown_s - 2.0 && changes <= shown_s + 3.0,
+            "#{id} changed {changes:.0} times in {shown_s} s shown (once a second is what it shows): {h:#}"
+        );
+    }
 }
 
 /// The lock screen and media keys (Media Session), pressed by play.mjs
