@@ -366,23 +366,19 @@ async function run(opts) {
       return !!last && !last.error && !last.paused && last.ready >= 3 && last.t > 0;
     };
     try {
+      // With --open-first every page is open (its browser launched) before the
+      // first press; otherwise each opens just before its press. Pages are
+      // sampled only once pressed (an open page is not yet a listener).
+      const opened = [];
       if (opts.openFirst) {
-        // Pages are sampled only once pressed (an open page is not yet a listener).
-        const opened = [];
         for (let i = 0; i < opts.players.length; i++) opened.push(await openListener(browsers, opts, i, log));
         log(`all ${opened.length} pages open`);
-        for (const l of opened) {
-          if (l.index > 0) await sleep(opts.stagger * 1000);
-          await pressPlay(l, log);
-          listeners.push(l);
-        }
-      } else {
-        for (let i = 0; i < opts.players.length; i++) {
-          if (i > 0) await sleep(opts.stagger * 1000);
-          const l = await openListener(browsers, opts, i, log);
-          await pressPlay(l, log);
-          listeners.push(l);
-        }
+      }
+      for (let i = 0; i < opts.players.length; i++) {
+        if (i > 0) await sleep(opts.stagger * 1000);
+        const l = opened[i] || await openListener(browsers, opts, i, log);
+        await pressPlay(l, log);
+        listeners.push(l);
       }
       // Everyone playing?
       const deadline = Date.now() + 60000;
