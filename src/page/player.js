@@ -73,6 +73,8 @@
   const HEARD_STEP_MAX_S = 0.06;
   /** After a seek without a 'playing' event (WebKit), the audio flows again by then. */
   const SEEKED_SETTLE_MS = 300;
+  /** Audio flowing this long with a start or seek still unsettled is settled anyway (settleLate). */
+  const SETTLE_LATE_MS = 1000;
   /** Readings (one per 100 ms) whose median holdLatency steers by. */
   const ERR_WINDOW = 9;
   /**
@@ -172,6 +174,8 @@
     wantPlaying: false,
     /** The next 'playing' event is the first since play was pressed (or a jump). */
     settlePending: false,
+    /** Since when the audio flows with settlePending still set (settleLate), or null. */
+    unsettledSince: null,
     /** A play() was aborted by a reload of the element; play again on canplay. */
     retryPlay: false,
     /** The engine has been given the stream (at the first press of play). */
@@ -1070,6 +1074,7 @@
     const engine = state.engine;
     if (!engine || !state.attached) return;
     if (engine.followDay) engine.followDay().catch((e) => reportError(engine.name, undefined, String(e.message || e)));
+    settleLate();
     if (!isAudible() || audio.seeking || state.settlePending) {
       state.errWindow.length = 0;
       return;
@@ -1424,6 +1429,48 @@
     else startListening();
   }
 
+  /**
+   * Audio flows again (start-up, resume, after a seek): the time that took is
+   * removed with one seek, rather than left to the rate, which needs seconds.
+   * After a seek of the page's own, the playhead is meant to be ahead by the
+   * learned lead for now; holdLatency judges the outcome once audio has flowed
+   * a second. Called on 'playing', shortly after 'seeked', and by holdLatency
+   * when neither came (settleLate).
+   */
+  function settle() {
+    if (!state.settlePending) return;
+    state.settlePending = false;
+    state.unsettledSince = null;
+    if (state.learnPending || jumpToLive(SETTLE_S, 'settle')) return;
+    // At the live point already: the outcome is judged all the same, as after a
+    // seek (Firefox may start its audio output and then stall it, waiting for the device).
+    state.learnPending = true;
+    state.judgingStart = true;
+    state.lastJumpAt = Date.now();
+    state.errWindow.length = 0;
+  }
+
+  /**
+   * The events that settle a start or a seek ('playing'; 'seeked' with the
+   * audio flowing 300 ms later) do not always come: a Firefox starved of CPU
+   * was still filling its buffer 300 ms after a seek and sent no 'playing'
+   * after it. Until settled, holdLatency corrects nothing, and that listener
+   * stayed 180 ms behind for the rest of the session while its line said
+   * "catching up". Audio that has flowed SETTLE_LATE_MS unsettled is settled
+   * here.
+   */
+  function settleLate() {
+    if (!state.settlePending || !isAudible() || audio.seeking) {
+      state.unsettledSince = null;
+      return;
+    }
+    const now = Date.now();
+    if (state.unsettledSince === null) state.unsettledSince = now;
+    if (now - state.unsettledSince < SETTLE_LATE_MS) return;
+    noteEvent({ at: now, what: 'late-settle', ms: now - state.unsettledSince });
+    settle();
+  }
+
   function bindAudio() {
     audio.addEventListener('play', () => {
       if (!state.wantPlaying && !state.everPlayed) {
@@ -1437,22 +1484,6 @@
       // Before the first sound the player is still choosing its start point itself.
       if (state.everPlayed) jumpToLive(SETTLE_S, 'resume');
     });
-    const settle = () => {
-      if (state.settlePending) {
-        // Audio flows again (start-up, resume): the time that took is removed with
-        // one seek, rather than left to the rate, which needs seconds. After a seek
-        // of the page's own, the playhead is meant to be ahead by the learned lead
-        // for now; holdLatency judges the outcome once audio has flowed a second.
-        state.settlePending = false;
-        if (state.learnPending || jumpToLive(SETTLE_S, 'settle')) return;
-        // At the live point already: the outcome is judged all the same, as after a
-        // seek (Firefox may start its audio output and then stall it, waiting for the device).
-        state.learnPending = true;
-        state.judgingStart = true;
-        state.lastJumpAt = Date.now();
-        state.errWindow.length = 0;
-      }
-    };
     audio.addEventListener('playing', () => {
       state.everPlayed = true;
       setButton('playing');

@@ -32,7 +32,7 @@
 
 import { BROWSERS, SUPPORTS, launch } from './engines.mjs';
 
-const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--hold-clock-ms MS] [--hold-audio-at S --hold-audio-ms MS] [--hide-at S --hide-for S] [--chromium PATH]';
+const USAGE = 'usage: play.mjs --url URL [--browser chromium|firefox|webkit] [--seconds N] [--timeout S] [--screenshot FILE] [--width W] [--height H] [--external block|allow] [--no-mse] [--no-native-hls] [--metadata] [--media-keys] [--hold-clock-ms MS] [--hold-audio-at S --hold-audio-ms MS] [--hide-at S --hide-for S] [--lose-settle-events] [--chromium PATH]';
 
 function parseArgs(argv) {
   const opts = {
@@ -52,6 +52,7 @@ function parseArgs(argv) {
     holdAudioMs: 0,
     hideAt: null,
     hideFor: 0,
+    loseSettleEvents: false,
     browser: 'chromium',
     chromium: null,
   };
@@ -79,6 +80,7 @@ function parseArgs(argv) {
       case 'hold-audio-ms': opts.holdAudioMs = Number(value()); break;
       case 'hide-at': opts.hideAt = Number(value()); break;
       case 'hide-for': opts.hideFor = Number(value()); break;
+      case 'lose-settle-events': opts.loseSettleEvents = true; break;
       case 'help': throw new UsageError(USAGE);
       default: throw new UsageError(`unknown argument ${arg}\n${USAGE}`);
     }
@@ -92,6 +94,7 @@ function parseArgs(argv) {
   if (opts.holdAudioAt !== null && !(opts.holdAudioAt >= 0 && opts.holdAudioMs > 0)) throw new UsageError('--hold-audio-at: seconds of media, 0 or more; --hold-audio-ms: ms, more than 0');
   if ((opts.hideAt === null) !== (opts.hideFor === 0)) throw new UsageError('--hide-at and --hide-for go together');
   if (opts.hideAt !== null && !(opts.hideAt >= 0 && opts.hideFor > 0)) throw new UsageError('--hide-at: seconds of media, 0 or more; --hide-for: seconds, more than 0');
+  if (opts.loseSettleEvents && !opts.mediaKeys) throw new UsageError('--lose-settle-events needs --media-keys (it applies from the presses on)');
   if (!['block', 'allow'].includes(opts.external)) throw new UsageError('--external must be block or allow');
   if (!BROWSERS.includes(opts.browser)) throw new UsageError(`--browser must be one of ${BROWSERS.join(', ')}`);
   if (opts.holdAudioAt !== null && !SUPPORTS[opts.browser].holdAudioOutput) throw new UsageError(`--hold-audio-at: not with ${opts.browser} (it does not play through the rig's audio server)`);
@@ -156,6 +159,19 @@ const VISIBILITY = () => {
   else document.addEventListener('DOMContentLoaded', watch);
 };
 
+// Once window.__loseSettleEvents is true, the audio element's 'playing' and
+// 'seeked' events reach no listener (stopped at the window, in the capture
+// phase): an engine that sends neither after a seek, as a Firefox starved of
+// CPU did. The page and the player are both left without them.
+const LOSE_SETTLE_EVENTS = () => {
+  window.__loseSettleEvents = false;
+  for (const type of ['playing', 'seeked']) {
+    window.addEventListener(type, (e) => {
+      if (window.__loseSettleEvents && e.target instanceof HTMLMediaElement) e.stopImmediatePropagation();
+    }, { capture: true });
+  }
+};
+
 // Records every Media Session metadata the page sets (what a lock screen or
 // a media-key overlay would show), in order.
 const MEDIA_SESSION_LOG = () => {
@@ -214,6 +230,7 @@ async function run(opts) {
     if (opts.noNativeHls) await page.addInitScript(NO_NATIVE_HLS);
     if (opts.holdClockMs > 0) await page.addInitScript(HOLD_CLOCK, opts.holdClockMs);
     if (opts.hideAt !== null) await page.addInitScript(VISIBILITY);
+    if (opts.loseSettleEvents) await page.addInitScript(LOSE_SETTLE_EVENTS);
 
     page.onConsole(({ type, text }) => {
       if (type !== 'error') return;
@@ -372,6 +389,7 @@ async function run(opts) {
     if (advanced < opts.seconds) {
       errors.push(`audio advanced only ${advanced.toFixed(2)} s of the ${opts.seconds} s wanted within ${opts.timeout} s`);
     }
+    if (opts.loseSettleEvents) await page.evaluate(() => { window.__loseSettleEvents = true; });
     const keys = opts.mediaKeys && advanced >= opts.seconds ? await pressMediaKeys(page) : null;
     const report = await done(advanced);
     report.animations_while_playing = [...animations];
