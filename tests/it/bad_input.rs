@@ -368,9 +368,11 @@ fn special_characters_come_out_escaped_in_the_mpd_json_and_page() {
             "parseFromString({args})"
         );
     }
+    // (Titles and artists go through setText, which writes textContent.)
     for set in [
-        "ui.title.textContent = ",
-        "ui.artist.textContent = ",
+        "setText(ui.title, ",
+        "setText(ui.artist, ",
+        "if (el.textContent !== text) el.textContent = text;",
         "ui.name.textContent = ",
     ] {
         assert!(js.contains(set), "player.js no longer sets {set}");
