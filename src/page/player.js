@@ -327,7 +327,7 @@
     if (ui.progress.getAttribute('aria-valuenow') !== now) ui.progress.setAttribute('aria-valuenow', now);
   }
 
-  /** The same for an element's data-state. */
+  /** Sets an element's data-state only when it changes. */
   function setState(el, value) {
     if (el.dataset.state !== value) el.dataset.state = value;
   }
@@ -1452,12 +1452,12 @@
 
   /**
    * The events that settle a start or a seek ('playing'; 'seeked' with the
-   * audio flowing 300 ms later) do not always come: a Firefox starved of CPU
-   * was still filling its buffer 300 ms after a seek and sent no 'playing'
-   * after it. Until settled, holdLatency corrects nothing, and that listener
-   * stayed 180 ms behind for the rest of the session while its line said
-   * "catching up". Audio that has flowed SETTLE_LATE_MS unsettled is settled
-   * here.
+   * audio flowing 300 ms later) may not come: an engine starved of CPU can be
+   * still filling its buffer 300 ms after a seek and send no 'playing' after
+   * it. Until settled, holdLatency corrects nothing; a Firefox listener among
+   * six on two cores stayed 180 ms behind for a whole run, its line saying
+   * "catching up", with nothing after its start-up seek. Audio that has
+   * flowed SETTLE_LATE_MS unsettled is settled here.
    */
   function settleLate() {
     if (!state.settlePending || !isAudible() || audio.seeking) {
