@@ -545,14 +545,15 @@ async function finish(browser, page, opts, errors, ignored, advanced) {
 /**
  * What the page painted around --hide-at/--hide-for: the elements changed while
  * hidden, how soon after being shown again it painted, and how often it
- * painted each element per second while shown (after the first second of play).
+ * changed each element per second while shown before the hide (from its first
+ * paint of the elapsed time on; none when that was under 2 s).
  */
 async function visibilityReport(page, hide) {
   const paints = await page.evaluate(() => window.__paints);
   if (hide.at === null) return { error: 'the page was never hidden: the audio did not reach --hide-at' };
   const during = paints.filter((p) => p.at > hide.at && p.at < hide.shownAt);
   const after = paints.find((p) => p.at >= hide.shownAt);
-  // Shown, playing: from the first paint of the sync line to the hide.
+  // Shown: from the first paint of the elapsed time to the hide.
   const first = paints.find((p) => p.id === 'elapsed');
   const shownS = first ? (hide.at - first.at) / 1000 : 0;
   const perS = {};
@@ -584,15 +585,17 @@ async function main() {
   // the load and the play each have --timeout, and a minute is left for
   // starting and closing the browser. Exiting stops what the run started.
   const limitS = 2 * opts.timeout + 60;
+  // The report of a run that ended without one of its own.
+  const failed = (error) => ({ ok: false, browser: opts.browser, advanced_s: 0, now_playing: null, errors: [`play.mjs: ${error}`], programme_time_ms: null });
   const watchdog = setTimeout(() => {
-    const error = `play.mjs: no result within ${limitS} s: the ${opts.browser} browser or its driver stopped answering`;
-    process.stdout.write(JSON.stringify({ ok: false, browser: opts.browser, advanced_s: 0, now_playing: null, errors: [error], programme_time_ms: null }) + '\n', () => process.exit(1));
+    const result = failed(`no result within ${limitS} s: the ${opts.browser} browser or its driver stopped answering`);
+    process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(1));
   }, limitS * 1000);
   let result;
   try {
     result = await run(opts);
   } catch (e) {
-    result = { ok: false, browser: opts.browser, advanced_s: 0, now_playing: null, errors: [`play.mjs: ${e.message}`], programme_time_ms: null };
+    result = failed(e.message);
   }
   clearTimeout(watchdog);
   // The same error over and over (a player retrying a URL) is said once, with

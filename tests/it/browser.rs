@@ -228,15 +228,9 @@ pub(crate) fn node(script: &str, args: &[String]) -> serde_json::Value {
         .expect("run node (install Node.js and run `bash ci/setup.sh`)");
     let stdout = read_all(child.stdout.take());
     let stderr = read_all(child.stderr.take());
-    let started = Instant::now();
-    let mut killed = false;
-    while child.try_wait().expect("wait for node").is_none() {
-        if started.elapsed() > limit {
-            killed = true;
-            stop_child(&mut child);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let killed = !exited_within(&mut child, limit);
+    if killed {
+        stop_child(&mut child);
     }
     // A pipe still held by something the script left behind is not waited for.
     let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| {
@@ -286,20 +280,27 @@ fn read_all<R: std::io::Read + Send + 'static>(
     rx
 }
 
+/// Whether `child` exits within `limit` (polled every 100 ms).
+fn exited_within(child: &mut std::process::Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while child.try_wait().expect("wait for node").is_none() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}
+
 /// SIGTERM (a node script then stops what it started), SIGKILL after 15 s.
 fn stop_child(child: &mut std::process::Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let asked = Instant::now();
-    while asked.elapsed() < Duration::from_secs(15) {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if !exited_within(child, Duration::from_secs(15)) {
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// Checks that a page showed the schedule's item at the programme time it was
